@@ -1,0 +1,595 @@
+//! The catalogue of every configuration key nauthilus-rs implements: its path, type, default and
+//! one-line meaning. Validation, `NAUTHILUS_*` overrides, the reference docs and the drift tests
+//! all read this one table.
+
+/// What values a key accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Any scalar, taken as a string.
+    Str,
+    /// A string whose value must never be echoed (passwords, nonces).
+    Secret,
+    /// A file system path.
+    Path,
+    /// `true` or `false`.
+    Bool,
+    /// A whole number within the bounds.
+    UInt { min: u64, max: u64 },
+    /// A Go duration string or a number of seconds, at most `max_secs`.
+    Duration { max_secs: u64 },
+    /// `host:port` (IPv6 in brackets).
+    HostPort,
+    /// An HTTP header name.
+    HeaderName,
+    /// One of a fixed set of lower-case words.
+    Enum(&'static [&'static str]),
+    /// A list of strings (a single string is a one-item list).
+    StrList,
+    /// A list of `host:port` addresses (a single string is a one-item list).
+    HostPortList,
+    /// A list of backend names (`server.backends`).
+    BackendList,
+}
+
+impl Kind {
+    /// How the type is written in the reference docs.
+    pub fn describe(self) -> String {
+        match self {
+            Self::Str => "string".into(),
+            Self::Secret => "string (secret)".into(),
+            Self::Path => "path".into(),
+            Self::Bool => "bool".into(),
+            Self::UInt { min, max } => format!("integer {min}..{max}"),
+            Self::Duration { .. } => "duration".into(),
+            Self::HostPort => "host:port".into(),
+            Self::HeaderName => "header name".into(),
+            Self::Enum(words) => words.join(" \\| "),
+            Self::StrList => "list of strings".into(),
+            Self::HostPortList => "list of host:port".into(),
+            Self::BackendList => "list of backend names".into(),
+        }
+    }
+}
+
+/// One implemented configuration key.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    /// Dotted path; `*` stands for a free-form map key (e.g. a protocol name).
+    pub path: &'static str,
+    /// Accepted values.
+    pub kind: Kind,
+    /// The default, as written in YAML; empty when there is none.
+    pub default: &'static str,
+    /// What the key does, in one line.
+    pub doc: &'static str,
+}
+
+impl Key {
+    /// The `NAUTHILUS_*` environment variable that overrides this key, if it has one
+    /// (keys under free-form maps have none).
+    pub fn env_var(&self) -> Option<String> {
+        (!self.path.contains('*')).then(|| env_var_for(self.path))
+    }
+}
+
+/// The environment variable name for a dotted key path.
+pub fn env_var_for(path: &str) -> String {
+    format!("NAUTHILUS_{}", path.replace('.', "_").to_ascii_uppercase())
+}
+
+const PORT: Kind = Kind::UInt { min: 1, max: 65535 };
+const LOG_LEVELS: &[&str] = &["none", "error", "warn", "notice", "info", "debug"];
+const TLS_VERSIONS: &[&str] = &["tls1.2", "tls1.3"];
+/// Caches and bans may last up to a year, as in Nauthilus.
+const YEAR_SECS: u64 = 8760 * 3600;
+
+macro_rules! key {
+    ($path:expr, $kind:expr, $default:literal, $doc:literal) => {
+        Key {
+            path: $path,
+            kind: $kind,
+            default: $default,
+            doc: $doc,
+        }
+    };
+}
+
+macro_rules! header {
+    ($name:literal, $default:literal, $doc:literal) => {
+        key!(
+            concat!("server.default_http_request_header.", $name),
+            Kind::HeaderName,
+            $default,
+            $doc
+        )
+    };
+}
+
+/// Every implemented key, in documentation order.
+pub static KEYS: &[Key] = &[
+    // server
+    key!(
+        "server.address",
+        Kind::HostPort,
+        "127.0.0.1:9080",
+        "Address and port the HTTP server listens on."
+    ),
+    key!(
+        "server.instance_name",
+        Kind::Str,
+        "nauthilus",
+        "Name of this instance, written into every log line."
+    ),
+    key!(
+        "server.backends",
+        Kind::BackendList,
+        "",
+        "Password databases in the order they are asked: `cache`, `passwd_file`. Required."
+    ),
+    key!(
+        "server.max_concurrent_requests",
+        Kind::UInt {
+            min: 1,
+            max: 10_000_000
+        },
+        "3000",
+        "Requests served at once; more get 429."
+    ),
+    key!(
+        "server.password_hash_workers",
+        Kind::UInt { min: 0, max: 4096 },
+        "0",
+        "Password hashes verified at once, off the async workers; 0 = number of CPUs."
+    ),
+    key!(
+        "server.log.json",
+        Kind::Bool,
+        "false",
+        "Write logs as JSON lines."
+    ),
+    key!(
+        "server.log.color",
+        Kind::Bool,
+        "false",
+        "Colour text logs (ignored for JSON)."
+    ),
+    key!(
+        "server.log.level",
+        Kind::Enum(LOG_LEVELS),
+        "info",
+        "Log level: none, error, warn, notice (= info), info, debug."
+    ),
+    key!(
+        "server.disabled_endpoints.auth_header",
+        Kind::Bool,
+        "false",
+        "Disable `/api/v1/auth/header` (404)."
+    ),
+    key!(
+        "server.disabled_endpoints.auth_json",
+        Kind::Bool,
+        "false",
+        "Disable `/api/v1/auth/json` (404)."
+    ),
+    key!(
+        "server.disabled_endpoints.auth_basic",
+        Kind::Bool,
+        "false",
+        "Disable `/api/v1/auth/basic` (404)."
+    ),
+    key!(
+        "server.disabled_endpoints.auth_nginx",
+        Kind::Bool,
+        "false",
+        "Disable `/api/v1/auth/nginx` (404)."
+    ),
+    key!(
+        "server.disabled_endpoints.auth_saslauthd",
+        Kind::Bool,
+        "false",
+        "Disable `/api/v1/auth/saslauthd` (404)."
+    ),
+    header!("username", "Auth-User", "Header carrying the login name."),
+    header!(
+        "password",
+        "Auth-Pass",
+        "Header carrying the password (may be percent-encoded)."
+    ),
+    header!(
+        "password_encoded",
+        "X-Auth-Password-Encoded",
+        "Header whose value `1` marks a base64 password; `Auth-Password-Encoded` is also read."
+    ),
+    header!(
+        "protocol",
+        "Auth-Protocol",
+        "Header carrying the protocol (imap, smtp, ...)."
+    ),
+    header!(
+        "login_attempt",
+        "Auth-Login-Attempt",
+        "Header carrying the attempt count on this connection."
+    ),
+    header!("auth_method", "Auth-Method", "Header carrying the SASL method."),
+    header!("local_ip", "X-Local-IP", "Header carrying the server-side IP."),
+    header!(
+        "local_port",
+        "X-Auth-Port",
+        "Header carrying the server-side port."
+    ),
+    header!("client_ip", "Client-IP", "Header carrying the client IP."),
+    header!("client_port", "X-Client-Port", "Header carrying the client port."),
+    header!(
+        "client_host",
+        "X-Client-Host",
+        "Header carrying the client host name; `Client-Host` (nginx) is also read."
+    ),
+    header!("client_id", "X-Client-ID", "Header carrying the client id."),
+    header!("oidc_cid", "X-OIDC-CID", "Header carrying the OIDC client id."),
+    header!(
+        "ssl",
+        "X-SSL",
+        "Header whose non-empty value means TLS; `Auth-SSL` (nginx) is also read."
+    ),
+    header!("ssl_session_id", "X-SSL-Session-ID", "TLS session id."),
+    header!(
+        "ssl_verify",
+        "X-SSL-Client-Verify",
+        "Client certificate verification result; `Auth-SSL-Verify` is also read."
+    ),
+    header!(
+        "ssl_subject",
+        "X-SSL-Client-DN",
+        "Client certificate subject; `Auth-SSL-Subject` is also read."
+    ),
+    header!(
+        "ssl_client_cn",
+        "X-SSL-Client-CN",
+        "Client certificate common name."
+    ),
+    header!(
+        "ssl_issuer",
+        "X-SSL-Issuer",
+        "Client certificate issuer; `Auth-SSL-Issuer` is also read."
+    ),
+    header!(
+        "ssl_client_not_before",
+        "X-SSL-Client-NotBefore",
+        "Client certificate start of validity."
+    ),
+    header!(
+        "ssl_client_not_after",
+        "X-SSL-Client-NotAfter",
+        "Client certificate end of validity."
+    ),
+    header!("ssl_subject_dn", "X-SSL-Subject-DN", "Subject DN."),
+    header!("ssl_issuer_dn", "X-SSL-Issuer-DN", "Issuer DN."),
+    header!(
+        "ssl_client_subject_dn",
+        "X-SSL-Client-Subject-DN",
+        "Client subject DN."
+    ),
+    header!(
+        "ssl_client_issuer_dn",
+        "X-SSL-Client-Issuer-DN",
+        "Client issuer DN."
+    ),
+    header!(
+        "ssl_cipher",
+        "X-SSL-Cipher",
+        "TLS cipher; `Auth-SSL-Cipher` is also read."
+    ),
+    header!(
+        "ssl_protocol",
+        "X-SSL-Protocol",
+        "TLS protocol version; `Auth-SSL-Protocol` is also read."
+    ),
+    header!("ssl_serial", "Auth-SSL-Serial", "Client certificate serial."),
+    header!(
+        "ssl_fingerprint",
+        "Auth-SSL-Fingerprint",
+        "Client certificate fingerprint."
+    ),
+    key!(
+        "server.nginx_backends.*.address",
+        Kind::Str,
+        "",
+        "`Auth-Server` the nginx endpoint returns for this protocol (overrides `<protocol>_backend_address`)."
+    ),
+    key!(
+        "server.nginx_backends.*.port",
+        PORT,
+        "",
+        "`Auth-Port` the nginx endpoint returns for this protocol."
+    ),
+    // server.redis
+    key!(
+        "server.redis.master.address",
+        Kind::HostPort,
+        "",
+        "Standalone Redis `host:port`. With no Redis configured, state lives in process (embedded mode)."
+    ),
+    key!(
+        "server.redis.master.username",
+        Kind::Str,
+        "",
+        "Redis ACL user name."
+    ),
+    key!(
+        "server.redis.master.password",
+        Kind::Secret,
+        "",
+        "Redis password."
+    ),
+    key!(
+        "server.redis.sentinels.master",
+        Kind::Str,
+        "",
+        "Name of the master the sentinels watch."
+    ),
+    key!(
+        "server.redis.sentinels.addresses",
+        Kind::HostPortList,
+        "",
+        "Sentinel `host:port` list; with `master` it selects Sentinel mode."
+    ),
+    key!(
+        "server.redis.sentinels.username",
+        Kind::Str,
+        "",
+        "ACL user name for the sentinels."
+    ),
+    key!(
+        "server.redis.sentinels.password",
+        Kind::Secret,
+        "",
+        "Password for the sentinels."
+    ),
+    key!(
+        "server.redis.cluster.addresses",
+        Kind::HostPortList,
+        "",
+        "Seed nodes of a Redis Cluster; non-empty selects Cluster mode."
+    ),
+    key!(
+        "server.redis.cluster.username",
+        Kind::Str,
+        "",
+        "ACL user name for the cluster nodes."
+    ),
+    key!(
+        "server.redis.cluster.password",
+        Kind::Secret,
+        "",
+        "Password for the cluster nodes."
+    ),
+    key!(
+        "server.redis.database_number",
+        Kind::UInt { min: 0, max: 15 },
+        "0",
+        "Database number (not used by Cluster)."
+    ),
+    key!(
+        "server.redis.prefix",
+        Kind::Str,
+        "nauthilus:",
+        "Prefix of every key this server writes."
+    ),
+    key!(
+        "server.redis.password_nonce",
+        Kind::Secret,
+        "",
+        "Secret mixed into password digests in the positive cache; at least 16 characters; required with Redis, random per process without."
+    ),
+    key!(
+        "server.redis.pool_size",
+        Kind::UInt { min: 1, max: 1024 },
+        "4",
+        "Multiplexed connections per Redis node."
+    ),
+    key!(
+        "server.redis.positive_cache_ttl",
+        Kind::Duration { max_secs: YEAR_SECS },
+        "1h",
+        "How long a successful login stays in the positive cache."
+    ),
+    key!(
+        "server.redis.negative_cache_ttl",
+        Kind::Duration { max_secs: YEAR_SECS },
+        "1h",
+        "How long failed-password history is kept."
+    ),
+    key!(
+        "server.redis.dial_timeout",
+        Kind::Duration { max_secs: 60 },
+        "5s",
+        "Timeout for opening a connection."
+    ),
+    key!(
+        "server.redis.read_timeout",
+        Kind::Duration { max_secs: 60 },
+        "1s",
+        "Timeout for one command's answer."
+    ),
+    key!(
+        "server.redis.write_timeout",
+        Kind::Duration { max_secs: 60 },
+        "1s",
+        "Timeout for sending one command (the larger of read and write timeout bounds a command)."
+    ),
+    key!(
+        "server.redis.tls.enabled",
+        Kind::Bool,
+        "false",
+        "Connect to Redis over TLS."
+    ),
+    key!(
+        "server.redis.tls.skip_verify",
+        Kind::Bool,
+        "false",
+        "Accept any server certificate (testing only)."
+    ),
+    key!(
+        "server.redis.tls.ca_file",
+        Kind::Path,
+        "",
+        "PEM file of CA certificates to trust instead of the system roots."
+    ),
+    key!(
+        "server.redis.tls.cert",
+        Kind::Path,
+        "",
+        "PEM client certificate for mutual TLS."
+    ),
+    key!(
+        "server.redis.tls.key",
+        Kind::Path,
+        "",
+        "PEM private key of the client certificate."
+    ),
+    key!(
+        "server.redis.tls.min_tls_version",
+        Kind::Enum(TLS_VERSIONS),
+        "tls1.2",
+        "Lowest TLS version accepted."
+    ),
+    // passwd_file
+    key!(
+        "passwd_file.path",
+        Kind::Path,
+        "",
+        "Dovecot passwd-file of users; relative paths are relative to the config file."
+    ),
+    key!(
+        "passwd_file.check_interval",
+        Kind::Duration { max_secs: 3600 },
+        "1s",
+        "How often the file is checked for changes (0 = never reload)."
+    ),
+    // Nauthilus top-level knobs
+    key!(
+        "imap_backend_address",
+        Kind::Str,
+        "127.0.0.1",
+        "`Auth-Server` for imap on the nginx endpoint."
+    ),
+    key!(
+        "imap_backend_port",
+        PORT,
+        "9931",
+        "`Auth-Port` for imap on the nginx endpoint."
+    ),
+    key!(
+        "pop3_backend_address",
+        Kind::Str,
+        "127.0.0.1",
+        "`Auth-Server` for pop3 on the nginx endpoint."
+    ),
+    key!(
+        "pop3_backend_port",
+        PORT,
+        "9951",
+        "`Auth-Port` for pop3 on the nginx endpoint."
+    ),
+    key!(
+        "smtp_backend_address",
+        Kind::Str,
+        "127.0.0.1",
+        "`Auth-Server` for smtp on the nginx endpoint."
+    ),
+    key!(
+        "smtp_backend_port",
+        PORT,
+        "5871",
+        "`Auth-Port` for smtp on the nginx endpoint."
+    ),
+    key!(
+        "nginx_wait_delay",
+        Kind::UInt { min: 0, max: 3600 },
+        "10",
+        "Largest `Auth-Wait` (seconds) after a failed login; 0 sends none."
+    ),
+    key!(
+        "max_login_attempts",
+        Kind::UInt { min: 1, max: 255 },
+        "15",
+        "Attempt count at which `Auth-Wait` stops growing."
+    ),
+    key!(
+        "local_cache_auth_ttl",
+        Kind::Duration { max_secs: 3600 },
+        "30s",
+        "How long this process remembers a successful login (in-process cache); 0 = off."
+    ),
+];
+
+/// The implemented key at `path` (with concrete map keys), if any.
+pub fn find(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| path_matches(k.path, path))
+}
+
+/// True when some implemented key lies strictly below `path`.
+pub fn is_section(path: &str) -> bool {
+    KEYS.iter().any(|k| pattern_has_prefix(k.path, path))
+}
+
+/// Does a catalogue pattern (with `*` segments) match a concrete path?
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let (mut p, mut c) = (pattern.split('.'), path.split('.'));
+    loop {
+        match (p.next(), c.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == "*" || a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+fn pattern_has_prefix(pattern: &str, prefix: &str) -> bool {
+    let mut p = pattern.split('.');
+    for seg in prefix.split('.') {
+        match p.next() {
+            Some(a) if a == "*" || a == seg => {}
+            _ => return false,
+        }
+    }
+    p.next().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_follow_the_nauthilus_rule() {
+        let key = find("server.redis.master.address").unwrap();
+        assert_eq!(
+            key.env_var().as_deref(),
+            Some("NAUTHILUS_SERVER_REDIS_MASTER_ADDRESS")
+        );
+        assert_eq!(find("server.nginx_backends.imap.port").unwrap().env_var(), None);
+    }
+
+    #[test]
+    fn wildcards_match_one_segment() {
+        assert!(path_matches(
+            "server.nginx_backends.*.port",
+            "server.nginx_backends.imap.port"
+        ));
+        assert!(!path_matches(
+            "server.nginx_backends.*.port",
+            "server.nginx_backends.port"
+        ));
+        assert!(is_section("server.nginx_backends.sieve"));
+        assert!(is_section("server"));
+        assert!(!is_section("server.address"));
+    }
+
+    #[test]
+    fn paths_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for k in KEYS {
+            assert!(seen.insert(k.path), "duplicate key {}", k.path);
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Checks one value against its key's `Kind` and turns it into the canonical JSON shape the typed
+//! model deserialises (so file values and `NAUTHILUS_*` strings go through one path).
+
+use serde_json::Value;
+
+use crate::catalogue::Kind;
+use crate::duration::{format_duration, parse_duration};
+use crate::model::BackendName;
+
+/// The canonical value, or a message saying what was expected. `Ok(None)` means "unset: use the
+/// default" (a YAML `null`).
+pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let canonical = match kind {
+        Kind::Str | Kind::Path => Value::String(scalar(value, kind)?),
+        Kind::Secret => Value::String(scalar(value, kind).map_err(|_| "expected a string".to_owned())?),
+        Kind::HeaderName => Value::String(header_name(&scalar(value, kind)?)?),
+        Kind::HostPort => Value::String(host_port(&scalar(value, kind)?)?),
+        Kind::Bool => Value::Bool(boolean(value)?),
+        Kind::UInt { min, max } => Value::from(unsigned(value, min, max)?),
+        Kind::Duration { max_secs } => Value::String(duration(value, max_secs)?),
+        Kind::Enum(words) => Value::String(word(&scalar(value, kind)?, words)?),
+        Kind::StrList => Value::Array(list(value)?.into_iter().map(Value::String).collect()),
+        Kind::HostPortList => {
+            let items = list(value)?;
+            let mut out = Vec::with_capacity(items.len());
+            let mut bad = Vec::new();
+            for item in items {
+                match host_port(&item) {
+                    Ok(hp) => out.push(Value::String(hp)),
+                    Err(e) => bad.push(e),
+                }
+            }
+            if !bad.is_empty() {
+                return Err(bad.join("; "));
+            }
+            Value::Array(out)
+        }
+        Kind::BackendList => {
+            let items = list(value)?;
+            let mut bad = Vec::new();
+            for item in &items {
+                if let Err(e) = item.parse::<BackendName>() {
+                    bad.push(e);
+                }
+            }
+            if !bad.is_empty() {
+                return Err(bad.join("; "));
+            }
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|s| Value::String(s.trim().to_ascii_lowercase()))
+                    .collect(),
+            )
+        }
+    };
+    Ok(Some(canonical))
+}
+
+fn scalar(value: &Value, kind: Kind) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(format!("expected {}, found {}", kind.describe(), shape(value))),
+    }
+}
+
+fn shape(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn boolean(value: &Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(format!("expected true or false, found {s:?}")),
+        },
+        Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
+        Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
+        _ => Err(format!("expected true or false, found {}", shape(value))),
+    }
+}
+
+fn unsigned(value: &Value, min: u64, max: u64) -> Result<u64, String> {
+    let n = match value {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| format!("expected a whole number {min}..{max}, found {n}"))?,
+        Value::String(s) => s
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("expected a whole number {min}..{max}, found {s:?}"))?,
+        _ => {
+            return Err(format!(
+                "expected a whole number {min}..{max}, found {}",
+                shape(value)
+            ));
+        }
+    };
+    if n < min || n > max {
+        return Err(format!("{n} is out of range {min}..{max}"));
+    }
+    Ok(n)
+}
+
+fn duration(value: &Value, max_secs: u64) -> Result<String, String> {
+    let d = match value {
+        Value::String(s) => parse_duration(s)?,
+        Value::Number(n) => parse_duration(&n.to_string())?,
+        _ => {
+            return Err(format!(
+                "expected a duration such as \"30s\", found {}",
+                shape(value)
+            ));
+        }
+    };
+    if d.as_secs_f64() > max_secs as f64 {
+        return Err(format!(
+            "{} is longer than the maximum {}",
+            format_duration(d),
+            format_duration(std::time::Duration::from_secs(max_secs))
+        ));
+    }
+    Ok(format_duration(d))
+}
+
+fn word(s: &str, words: &[&str]) -> Result<String, String> {
+    let w = s.trim().to_ascii_lowercase();
+    if words.contains(&w.as_str()) {
+        Ok(w)
+    } else {
+        Err(format!("{s:?} is not one of: {}", words.join(", ")))
+    }
+}
+
+fn list(value: &Value) -> Result<Vec<String>, String> {
+    match value {
+        // A single string is a comma-separated list, as Nauthilus (and its env variables) write it.
+        Value::String(s) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s.trim().to_owned()),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(format!("item {i}: expected a string, found {}", shape(other))),
+            })
+            .collect(),
+        _ => Err(format!("expected a list, found {}", shape(value))),
+    }
+}
+
+/// `host:port` with a numeric port; IPv6 hosts in brackets. An empty host means all interfaces.
+pub fn host_port(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!(
+            "{s:?} is not host:port (e.g. \"127.0.0.1:6379\", \"[::1]:6379\")"
+        ));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("{s:?} has an invalid port {port:?}"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!(
+            "{s:?}: write IPv6 addresses in brackets, e.g. \"[::1]:{port}\""
+        ));
+    }
+    if host.contains(char::is_whitespace) {
+        return Err(format!("{s:?}: the host contains white space"));
+    }
+    Ok(s.to_owned())
+}
+
+fn header_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if s.is_empty() || !s.chars().all(is_token) {
+        return Err(format!("{s:?} is not a valid HTTP header name"));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn env_strings_become_typed_values() {
+        assert_eq!(coerce(Kind::Bool, &json!("TRUE")), Ok(Some(json!(true))));
+        assert_eq!(
+            coerce(Kind::UInt { min: 1, max: 9 }, &json!("7")),
+            Ok(Some(json!(7)))
+        );
+        assert_eq!(
+            coerce(Kind::Duration { max_secs: 10_000 }, &json!(3600)),
+            Ok(Some(json!("1h")))
+        );
+        assert_eq!(
+            coerce(Kind::StrList, &json!("a, b,,c")),
+            Ok(Some(json!(["a", "b", "c"])))
+        );
+        assert_eq!(
+            coerce(Kind::BackendList, &json!("Cache,passwd_file")),
+            Ok(Some(json!(["cache", "passwd_file"])))
+        );
+    }
+
+    #[test]
+    fn wrong_values_say_what_was_expected() {
+        let e = coerce(Kind::UInt { min: 1, max: 9 }, &json!("many")).unwrap_err();
+        assert!(e.contains("whole number"), "{e}");
+        assert!(
+            coerce(Kind::UInt { min: 1, max: 9 }, &json!(10))
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(coerce(Kind::HostPort, &json!("localhost")).is_err());
+        assert!(coerce(Kind::HostPort, &json!("::1:80")).is_err());
+        assert!(coerce(Kind::HostPort, &json!("[::1]:80")).is_ok());
+        assert!(coerce(Kind::Enum(&["a", "b"]), &json!("c")).is_err());
+        assert!(coerce(Kind::HeaderName, &json!("Bad Header")).is_err());
+        assert!(
+            coerce(Kind::Duration { max_secs: 60 }, &json!("2m"))
+                .unwrap_err()
+                .contains("maximum")
+        );
+        assert!(
+            coerce(Kind::BackendList, &json!(["ldap"]))
+                .unwrap_err()
+                .contains("not implement yet")
+        );
+        assert!(coerce(Kind::Str, &json!({"a": 1})).is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_echoed() {
+        let e = coerce(Kind::Secret, &json!(["hunter2"])).unwrap_err();
+        assert!(!e.contains("hunter2"));
+    }
+
+    #[test]
+    fn null_means_default() {
+        assert_eq!(coerce(Kind::Str, &Value::Null), Ok(None));
+    }
+}

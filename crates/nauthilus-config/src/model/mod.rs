@@ -1,0 +1,84 @@
+//! The typed configuration. Values arrive here already checked by `validate`, so these types
+//! only describe shape and defaults.
+
+pub mod backend;
+pub mod headers;
+pub mod redis;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::ConfigDuration;
+
+pub use backend::BackendName;
+pub use headers::RequestHeaders;
+pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
+pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub passwd_file: PasswdFileConfig,
+    pub imap_backend_address: String,
+    pub imap_backend_port: u16,
+    pub pop3_backend_address: String,
+    pub pop3_backend_port: u16,
+    pub smtp_backend_address: String,
+    pub smtp_backend_port: u16,
+    pub nginx_wait_delay: u64,
+    pub max_login_attempts: u64,
+    pub local_cache_auth_ttl: ConfigDuration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            passwd_file: PasswdFileConfig::default(),
+            imap_backend_address: "127.0.0.1".into(),
+            imap_backend_port: 9931,
+            pop3_backend_address: "127.0.0.1".into(),
+            pop3_backend_port: 9951,
+            smtp_backend_address: "127.0.0.1".into(),
+            smtp_backend_port: 5871,
+            nginx_wait_delay: 10,
+            max_login_attempts: 15,
+            local_cache_auth_ttl: ConfigDuration::from_secs(30),
+        }
+    }
+}
+
+impl Config {
+    /// The `Auth-Server`/`Auth-Port` the nginx endpoint names for `protocol`, if any:
+    /// `server.nginx_backends.<protocol>` first, then the Nauthilus `<protocol>_backend_*` knobs.
+    pub fn nginx_backend(&self, protocol: &str) -> Option<(&str, u16)> {
+        if let Some(b) = self.server.nginx_backends.get(protocol) {
+            return Some((b.address.as_str(), b.port));
+        }
+        match protocol {
+            "imap" => Some((&self.imap_backend_address, self.imap_backend_port)),
+            "pop3" => Some((&self.pop3_backend_address, self.pop3_backend_port)),
+            "smtp" => Some((&self.smtp_backend_address, self.smtp_backend_port)),
+            _ => None,
+        }
+    }
+}
+
+/// `passwd_file`: a Dovecot passwd-file as the password database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswdFileConfig {
+    pub path: String,
+    pub check_interval: ConfigDuration,
+}
+
+impl Default for PasswdFileConfig {
+    fn default() -> Self {
+        Self {
+            path: String::new(),
+            check_interval: ConfigDuration::from_secs(1),
+        }
+    }
+}

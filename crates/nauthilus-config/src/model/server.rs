@@ -1,0 +1,92 @@
+//! The `server:` section.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::backend::BackendName;
+use super::headers::RequestHeaders;
+use super::redis::RedisConfig;
+
+/// `server:`: listener, backends, logging, request headers, Redis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub address: String,
+    pub instance_name: String,
+    pub backends: Vec<BackendName>,
+    pub max_concurrent_requests: u64,
+    pub password_hash_workers: u64,
+    pub log: LogConfig,
+    pub disabled_endpoints: DisabledEndpoints,
+    pub default_http_request_header: RequestHeaders,
+    pub nginx_backends: BTreeMap<String, NginxBackend>,
+    pub redis: RedisConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1:9080".into(),
+            instance_name: "nauthilus".into(),
+            backends: Vec::new(),
+            max_concurrent_requests: 3000,
+            password_hash_workers: 0,
+            log: LogConfig::default(),
+            disabled_endpoints: DisabledEndpoints::default(),
+            default_http_request_header: RequestHeaders::default(),
+            nginx_backends: BTreeMap::new(),
+            redis: RedisConfig::default(),
+        }
+    }
+}
+
+/// `server.log`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    pub json: bool,
+    pub color: bool,
+    pub level: LogLevel,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            json: false,
+            color: false,
+            level: LogLevel::Info,
+        }
+    }
+}
+
+/// `server.log.level`, from quiet to verbose. Nauthilus' `notice` logs like `info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    None,
+    Error,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+/// `server.disabled_endpoints`: a disabled endpoint answers 404.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DisabledEndpoints {
+    pub auth_header: bool,
+    pub auth_json: bool,
+    pub auth_basic: bool,
+    pub auth_nginx: bool,
+    pub auth_saslauthd: bool,
+}
+
+/// `server.nginx_backends.<protocol>`: the upstream the nginx endpoint names for a protocol.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NginxBackend {
+    pub address: String,
+    pub port: u16,
+}

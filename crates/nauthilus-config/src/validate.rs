@@ -1,0 +1,281 @@
+//! Walks the raw configuration tree against the catalogue: every unknown key, wrong value and
+//! unimplemented Nauthilus key is found in one pass, then cross-key rules are checked on the
+//! typed result.
+
+use serde_json::{Map, Value};
+
+use crate::catalogue::{self, KEYS};
+use crate::coerce::coerce;
+use crate::diagnostic::Diagnostic;
+use crate::env::EnvOrigins;
+use crate::known_keys;
+use crate::model::{BackendName, Config, RedisMode};
+
+/// The tree reduced to implemented keys with canonical values, plus what was found on the way.
+pub struct Walked {
+    pub tree: Value,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks every key of `root`.
+pub fn walk(root: &Map<String, Value>, origins: &EnvOrigins) -> Walked {
+    let mut diagnostics = Vec::new();
+    let tree = walk_map(root, "", origins, &mut diagnostics);
+    Walked {
+        tree: Value::Object(tree),
+        diagnostics,
+    }
+}
+
+fn walk_map(
+    map: &Map<String, Value>,
+    prefix: &str,
+    origins: &EnvOrigins,
+    out: &mut Vec<Diagnostic>,
+) -> Map<String, Value> {
+    let mut result = Map::new();
+    for (raw_key, value) in map {
+        let key = raw_key.to_ascii_lowercase();
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let env = origins.get(&path).map(String::as_str);
+        if result.contains_key(&key) {
+            out.push(Diagnostic::error(
+                &path,
+                "given twice (keys are case-insensitive)",
+            ));
+            continue;
+        }
+        if let Some(spec) = catalogue::find(&path) {
+            match coerce(spec.kind, value) {
+                Ok(Some(v)) => {
+                    result.insert(key, v);
+                }
+                Ok(None) => {}
+                Err(e) => out.push(Diagnostic::error(&path, e).from_env(env)),
+            }
+        } else if catalogue::is_section(&path) {
+            match value {
+                Value::Object(inner) => {
+                    result.insert(key, Value::Object(walk_map(inner, &path, origins, out)));
+                }
+                Value::Null => {}
+                other => out.push(Diagnostic::error(
+                    &path,
+                    format!(
+                        "expected a mapping of keys, found {}",
+                        if other.is_array() { "a list" } else { "a value" }
+                    ),
+                )),
+            }
+        } else if known_keys::is_known(&path) {
+            out.push(
+                Diagnostic::warning(
+                    &path,
+                    "Nauthilus key that nauthilus-rs does not implement yet; ignored",
+                )
+                .from_env(env),
+            );
+        } else {
+            let mut message = "unknown key".to_owned();
+            if let Some(s) = suggestion(&path) {
+                message.push_str(&format!(" (did you mean `{s}`?)"));
+            }
+            out.push(Diagnostic::error(&path, message).from_env(env));
+        }
+    }
+    result
+}
+
+/// The closest implemented or Nauthilus key with the same parent, if it is close enough.
+fn suggestion(path: &str) -> Option<String> {
+    let (parent, leaf) = path.rsplit_once('.').unwrap_or(("", path));
+    let candidates = KEYS.iter().map(|k| k.path.to_owned()).chain(known_keys::all());
+    let mut best: Option<(usize, String)> = None;
+    for candidate in candidates {
+        let segments: Vec<&str> = candidate.split('.').collect();
+        let depth = if parent.is_empty() {
+            0
+        } else {
+            parent.split('.').count()
+        };
+        let Some(name) = segments.get(depth) else { continue };
+        let cand_parent = segments[..depth].join(".");
+        if !catalogue::path_matches(&cand_parent, parent) || name.contains('*') {
+            continue;
+        }
+        let d = strsim::levenshtein(leaf, name);
+        if d <= 2.max(leaf.len() / 4) && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
+            let full = if parent.is_empty() {
+                (*name).to_owned()
+            } else {
+                format!("{parent}.{name}")
+            };
+            best = Some((d, full));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+/// Rules across keys, checked on the typed configuration.
+pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic> {
+    let env = |path: &str| origins.get(path).map(String::as_str);
+    let mut out = Vec::new();
+    let server = &config.server;
+    if server.backends.is_empty() {
+        out.push(Diagnostic::error(
+            "server.backends",
+            "no backend configured; list at least one, e.g. [cache, passwd_file]",
+        ));
+    }
+    let mut seen = Vec::new();
+    for b in &server.backends {
+        if seen.contains(b) {
+            out.push(
+                Diagnostic::error("server.backends", format!("backend {b} is listed twice"))
+                    .from_env(env("server.backends")),
+            );
+        }
+        seen.push(*b);
+    }
+    if server.backends == [BackendName::Cache] {
+        out.push(Diagnostic::error(
+            "server.backends",
+            "`cache` only remembers logins another backend verified; list a password database after it",
+        ));
+    }
+    if server.backends.contains(&BackendName::PasswdFile) && config.passwd_file.path.is_empty() {
+        out.push(Diagnostic::error(
+            "passwd_file.path",
+            "required because server.backends lists passwd_file",
+        ));
+    }
+    let redis = &server.redis;
+    let mode = redis.mode();
+    let uses_cache = server.backends.contains(&BackendName::Cache);
+    if mode != RedisMode::Embedded && uses_cache && redis.password_nonce.chars().count() < 16 {
+        out.push(
+            Diagnostic::error(
+                "server.redis.password_nonce",
+                "must be at least 16 characters when the cache backend uses Redis (every instance needs the same nonce)",
+            )
+            .from_env(env("server.redis.password_nonce")),
+        );
+    }
+    if !redis.password_nonce.is_empty() && redis.password_nonce.chars().any(char::is_whitespace) {
+        out.push(Diagnostic::error(
+            "server.redis.password_nonce",
+            "must not contain white space",
+        ));
+    }
+    if !redis.sentinels.addresses.is_empty() && redis.sentinels.master.is_empty() {
+        out.push(Diagnostic::error(
+            "server.redis.sentinels.master",
+            "required when sentinels.addresses is set",
+        ));
+    }
+    if !redis.sentinels.master.is_empty() && redis.sentinels.addresses.is_empty() {
+        out.push(Diagnostic::error(
+            "server.redis.sentinels.addresses",
+            "required when sentinels.master is set",
+        ));
+    }
+    if mode == RedisMode::Cluster && redis.database_number != 0 {
+        out.push(Diagnostic::warning(
+            "server.redis.database_number",
+            "ignored in Cluster mode (Cluster has only database 0)",
+        ));
+    }
+    if redis.prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        out.push(Diagnostic::error(
+            "server.redis.prefix",
+            "must not contain white space or control characters",
+        ));
+    }
+    if redis.tls.cert.is_empty() != redis.tls.key.is_empty() {
+        out.push(Diagnostic::error(
+            "server.redis.tls",
+            "cert and key must be given together",
+        ));
+    }
+    for (protocol, backend) in &server.nginx_backends {
+        if backend.address.is_empty() {
+            out.push(Diagnostic::error(
+                format!("server.nginx_backends.{protocol}.address"),
+                "required",
+            ));
+        }
+        if backend.port == 0 {
+            out.push(Diagnostic::error(
+                format!("server.nginx_backends.{protocol}.port"),
+                "required (1..65535)",
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn walk_json(v: Value) -> Walked {
+        let Value::Object(map) = v else {
+            panic!("not a map")
+        };
+        walk(&map, &EnvOrigins::new())
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_suggestions() {
+        let w = walk_json(json!({"server": {"adress": "x:1"}}));
+        assert_eq!(w.diagnostics.len(), 1);
+        assert_eq!(w.diagnostics[0].path, "server.adress");
+        assert!(
+            w.diagnostics[0].message.contains("did you mean `server.address`"),
+            "{:?}",
+            w.diagnostics
+        );
+    }
+
+    #[test]
+    fn unimplemented_nauthilus_sections_warn_once() {
+        let w = walk_json(json!({"ldap": {"config": {"server_uri": "ldap://x", "bind_dn": "cn=y"}}}));
+        assert_eq!(w.diagnostics.len(), 1);
+        assert_eq!(w.diagnostics[0].path, "ldap");
+        assert_eq!(w.diagnostics[0].severity, crate::Severity::Warning);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let w = walk_json(
+            json!({"server": {"address": "nope", "max_concurrent_requests": "lots", "log": {"level": "loud"}}}),
+        );
+        let paths: Vec<&str> = w.diagnostics.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "server.address",
+                "server.max_concurrent_requests",
+                "server.log.level"
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_are_case_insensitive() {
+        let w = walk_json(json!({"Server": {"Address": "0.0.0.0:1"}}));
+        assert!(w.diagnostics.is_empty());
+        assert_eq!(w.tree, json!({"server": {"address": "0.0.0.0:1"}}));
+    }
+
+    #[test]
+    fn a_section_given_a_value_is_an_error() {
+        let w = walk_json(json!({"server": {"log": "debug"}}));
+        assert_eq!(w.diagnostics[0].path, "server.log");
+    }
+}

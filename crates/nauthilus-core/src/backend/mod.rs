@@ -1,0 +1,81 @@
+//! The password databases the pipeline asks, in configured order: one enum, dispatched here.
+
+pub mod passwd_file;
+pub mod positive_cache;
+
+use std::sync::Arc;
+
+use nauthilus_backends::passwd_file::PasswdFile;
+use nauthilus_backends::password::{PasswordVerifier, VerifyError};
+use nauthilus_store::StoreError;
+
+pub use positive_cache::PositiveCache;
+
+use crate::outcome::{BackendId, UserData};
+use crate::request::AuthRequest;
+
+/// What one backend knows about a login.
+#[derive(Clone, Debug)]
+pub enum PassDbResult {
+    /// The backend does not know the user.
+    UserNotFound,
+    /// The backend knows the user; `password_ok` says whether the password matched (always true
+    /// in `no-auth` mode).
+    Found { user: Arc<UserData>, password_ok: bool },
+}
+
+/// Why a backend could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Verify(VerifyError),
+}
+
+/// One configured password database.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// The shared positive cache.
+    Cache(PositiveCache),
+    /// A passwd-file.
+    PasswdFile(Arc<PasswdFile>),
+}
+
+impl Backend {
+    /// Which backend this is.
+    pub fn id(&self) -> BackendId {
+        match self {
+            Self::Cache(_) => BackendId::Cache,
+            Self::PasswdFile(_) => BackendId::PasswdFile,
+        }
+    }
+
+    /// True for backends that can enumerate their accounts (`mode=list-accounts`).
+    pub fn supports_list_accounts(&self) -> bool {
+        match self {
+            Self::Cache(_) => false,
+            Self::PasswdFile(_) => true,
+        }
+    }
+
+    /// Looks the user up and checks the password.
+    pub async fn verify(
+        &self,
+        req: &AuthRequest,
+        verifier: &PasswordVerifier,
+    ) -> Result<PassDbResult, BackendError> {
+        match self {
+            Self::Cache(cache) => Ok(cache.lookup(req).await?),
+            Self::PasswdFile(file) => passwd_file::verify(file, req, verifier).await,
+        }
+    }
+
+    /// The backend's accounts; empty for backends that cannot list them.
+    pub async fn list_accounts(&self) -> Result<Vec<String>, BackendError> {
+        match self {
+            Self::Cache(_) => Ok(Vec::new()),
+            Self::PasswdFile(file) => Ok(passwd_file::list_accounts(file)),
+        }
+    }
+}

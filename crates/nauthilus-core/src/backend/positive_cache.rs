@@ -1,0 +1,145 @@
+//! The `cache` backend: the shared positive cache. After another backend verifies a login, the
+//! account's hash `<prefix>ucp:<cache_name>:<account>` records a salted digest of the password,
+//! the source backend, the field names and the attributes, for `positive_cache_ttl`. A later
+//! login with the same password is answered from it; a different password falls through to the
+//! next backend (so a changed password works at once).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nauthilus_store::{DEFAULT_CACHE_NAME, Store, StoreError};
+
+use super::PassDbResult;
+use crate::account_mapping::AccountMapping;
+use crate::outcome::{Attributes, BackendId, FieldNames, UserData};
+use crate::password_digest::PasswordDigester;
+use crate::request::{AuthMode, AuthRequest};
+
+/// Field names of the cache hash (the Nauthilus layout).
+mod field {
+    pub const BACKEND: &str = "backend";
+    pub const PASSWORD: &str = "password";
+    pub const ACCOUNT_FIELD: &str = "account_field";
+    pub const TOTP_SECRET_FIELD: &str = "totp_secret_field";
+    pub const WEBAUTHN_USERID_FIELD: &str = "webauth_userid_field";
+    pub const DISPLAY_NAME_FIELD: &str = "display_name_field";
+    pub const ATTRIBUTES: &str = "attributes";
+}
+
+/// The positive cache over a `Store`.
+#[derive(Clone, Debug)]
+pub struct PositiveCache {
+    store: Store,
+    mapping: AccountMapping,
+    digester: PasswordDigester,
+    ttl: Duration,
+}
+
+impl PositiveCache {
+    /// A cache in `store`, digesting passwords with `digester`, keeping entries for `ttl`.
+    pub fn new(store: Store, digester: PasswordDigester, ttl: Duration) -> Self {
+        Self {
+            mapping: AccountMapping::new(store.clone()),
+            store,
+            digester,
+            ttl,
+        }
+    }
+
+    /// The store it writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The account mapping it maintains.
+    pub fn mapping(&self) -> &AccountMapping {
+        &self.mapping
+    }
+
+    /// The hash key of `account`'s entry.
+    pub fn key(&self, account: &str) -> String {
+        self.store.keys().positive_cache(DEFAULT_CACHE_NAME, account)
+    }
+
+    /// Answers from the cache: `UserNotFound` when there is no entry, `Found` with
+    /// `password_ok` telling whether the presented password matches the cached digest.
+    pub async fn lookup(&self, req: &AuthRequest) -> Result<PassDbResult, StoreError> {
+        let Some(account) = self
+            .mapping
+            .get(&req.username, req.protocol.as_str(), &req.oidc_cid)
+            .await?
+        else {
+            return Ok(PassDbResult::UserNotFound);
+        };
+        let entry = self.store.hash_get_all(&self.key(&account)).await?;
+        let Some(user) = decode(&account, &entry) else {
+            return Ok(PassDbResult::UserNotFound);
+        };
+        let password_ok = match req.mode {
+            AuthMode::NoAuth => true,
+            AuthMode::Authenticate => {
+                !req.password.is_empty()
+                    && entry
+                        .get(field::PASSWORD)
+                        .is_some_and(|d| self.digester.matches(req.password.expose(), d))
+            }
+        };
+        Ok(PassDbResult::Found {
+            user: Arc::new(user),
+            password_ok,
+        })
+    }
+
+    /// Records a login another backend verified.
+    pub async fn remember(&self, req: &AuthRequest, user: &UserData) -> Result<(), StoreError> {
+        let digest = self.digester.digest(req.password.expose());
+        let backend = user.backend.code().to_string();
+        let attributes = if user.attributes.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&user.attributes).ok()
+        };
+        let mut fields: Vec<(&str, &str)> = vec![(field::BACKEND, &backend), (field::PASSWORD, &digest)];
+        for (name, value) in [
+            (field::ACCOUNT_FIELD, &user.fields.account_field),
+            (field::TOTP_SECRET_FIELD, &user.fields.totp_secret_field),
+            (field::WEBAUTHN_USERID_FIELD, &user.fields.webauthn_userid_field),
+            (field::DISPLAY_NAME_FIELD, &user.fields.display_name_field),
+        ] {
+            if !value.is_empty() {
+                fields.push((name, value));
+            }
+        }
+        if let Some(a) = &attributes {
+            fields.push((field::ATTRIBUTES, a));
+        }
+        self.mapping
+            .set(&req.username, req.protocol.as_str(), &req.oidc_cid, &user.account)
+            .await?;
+        self.store
+            .hash_replace(&self.key(&user.account), &fields, Some(self.ttl))
+            .await
+    }
+}
+
+/// The cached user, or `None` for an entry that is not a usable cache hash.
+fn decode(account: &str, entry: &HashMap<String, String>) -> Option<UserData> {
+    let backend = entry.get(field::BACKEND)?.parse::<u8>().ok()?;
+    let text = |name: &str| entry.get(name).cloned().unwrap_or_default();
+    let attributes: Attributes = match entry.get(field::ATTRIBUTES) {
+        Some(json) => serde_json::from_str(json).ok()?,
+        None => Attributes::new(),
+    };
+    Some(UserData {
+        account: account.to_owned(),
+        backend: BackendId::from_code(backend),
+        fields: FieldNames {
+            account_field: text(field::ACCOUNT_FIELD),
+            totp_secret_field: text(field::TOTP_SECRET_FIELD),
+            webauthn_userid_field: text(field::WEBAUTHN_USERID_FIELD),
+            display_name_field: text(field::DISPLAY_NAME_FIELD),
+        },
+        attributes,
+    })
+}

@@ -1,0 +1,24 @@
+//! The login pipeline and its domain types: `AuthRequest` in, `AuthOutcome` out. Nothing here
+//! knows about HTTP; time is passed in.
+
+pub mod account_mapping;
+pub mod auth_wait;
+pub mod backend;
+pub mod cache_flush;
+pub mod memory_cache;
+pub mod outcome;
+pub mod password;
+pub mod password_digest;
+pub mod pipeline;
+pub mod request;
+pub mod session;
+
+pub use backend::{Backend, BackendError, PassDbResult, PositiveCache};
+pub use cache_flush::FlushReport;
+pub use memory_cache::MemoryAuthCache;
+pub use outcome::{Attributes, AuthOutcome, BackendId, Decision, FailReason, FieldNames, UserData};
+pub use password::Password;
+pub use password_digest::PasswordDigester;
+pub use pipeline::{FailurePolicy, ListAccountsError, Pipeline};
+pub use request::{AuthMode, AuthRequest, CachePolicy, ClientInfo, LocalInfo, Protocol, Service, TlsInfo};
+pub use session::SessionId;

@@ -1,0 +1,83 @@
+//! The one place where request errors become HTTP: status, `{"error","guid"}` body.
+//! (Auth outcomes — OK / fail / temporary failure — are rendered by `codec::respond`.)
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use nauthilus_core::SessionId;
+
+/// A request that could not be served, and why. Messages are shown to the caller, so they
+/// never contain a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing or malformed `Authorization: Basic` on `/auth/basic` (401 + `WWW-Authenticate`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Endpoint disabled or unknown (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Method not allowed on this path (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Body larger than the limit (413).
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Content type or `Accept` we cannot serve (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Too many requests in flight (429).
+    #[error("too many concurrent requests; try again")]
+    TooManyRequests,
+    /// Something on our side failed (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response, carrying `session` as `guid`.
+    pub fn into_response_for(self, session: SessionId) -> Response {
+        let status = self.status();
+        let mut response = (status, error_body(&self.to_string(), session)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"restricted\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}
+
+/// `{"error": message, "guid": session}` as a JSON response body.
+pub fn error_body(message: &str, session: SessionId) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "error": message, "guid": session.to_string() }))
+}
+
+/// An error together with the session it belongs to, so handlers can `?` it.
+#[derive(Debug)]
+pub struct SessionError {
+    pub session: SessionId,
+    pub error: ApiError,
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        self.error.into_response_for(self.session)
+    }
+}

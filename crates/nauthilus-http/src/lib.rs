@@ -1,0 +1,54 @@
+//! The HTTP edge: the router, one codec per endpoint, the mapping of errors to HTTP, and the
+//! admin API. Handlers extract, decode, call one pipeline method and render.
+
+pub mod admin;
+pub mod codec;
+pub mod error;
+pub mod handlers;
+pub mod middleware;
+pub mod query;
+pub mod session;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+
+pub use state::AppState;
+
+/// Builds the router. Middleware, outermost first:
+/// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`;
+/// 2. `access_log` — one line per request, with the session;
+/// 3. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
+///    `/ping` stays answerable under load.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/auth/json", get(handlers::auth_json).post(handlers::auth_json))
+        .route(
+            "/auth/header",
+            get(handlers::auth_header).post(handlers::auth_header),
+        )
+        .route(
+            "/auth/nginx",
+            get(handlers::auth_nginx).post(handlers::auth_nginx),
+        )
+        .route("/auth/saslauthd", post(handlers::auth_saslauthd))
+        .route(
+            "/auth/basic",
+            get(handlers::auth_basic).post(handlers::auth_basic),
+        )
+        .route("/cache/flush", delete(admin::cache_flush))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::limit_concurrency,
+        ));
+    Router::new()
+        .route("/ping", get(handlers::ping))
+        .nest("/api/v1", api)
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn(middleware::access_log))
+        .layer(axum::middleware::from_fn(session::assign_session))
+        .with_state(state)
+}

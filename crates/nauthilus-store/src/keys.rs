@@ -1,0 +1,70 @@
+//! The Redis key layout shared with Nauthilus: one place that spells every key this server
+//! writes, so the memory and Redis stores (and other Nauthilus instances) agree.
+
+/// Builds keys under the configured prefix (default `nauthilus:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyLayout {
+    prefix: String,
+}
+
+/// The cache name used when no search configuration names one.
+pub const DEFAULT_CACHE_NAME: &str = "__default__";
+
+impl KeyLayout {
+    /// A layout under `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The prefix itself.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Positive cache hash of one account: `<prefix>ucp:<cache_name>:<account>`.
+    pub fn positive_cache(&self, cache_name: &str, account: &str) -> String {
+        format!("{}ucp:{cache_name}:{account}", self.prefix)
+    }
+
+    /// The user → account mapping hash holding `username`: `<prefix>user:{<shard>}`, sharded by
+    /// CRC-32 of the user name into 256 hashes (the braces are a Redis Cluster hash tag).
+    pub fn account_mapping(&self, username: &str) -> String {
+        format!(
+            "{}user:{{{:02x}}}",
+            self.prefix,
+            crc32fast::hash(username.as_bytes()) % 256
+        )
+    }
+
+    /// The field of [`Self::account_mapping`] for one login context: `<user>|<protocol>|<oidc_cid>`.
+    pub fn account_mapping_field(username: &str, protocol: &str, oidc_cid: &str) -> String {
+        format!("{username}|{protocol}|{oidc_cid}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positive_cache_key() {
+        let k = KeyLayout::new("nauthilus:");
+        assert_eq!(
+            k.positive_cache(DEFAULT_CACHE_NAME, "alice"),
+            "nauthilus:ucp:__default__:alice"
+        );
+    }
+
+    #[test]
+    fn account_mapping_is_sharded_by_crc32() {
+        let k = KeyLayout::new("nauthilus:");
+        // CRC-32 (IEEE) of "alice" is 0x278ebc47 (Python: zlib.crc32(b"alice")), so shard 0x47.
+        assert_eq!(k.account_mapping("alice"), "nauthilus:user:{47}");
+        assert_eq!(
+            KeyLayout::account_mapping_field("alice", "imap", ""),
+            "alice|imap|"
+        );
+    }
+}

@@ -1,0 +1,244 @@
+//! The shared state store. One `Store` with two implementations: `Memory` (embedded mode, one
+//! instance) and `Redis` (standalone, Sentinel, Cluster; many instances). Both speak the same
+//! Redis-shaped primitives (strings, hashes, sets, counters, TTLs) over the same key layout, and
+//! both pass the same conformance suite.
+
+pub mod clock;
+mod error;
+pub mod keys;
+mod memory;
+
+#[cfg(test)]
+mod conformance;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::StoreError;
+pub use keys::{DEFAULT_CACHE_NAME, KeyLayout};
+pub use memory::MemoryStore;
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How long a key has left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// No such key.
+    Missing,
+    /// The key never expires.
+    Persistent,
+    /// The key expires after this long.
+    Expires(Duration),
+}
+
+/// Where state lives, and the key layout it is written in.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    keys: KeyLayout,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Memory(MemoryStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $method:ident ( $($arg:expr),* )) => {
+        match &$self.backend {
+            Backend::Memory(m) => m.$method($($arg),*),
+        }
+    };
+}
+
+impl Store {
+    /// An in-process store (embedded mode).
+    pub fn memory(memory: MemoryStore, keys: KeyLayout) -> Self {
+        Self {
+            backend: Backend::Memory(memory),
+            keys,
+        }
+    }
+
+    /// The key layout (prefix) this store's users write in.
+    pub fn keys(&self) -> &KeyLayout {
+        &self.keys
+    }
+
+    /// `memory` or `redis`, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match &self.backend {
+            Backend::Memory(_) => "memory",
+        }
+    }
+
+    /// Checks that the store answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+        }
+    }
+
+    /// The string at `key`.
+    pub async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        dispatch!(self, get(key))
+    }
+
+    /// Sets a string, replacing any value and TTL.
+    pub async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
+        dispatch!(self, set(key, value, ttl))
+    }
+
+    /// Sets a string only if the key does not exist; true if it was set.
+    pub async fn set_nx(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<bool> {
+        dispatch!(self, set_nx(key, value, ttl))
+    }
+
+    /// Reads and deletes a string in one step (one-time values such as authorisation codes).
+    pub async fn get_del(&self, key: &str) -> StoreResult<Option<String>> {
+        dispatch!(self, get_del(key))
+    }
+
+    /// Deletes a key of any type; true if it existed.
+    pub async fn delete(&self, key: &str) -> StoreResult<bool> {
+        dispatch!(self, delete(key))
+    }
+
+    /// True if the key exists.
+    pub async fn exists(&self, key: &str) -> StoreResult<bool> {
+        dispatch!(self, exists(key))
+    }
+
+    /// How long the key has left.
+    pub async fn ttl(&self, key: &str) -> StoreResult<Ttl> {
+        dispatch!(self, ttl(key))
+    }
+
+    /// Sets a key's TTL; false if there is no such key.
+    pub async fn expire(&self, key: &str, ttl: Duration) -> StoreResult<bool> {
+        dispatch!(self, expire(key, ttl))
+    }
+
+    /// Every field of a hash (empty if the key does not exist).
+    pub async fn hash_get_all(&self, key: &str) -> StoreResult<HashMap<String, String>> {
+        dispatch!(self, hash_get_all(key))
+    }
+
+    /// One field of a hash.
+    pub async fn hash_get(&self, key: &str, field: &str) -> StoreResult<Option<String>> {
+        dispatch!(self, hash_get(key, field))
+    }
+
+    /// Sets fields of a hash, keeping its other fields and its TTL.
+    pub async fn hash_set(&self, key: &str, fields: &[(&str, &str)]) -> StoreResult<()> {
+        dispatch!(self, hash_set(key, fields))
+    }
+
+    /// Replaces a whole hash and sets its TTL, atomically: readers see the old or the new hash.
+    pub async fn hash_replace(
+        &self,
+        key: &str,
+        fields: &[(&str, &str)],
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        dispatch!(self, hash_replace(key, fields, ttl))
+    }
+
+    /// Deletes fields of a hash; returns how many existed.
+    pub async fn hash_delete(&self, key: &str, fields: &[&str]) -> StoreResult<u64> {
+        dispatch!(self, hash_delete(key, fields))
+    }
+
+    /// The fields of a hash whose names start with `prefix` (taken literally, not as a pattern).
+    pub async fn hash_fields_with_prefix(
+        &self,
+        key: &str,
+        prefix: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        dispatch!(self, hash_fields_with_prefix(key, prefix))
+    }
+
+    /// Adds `by` to an integer string, creating it (with `ttl_if_created`) if missing.
+    pub async fn incr(&self, key: &str, by: i64, ttl_if_created: Option<Duration>) -> StoreResult<i64> {
+        dispatch!(self, incr(key, by, ttl_if_created))
+    }
+
+    /// Adds members to a set; with a TTL, (re)sets the set's TTL. Returns how many were new.
+    pub async fn set_add(&self, key: &str, members: &[&str], ttl: Option<Duration>) -> StoreResult<u64> {
+        dispatch!(self, set_add(key, members, ttl))
+    }
+
+    /// The members of a set (empty if the key does not exist).
+    pub async fn set_members(&self, key: &str) -> StoreResult<Vec<String>> {
+        dispatch!(self, set_members(key))
+    }
+
+    /// Removes members from a set; returns how many were present.
+    pub async fn set_remove(&self, key: &str, members: &[&str]) -> StoreResult<u64> {
+        dispatch!(self, set_remove(key, members))
+    }
+}
+
+#[cfg(test)]
+mod memory_conformance {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn store() -> (Store, ManualClock) {
+        let clock = ManualClock::new();
+        (
+            Store::memory(
+                MemoryStore::with_clock(Arc::new(clock.clone())),
+                KeyLayout::new("t:"),
+            ),
+            clock,
+        )
+    }
+
+    #[tokio::test]
+    async fn memory_store_passes_the_conformance_suite() {
+        let (s, _) = store();
+        conformance::run_all(&s, "c:").await;
+    }
+
+    #[tokio::test]
+    async fn memory_store_expires_keys_when_time_passes() {
+        let (s, clock) = store();
+        s.set("k", "v", Some(Duration::from_secs(10))).await.unwrap();
+        s.hash_replace("h", &[("a", "1")], Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        s.incr("n", 1, Some(Duration::from_secs(5))).await.unwrap();
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some("v"));
+        assert!(s.hash_get_all("h").await.unwrap().is_empty());
+        assert_eq!(
+            s.incr("n", 1, Some(Duration::from_secs(5))).await.unwrap(),
+            1,
+            "expired counter restarts"
+        );
+        assert_eq!(s.ttl("k").await.unwrap(), Ttl::Expires(Duration::from_secs(5)));
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(s.get("k").await.unwrap(), None);
+        assert_eq!(s.ttl("k").await.unwrap(), Ttl::Missing);
+    }
+
+    #[tokio::test]
+    async fn expired_keys_are_swept_from_memory() {
+        let (s, clock) = store();
+        for i in 0..2000 {
+            s.set(&format!("k{i}"), "v", Some(Duration::from_secs(1)))
+                .await
+                .unwrap();
+        }
+        clock.advance(Duration::from_secs(2));
+        for i in 0..1100 {
+            s.set(&format!("live{i}"), "v", None).await.unwrap();
+        }
+        let Backend::Memory(m) = &s.backend;
+        assert!(m.len() <= 1100 + 1024, "expired keys were not swept: {}", m.len());
+    }
+}

@@ -1,0 +1,46 @@
+//! Finds the Redis programs the testkit runs: PATH first, then the Debian locations.
+
+use std::env;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::TestkitError;
+
+/// Directories searched after PATH; Debian installs redis-server and redis-cli in /usr/bin.
+const FALLBACK_DIRS: [&str; 2] = ["/usr/bin", "/usr/sbin"];
+
+/// Returns the path of `name`, looking on PATH, then in /usr/bin and /usr/sbin.
+pub(crate) fn find_binary(name: &'static str) -> Result<PathBuf, TestkitError> {
+    let path_dirs = env::var_os("PATH")
+        .map(|paths| env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    path_dirs
+        .into_iter()
+        .chain(FALLBACK_DIRS.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+        .ok_or(TestkitError::BinaryNotFound { binary: name })
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binary_error_names_the_debian_package() {
+        let err = find_binary("nauthilus-testkit-no-such-program").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("nauthilus-testkit-no-such-program"), "{text}");
+        assert!(text.contains("apt-get install redis-server"), "{text}");
+    }
+
+    #[test]
+    fn sh_is_found() {
+        assert!(find_binary("sh").is_ok());
+    }
+}

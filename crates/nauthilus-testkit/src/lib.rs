@@ -1,0 +1,57 @@
+//! Real services for integration tests, started privately on free loopback ports.
+//!
+//! Tests never talk to services that happen to run on the machine (a system redis on 6379 is
+//! left alone): every service here is a fresh process on `127.0.0.1:<port chosen by the
+//! kernel>`, with its own temporary directory, no persistence (`save ""`, `appendonly no`) and
+//! its log file in that directory.
+//!
+//! - [`RedisServer`]: one redis-server; options for `requirepass`, an ACL user and raw config
+//!   lines; [`RedisServer::stop`] and [`RedisServer::start_again`] (same port, same directory)
+//!   for fault tests.
+//! - [`RedisCluster`]: N masters (default 3) joined by `redis-cli --cluster create`, ready once
+//!   every node reports `cluster_state:ok`.
+//! - [`RedisSentinelSet`]: a master, optionally a replica, and 1–3 sentinels
+//!   (`redis-server <conf> --sentinel`), ready once every sentinel reports the master.
+//!
+//! # Sharing and cleanup
+//!
+//! Each test binary shares one instance per service through [`shared_redis`],
+//! [`shared_redis_cluster`] and [`shared_redis_sentinel`] (statics, so never dropped). Cleanup
+//! therefore does not rely on `Drop`: every service process runs under a tiny `sh` supervisor
+//! whose stdin is a pipe held only by the test process. When the test process ends for any
+//! reason (normal exit, panic, SIGKILL) the kernel closes the pipe; the supervisor reads end of
+//! file, kills the service and deletes its directory. Dropping a non-static instance closes the
+//! pipe too and waits until the process is gone. (`PR_SET_PDEATHSIG` is not used: it fires when
+//! the spawning *thread* exits.)
+//!
+//! # Blocking API
+//!
+//! Everything is synchronous (`std::process`, `std::net`), so any test can call it. Async tests
+//! may call it directly: starting blocks the calling worker thread for a moment (about 15 ms for
+//! a server, 30–60 ms for a sentinel set, 2–3 s for a cluster, whose nodes refuse to report
+//! `cluster_state:ok` during their first 2 s), which is harmless in a test.
+//!
+//! # Requirements
+//!
+//! Debian package `redis-server` (it provides `/usr/bin/redis-server`, which also runs sentinels
+//! with `--sentinel`, and depends on `redis-tools`, which provides `/usr/bin/redis-cli`):
+//! `apt-get install redis-server`. Programs are looked up on `PATH`, then in `/usr/bin` and
+//! `/usr/sbin`. Linux is assumed (`/proc` is used to notice a server that died while starting).
+
+mod binary;
+mod cluster;
+mod error;
+mod port;
+mod resp;
+mod sentinel;
+mod server;
+mod shared;
+mod supervisor;
+mod wait;
+
+pub use cluster::{RedisCluster, RedisClusterBuilder};
+pub use error::TestkitError;
+pub use resp::Reply;
+pub use sentinel::{RedisSentinelSet, RedisSentinelSetBuilder};
+pub use server::{RedisServer, RedisServerBuilder};
+pub use shared::{shared_redis, shared_redis_cluster, shared_redis_sentinel};

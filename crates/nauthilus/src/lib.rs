@@ -1,0 +1,17 @@
+//! The nauthilus server as a library: configuration → wiring → serving. The binary is a thin
+//! `main` over this; integration tests start the same server in process.
+
+pub mod cli;
+pub mod logging;
+pub mod server;
+pub mod wiring;
+
+pub use server::{RunningServer, start};
+pub use wiring::{Services, StartupError};
+
+/// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}

@@ -1,0 +1,111 @@
+//! `nauthilus`: the server binary.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nauthilus::cli::Cli;
+use nauthilus_config::{LoadedConfig, find_config_file, load_file};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One crypto provider for every TLS user (Redis, later LDAP and the listener).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let loaded = match find_config_file(cli.config.as_deref())
+        .and_then(|path| load_file(&path, nauthilus::process_env()))
+    {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for d in errors.warnings.iter().chain(&errors.errors) {
+                eprintln!("{d}");
+            }
+            eprintln!("{} configuration error(s); not starting", errors.errors.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.config_check {
+        return config_check(&loaded);
+    }
+    nauthilus::logging::init(&loaded.config.server.log);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(loaded))
+}
+
+fn config_check(loaded: &LoadedConfig) -> ExitCode {
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    // Files the config names must load too: a passwd-file with a bad line fails here, not at 3 a.m.
+    if let Err(e) = nauthilus::wiring::open_passwd_file(&loaded.config) {
+        eprintln!("error: {e}");
+        eprintln!("1 configuration error(s)");
+        return ExitCode::FAILURE;
+    }
+    println!("{}: configuration OK", loaded.source.display());
+    ExitCode::SUCCESS
+}
+
+async fn run(loaded: LoadedConfig) -> ExitCode {
+    let config = &loaded.config;
+    let mut server = match nauthilus::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        instance = %config.server.instance_name,
+        address = %server.addr,
+        config = %loaded.source.display(),
+        store = server.services.state.pipeline.positive_cache().map_or("none", |c| c.store().kind()),
+        backends = ?config.server.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+        version = env!("CARGO_PKG_VERSION"),
+        "nauthilus listening"
+    );
+    tokio::select! {
+        result = server.wait() => {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server stopped");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        () = shutdown_signal() => {
+            tracing::info!("shutting down: finishing requests in flight");
+            match server.shutdown().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "shutdown failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM. SIGHUP is caught (it would otherwise kill the process) and
+/// logged: configuration reload is not implemented yet.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => tracing::warn!("SIGHUP: configuration reload is not implemented yet; restart to apply changes (passwd_file reloads by itself)"),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Builds the running services from a checked configuration: store, backends, pipeline, HTTP
+//! state, background tasks. `main` and the integration tests use the same wiring.
+
+use std::sync::Arc;
+
+use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
+use nauthilus_backends::password::PasswordVerifier;
+use nauthilus_config::{BackendName, Config, RedisMode};
+use nauthilus_core::{Backend, FailurePolicy, MemoryAuthCache, PasswordDigester, Pipeline, PositiveCache};
+use nauthilus_http::AppState;
+use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("passwd_file.path: {0}")]
+    PasswdFile(#[from] PasswdFileError),
+    #[error("server.redis: {0}")]
+    Store(#[from] StoreError),
+    #[error("server.address: cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+}
+
+/// The services of one server, ready to be served.
+#[derive(Debug)]
+pub struct Services {
+    pub state: Arc<AppState>,
+    /// Kept so the passwd-file watcher lives as long as the server.
+    pub passwd_file: Option<Arc<PasswdFile>>,
+}
+
+/// The store the configuration selects: Redis when one is configured, else in process.
+pub async fn build_store(config: &Config) -> Result<Store, StartupError> {
+    let redis = &config.server.redis;
+    match redis.mode() {
+        RedisMode::Embedded => Ok(Store::memory(
+            MemoryStore::default(),
+            KeyLayout::new(redis.prefix.clone()),
+        )),
+        _ => Err(StartupError::Store(StoreError::Unavailable(
+            "Redis is not supported by this build yet".into(),
+        ))),
+    }
+}
+
+/// Opens the passwd-file named by the config, if a backend needs it.
+pub fn open_passwd_file(config: &Config) -> Result<Option<Arc<PasswdFile>>, StartupError> {
+    if !config.server.backends.contains(&BackendName::PasswdFile) {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(PasswdFile::open(&config.passwd_file.path)?)))
+}
+
+/// Wires everything for `config`. Must run inside a Tokio runtime (it starts the file watcher).
+pub async fn build(config: &Config) -> Result<Services, StartupError> {
+    let store = build_store(config).await?;
+    let passwd_file = open_passwd_file(config)?;
+    if let Some(file) = &passwd_file {
+        tracing::info!(path = %file.path().display(), users = file.db().len(), "passwd_file loaded");
+        PasswdFile::watch(file, config.passwd_file.check_interval.get());
+    }
+    let redis = &config.server.redis;
+    let mut backends = Vec::new();
+    for name in &config.server.backends {
+        match name {
+            BackendName::Cache => backends.push(Backend::Cache(PositiveCache::new(
+                store.clone(),
+                PasswordDigester::new(&redis.password_nonce),
+                redis.positive_cache_ttl.get(),
+            ))),
+            BackendName::PasswdFile => {
+                if let Some(file) = &passwd_file {
+                    backends.push(Backend::PasswdFile(file.clone()));
+                }
+            }
+        }
+    }
+    let workers = usize::try_from(config.server.password_hash_workers).unwrap_or(0);
+    let ttl = config.local_cache_auth_ttl.get();
+    let memory = (!ttl.is_zero()).then(|| MemoryAuthCache::new(ttl));
+    let failure = FailurePolicy {
+        max_wait: config.nginx_wait_delay,
+        max_attempts: config.max_login_attempts,
+    };
+    let pipeline = Pipeline::new(backends, PasswordVerifier::new(workers), memory, failure);
+    Ok(Services {
+        state: AppState::new(pipeline, config),
+        passwd_file,
+    })
+}
