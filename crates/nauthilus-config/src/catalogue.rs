@@ -118,7 +118,7 @@ pub static KEYS: &[Key] = &[
         "server.instance_name",
         Kind::Str,
         "nauthilus",
-        "Name of this instance, written into every log line."
+        "Name of this instance, logged at startup."
     ),
     key!(
         "server.backends",

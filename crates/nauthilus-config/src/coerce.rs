@@ -13,6 +13,11 @@ pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
     if value.is_null() {
         return Ok(None);
     }
+    // As in Nauthilus, an empty string leaves these at their default.
+    let empty = value.as_str().is_some_and(|s| s.trim().is_empty());
+    if empty && matches!(kind, Kind::HostPort | Kind::HeaderName | Kind::Enum(_)) {
+        return Ok(None);
+    }
     let canonical = match kind {
         Kind::Str | Kind::Path => Value::String(scalar(value, kind)?),
         Kind::Secret => Value::String(scalar(value, kind).map_err(|_| "expected a string".to_owned())?),
@@ -261,5 +266,7 @@ mod tests {
     #[test]
     fn null_means_default() {
         assert_eq!(coerce(Kind::Str, &Value::Null), Ok(None));
+        assert_eq!(coerce(Kind::HostPort, &json!("")), Ok(None));
+        assert_eq!(coerce(Kind::HeaderName, &json!(" ")), Ok(None));
     }
 }

@@ -95,3 +95,74 @@ mod drift_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    //! `docs/configuration.md` and `examples/nauthilus.yml` must match the catalogue.
+    //! `NAUTHILUS_BLESS=1 cargo test -p nauthilus-config` rewrites the generated docs table.
+
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
+    use crate::catalogue::{KEYS, path_matches};
+
+    const BEGIN: &str = "<!-- BEGIN GENERATED KEYS";
+    const END: &str = "<!-- END GENERATED KEYS -->";
+
+    fn repo(path: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    }
+
+    #[test]
+    fn reference_docs_list_every_key() {
+        let path = repo("docs/configuration.md");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find(BEGIN).expect("begin marker");
+        let start = start + text[start..].find("-->\n").expect("end of begin marker") + 4;
+        let end = text.find(END).expect("end marker");
+        let generated = crate::reference::markdown_table();
+        if text[start..end] != generated {
+            if std::env::var_os("NAUTHILUS_BLESS").is_some() {
+                std::fs::write(&path, format!("{}{generated}{}", &text[..start], &text[end..])).unwrap();
+            } else {
+                panic!(
+                    "docs/configuration.md is out of date: run NAUTHILUS_BLESS=1 cargo test -p nauthilus-config"
+                );
+            }
+        }
+    }
+
+    fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaf_paths(v, &p, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_example_config_is_clean_and_complete() {
+        let path = repo("examples/nauthilus.yml");
+        let loaded = crate::load_file(&path, Vec::new()).unwrap_or_else(|e| panic!("{:?}", e.errors));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let raw: Value = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut present = Vec::new();
+        leaf_paths(&raw, "", &mut present);
+        for key in KEYS {
+            assert!(
+                present.iter().any(|p| path_matches(key.path, p)),
+                "examples/nauthilus.yml lacks {}",
+                key.path
+            );
+        }
+    }
+}

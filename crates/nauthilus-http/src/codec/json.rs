@@ -114,7 +114,15 @@ pub fn parse(body: &Bytes, format: BodyFormat) -> Result<JsonRequest, ApiError> 
                     "request body is empty; expected a JSON object".into(),
                 ));
             }
-            serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
+            // Only an object: serde would otherwise read `[1, 2]` as a positional struct.
+            match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(value @ serde_json::Value::Object(_)) => serde_json::from_value(value)
+                    .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}"))),
+                Ok(_) => Err(ApiError::BadRequest(
+                    "invalid JSON: expected an object {\"username\": ...}".into(),
+                )),
+                Err(e) => Err(ApiError::BadRequest(format!("invalid JSON: {e}"))),
+            }
         }
         BodyFormat::Form => {
             serde_urlencoded_form(body).map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))
@@ -264,6 +272,7 @@ mod tests {
         assert!(parse(&Bytes::from_static(b""), BodyFormat::Json).is_err());
         assert!(parse(&Bytes::from_static(b"\xff\xfe"), BodyFormat::Json).is_err());
         assert!(parse(&Bytes::from_static(br#"{"username":["a"]}"#), BodyFormat::Json).is_err());
+        assert!(parse(&Bytes::from_static(b"[1,2]"), BodyFormat::Json).is_err());
         let missing = parse(&Bytes::from_static(br#"{"password":"x"}"#), BodyFormat::Json).unwrap();
         assert!(
             missing
