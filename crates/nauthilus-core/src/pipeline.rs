@@ -40,9 +40,6 @@ pub struct Pipeline {
     failure: FailurePolicy,
 }
 
-/// The message logged and returned for a temporary failure's cause.
-const TEMPFAIL_BACKENDS: &str = "no backend could answer";
-
 /// Why listing accounts failed.
 #[derive(Debug, thiserror::Error)]
 #[error("listing accounts failed: {0}")]
@@ -107,7 +104,6 @@ impl Pipeline {
             };
         }
 
-        let mut errors = 0usize;
         let mut cache_before: Option<&PositiveCache> = None;
         for backend in &self.backends {
             if let Backend::Cache(cache) = backend {
@@ -144,18 +140,16 @@ impl Pipeline {
                     password_ok: false, ..
                 }) => return self.fail(req, FailReason::WrongPassword),
                 Err(e) => {
-                    errors += 1;
+                    // The failed backend might have known the user (and said no): asking the next
+                    // one could change the decision, so fail closed, temporarily.
                     tracing::warn!(session = %req.session, backend = backend.id().name(), error = %e, "backend failed");
+                    return AuthOutcome {
+                        decision: Decision::TempFail(format!("{} backend failed", backend.id().name())),
+                        memory_cache_hit: false,
+                        auth_wait: None,
+                    };
                 }
             }
-        }
-        if errors > 0 {
-            // A backend that failed might have known the user: fail closed, temporarily.
-            return AuthOutcome {
-                decision: Decision::TempFail(TEMPFAIL_BACKENDS.into()),
-                memory_cache_hit: false,
-                auth_wait: None,
-            };
         }
         self.fail(req, FailReason::UnknownUser)
     }

@@ -104,6 +104,8 @@ async fn hashes(s: &Store, ns: &str) {
         !s.exists(&k).await.unwrap(),
         "a hash without fields no longer exists"
     );
+    s.hash_set(&k, &[]).await.unwrap();
+    assert!(!s.exists(&k).await.unwrap(), "setting nothing creates nothing");
     let p = format!("{ns}persistent-hash");
     s.hash_set(&p, &[("x", "1")]).await.unwrap();
     assert_eq!(s.ttl(&p).await.unwrap(), Ttl::Persistent);
@@ -150,6 +152,11 @@ async fn counters(s: &Store, ns: &str) {
 async fn sets(s: &Store, ns: &str) {
     let k = format!("{ns}set");
     assert!(s.set_members(&k).await.unwrap().is_empty());
+    assert_eq!(
+        s.set_add(&k, &[], Some(Duration::from_secs(20))).await.unwrap(),
+        0
+    );
+    assert!(!s.exists(&k).await.unwrap(), "adding nothing creates nothing");
     assert_eq!(
         s.set_add(&k, &["a", "b", "a"], Some(Duration::from_secs(20)))
             .await

@@ -2,17 +2,26 @@
 //! instance) and `Redis` (standalone, Sentinel, Cluster; many instances). Both speak the same
 //! Redis-shaped primitives (strings, hashes, sets, counters, TTLs) over the same key layout, and
 //! both pass the same conformance suite.
+//!
+//! TLS to Redis uses rustls with the ring provider. Cluster connections are opened by the redis
+//! crate, which needs the process-wide provider: call
+//! `rustls::crypto::ring::default_provider().install_default()` before `Store::connect`.
 
 pub mod clock;
 mod error;
 pub mod keys;
 mod memory;
+mod redis;
 
 #[cfg(test)]
 mod conformance;
 
 use std::collections::HashMap;
 use std::time::Duration;
+
+use nauthilus_config::RedisConfig;
+
+use crate::redis::RedisStore;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
@@ -43,12 +52,14 @@ pub struct Store {
 #[derive(Clone, Debug)]
 enum Backend {
     Memory(MemoryStore),
+    Redis(RedisStore),
 }
 
 macro_rules! dispatch {
     ($self:ident, $method:ident ( $($arg:expr),* )) => {
         match &$self.backend {
             Backend::Memory(m) => m.$method($($arg),*),
+            Backend::Redis(r) => r.$method($($arg),*).await,
         }
     };
 }
@@ -62,6 +73,19 @@ impl Store {
         }
     }
 
+    /// A Redis store (standalone, Sentinel or Cluster, as `config.mode()` says), with keys under
+    /// `config.prefix`. Returns once the first connection attempt has finished (bounded by the
+    /// dial timeout plus one command timeout), whether or not Redis answered: while it is down, operations fail at once
+    /// with `Unavailable` and a background task reconnects. Errors only for settings that cannot
+    /// work (`StoreError::Config`), including embedded mode, which uses [`Store::memory`].
+    pub async fn connect(config: &RedisConfig) -> StoreResult<Self> {
+        let redis = RedisStore::connect(config).await?;
+        Ok(Self {
+            backend: Backend::Redis(redis),
+            keys: KeyLayout::new(config.prefix.clone()),
+        })
+    }
+
     /// The key layout (prefix) this store's users write in.
     pub fn keys(&self) -> &KeyLayout {
         &self.keys
@@ -71,6 +95,7 @@ impl Store {
     pub fn kind(&self) -> &'static str {
         match &self.backend {
             Backend::Memory(_) => "memory",
+            Backend::Redis(_) => "redis",
         }
     }
 
@@ -78,6 +103,7 @@ impl Store {
     pub async fn ping(&self) -> StoreResult<()> {
         match &self.backend {
             Backend::Memory(_) => Ok(()),
+            Backend::Redis(r) => r.ping().await,
         }
     }
 
@@ -238,7 +264,9 @@ mod memory_conformance {
         for i in 0..1100 {
             s.set(&format!("live{i}"), "v", None).await.unwrap();
         }
-        let Backend::Memory(m) = &s.backend;
+        let Backend::Memory(m) = &s.backend else {
+            panic!("not the memory store")
+        };
         assert!(m.len() <= 1100 + 1024, "expired keys were not swept: {}", m.len());
     }
 }

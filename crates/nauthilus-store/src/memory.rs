@@ -181,6 +181,9 @@ impl MemoryStore {
     }
 
     pub(crate) fn hash_set(&self, key: &str, fields: &[(&str, &str)]) -> Result<(), StoreError> {
+        if fields.is_empty() {
+            return Ok(()); // as Redis: nothing to set creates nothing
+        }
         self.with(true, |m, now| {
             let hash = hash_entry(m, key, now)?;
             for (f, v) in fields {
@@ -290,6 +293,9 @@ impl MemoryStore {
         members: &[&str],
         ttl: Option<Duration>,
     ) -> Result<u64, StoreError> {
+        if members.is_empty() {
+            return Ok(0); // as Redis: nothing to add creates nothing
+        }
         self.with(true, |m, now| {
             let created = live(m, key, now).is_none();
             if created {

@@ -37,9 +37,8 @@ pub async fn build_store(config: &Config) -> Result<Store, StartupError> {
             MemoryStore::default(),
             KeyLayout::new(redis.prefix.clone()),
         )),
-        _ => Err(StartupError::Store(StoreError::Unavailable(
-            "Redis is not supported by this build yet".into(),
-        ))),
+        // Starts even when Redis is down: requests fail temporarily until it is back.
+        _ => Ok(Store::connect(redis).await?),
     }
 }
 

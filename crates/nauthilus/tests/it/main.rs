@@ -1,9 +1,13 @@
 //! Integration tests: the real server, in process, over real HTTP. One test binary for the
 //! whole crate (each binary links everything, so there is only this one).
 
+// Test code: helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod bad_input;
 mod config_check;
 mod endpoints;
 mod passwd_reload;
+mod redis;
 mod schemes;
 mod support;
