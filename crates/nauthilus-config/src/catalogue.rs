@@ -385,7 +385,7 @@ pub static KEYS: &[Key] = &[
         "server.redis.pool_size",
         Kind::UInt { min: 1, max: 1024 },
         "4",
-        "Multiplexed connections per Redis node."
+        "Multiplexed connections to the master (standalone, Sentinel); in Cluster mode, connections per node."
     ),
     key!(
         "server.redis.positive_cache_ttl",
@@ -421,7 +421,7 @@ pub static KEYS: &[Key] = &[
         "server.redis.tls.enabled",
         Kind::Bool,
         "false",
-        "Connect to Redis over TLS."
+        "Connect to Redis (and to the sentinels) over TLS."
     ),
     key!(
         "server.redis.tls.skip_verify",
@@ -451,7 +451,7 @@ pub static KEYS: &[Key] = &[
         "server.redis.tls.min_tls_version",
         Kind::Enum(TLS_VERSIONS),
         "tls1.2",
-        "Lowest TLS version accepted."
+        "Lowest TLS version accepted (`tls1.3` is not available in Cluster mode)."
     ),
     // passwd_file
     key!(

@@ -195,6 +195,12 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
             "must not contain white space or control characters",
         ));
     }
+    if mode == RedisMode::Cluster && redis.tls.enabled && redis.tls.min_tls_version == "tls1.3" {
+        out.push(Diagnostic::error(
+            "server.redis.tls.min_tls_version",
+            "tls1.3 is not supported in Cluster mode (the cluster client always offers TLS 1.2 and 1.3); use tls1.2",
+        ));
+    }
     if redis.tls.cert.is_empty() != redis.tls.key.is_empty() {
         out.push(Diagnostic::error(
             "server.redis.tls",
@@ -271,6 +277,13 @@ mod tests {
         let w = walk_json(json!({"Server": {"Address": "0.0.0.0:1"}}));
         assert!(w.diagnostics.is_empty());
         assert_eq!(w.tree, json!({"server": {"address": "0.0.0.0:1"}}));
+    }
+
+    #[test]
+    fn cluster_with_tls13_minimum_is_refused() {
+        let yaml = "server:\n  backends: [cache, passwd_file]\n  redis:\n    password_nonce: 0123456789abcdef\n    cluster: {addresses: ['127.0.0.1:7000']}\n    tls: {enabled: true, min_tls_version: tls1.3}\npasswd_file: {path: /u}\n";
+        let e = crate::load_str(yaml, std::path::Path::new("/"), Vec::new()).unwrap_err();
+        assert_eq!(e.errors[0].path, "server.redis.tls.min_tls_version");
     }
 
     #[test]
