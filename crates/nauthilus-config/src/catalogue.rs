@@ -394,12 +394,6 @@ pub static KEYS: &[Key] = &[
         "How long a successful login stays in the positive cache."
     ),
     key!(
-        "server.redis.negative_cache_ttl",
-        Kind::Duration { max_secs: YEAR_SECS },
-        "1h",
-        "How long failed-password history is kept."
-    ),
-    key!(
         "server.redis.dial_timeout",
         Kind::Duration { max_secs: 60 },
         "5s",

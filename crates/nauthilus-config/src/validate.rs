@@ -257,6 +257,20 @@ mod tests {
     }
 
     #[test]
+    fn nauthilus_keys_for_later_features_warn_by_name() {
+        let w = walk_json(
+            json!({"server": {"redis": {"negative_cache_ttl": "1h", "replica": {"addresses": []}}}}),
+        );
+        let paths: Vec<&str> = w.diagnostics.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["server.redis.negative_cache_ttl", "server.redis.replica"]);
+        assert!(
+            w.diagnostics
+                .iter()
+                .all(|d| d.severity == crate::Severity::Warning)
+        );
+    }
+
+    #[test]
     fn every_bad_value_is_reported_at_once() {
         let w = walk_json(
             json!({"server": {"address": "nope", "max_concurrent_requests": "lots", "log": {"level": "loud"}}}),

@@ -44,3 +44,70 @@ pub async fn access_log(request: Request, next: Next) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use nauthilus_backends::password::PasswordVerifier;
+    use nauthilus_config::Config;
+    use nauthilus_core::{FailurePolicy, Pipeline};
+    use tokio::sync::Notify;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_beyond_the_limit_get_429_while_others_run() {
+        let mut config = Config::default();
+        config.server.max_concurrent_requests = 1;
+        let pipeline = Pipeline::new(
+            Vec::new(),
+            PasswordVerifier::new(1),
+            None,
+            FailurePolicy::default(),
+        );
+        let state = AppState::new(pipeline, &config);
+        let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (e, r) = (entered.clone(), release.clone());
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(move || async move {
+                    e.notify_one();
+                    r.notified().await;
+                    "done"
+                }),
+            )
+            .route("/fast", get(|| async { "fast" }))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                limit_concurrency,
+            ))
+            .layer(axum::middleware::from_fn(crate::session::assign_session))
+            .with_state(state);
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let slow = tokio::spawn(app.clone().oneshot(get("/slow")));
+        entered.notified().await;
+        let refused = app.clone().oneshot(get("/fast")).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let session = refused.headers()["x-nauthilus-session"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(refused.into_body(), 4096).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["guid"], session);
+        release.notify_one();
+        assert_eq!(slow.await.unwrap().unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            app.oneshot(get("/fast")).await.unwrap().status(),
+            StatusCode::OK,
+            "the permit came back"
+        );
+    }
+}
