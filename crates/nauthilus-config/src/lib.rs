@@ -65,24 +65,9 @@ mod drift_tests {
 
     #[test]
     fn every_typed_leaf_is_in_the_catalogue() {
-        fn leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
-            match v {
-                Value::Object(m) if !m.is_empty() => {
-                    for (k, v) in m {
-                        let p = if prefix.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{prefix}.{k}")
-                        };
-                        leaves(v, &p, out);
-                    }
-                }
-                Value::Object(_) => {} // free-form maps (nginx_backends) are empty by default
-                _ => out.push(prefix.to_owned()),
-            }
-        }
         let mut paths = Vec::new();
-        leaves(&serde_json::to_value(Config::default()).unwrap(), "", &mut paths);
+        // Free-form maps (nginx_backends) are empty by default and yield no leaves.
+        crate::leaf_paths(&serde_json::to_value(Config::default()).unwrap(), "", &mut paths);
         for p in paths {
             assert!(
                 crate::catalogue::find(&p).is_some(),
@@ -133,22 +118,6 @@ mod docs_tests {
         }
     }
 
-    fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    leaf_paths(v, &p, out);
-                }
-            }
-            _ => out.push(prefix.to_owned()),
-        }
-    }
-
     #[test]
     fn the_example_config_is_clean_and_complete() {
         let path = repo("examples/nauthilus.yml");
@@ -156,7 +125,7 @@ mod docs_tests {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         let raw: Value = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let mut present = Vec::new();
-        leaf_paths(&raw, "", &mut present);
+        crate::leaf_paths(&raw, "", &mut present);
         for key in KEYS {
             assert!(
                 present.iter().any(|p| path_matches(key.path, p)),
@@ -164,5 +133,23 @@ mod docs_tests {
                 key.path
             );
         }
+    }
+}
+
+/// Every leaf path of a JSON tree (`server.log.level`, ...), for the drift tests.
+#[cfg(test)]
+fn leaf_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_paths(v, &p, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
     }
 }
