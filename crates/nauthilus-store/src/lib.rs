@@ -86,6 +86,15 @@ impl Store {
         })
     }
 
+    /// Checks Redis settings that can be checked without connecting (addresses, TLS files and
+    /// versions), as `--config-check` does. Embedded mode has nothing to check.
+    pub fn check_config(config: &RedisConfig) -> StoreResult<()> {
+        if config.mode() == nauthilus_config::RedisMode::Embedded {
+            return Ok(());
+        }
+        crate::redis::check_config(config)
+    }
+
     /// The key layout (prefix) this store's users write in.
     pub fn keys(&self) -> &KeyLayout {
         &self.keys

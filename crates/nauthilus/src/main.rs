@@ -43,10 +43,20 @@ fn config_check(loaded: &LoadedConfig) -> ExitCode {
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
-    // Files the config names must load too: a passwd-file with a bad line fails here, not at 3 a.m.
+    // Files the config names must load too (a passwd-file with a bad line, an unreadable TLS CA
+    // file): they fail here, not at 3 a.m. Nothing connects to Redis here.
+    let mut errors = Vec::new();
     if let Err(e) = nauthilus::wiring::open_passwd_file(&loaded.config) {
-        eprintln!("error: {e}");
-        eprintln!("1 configuration error(s)");
+        errors.push(e.to_string());
+    }
+    if let Err(e) = nauthilus_store::Store::check_config(&loaded.config.server.redis) {
+        errors.push(format!("server.redis: {e}"));
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("{} configuration error(s)", errors.len());
         return ExitCode::FAILURE;
     }
     println!("{}: configuration OK", loaded.source.display());

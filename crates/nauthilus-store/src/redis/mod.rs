@@ -29,6 +29,11 @@ use self::connect::{Conn, Connector};
 use self::pool::{Damage, Lease, Pool};
 use crate::{StoreError, StoreResult, Ttl};
 
+/// Validates the settings the way `connect` does, without connecting.
+pub(crate) fn check_config(config: &RedisConfig) -> StoreResult<()> {
+    Connector::from_config(config).map(|_| ())
+}
+
 /// State in Redis, shared by every instance that points at the same Redis.
 #[derive(Clone)]
 pub(crate) struct RedisStore {

@@ -94,3 +94,19 @@ fn version_prints_the_version() {
         String::from_utf8_lossy(&out.stdout).starts_with(&format!("nauthilus {}", env!("CARGO_PKG_VERSION")))
     );
 }
+
+#[test]
+fn config_check_reads_redis_tls_files_without_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users"), "a:{PLAIN}b\n").unwrap();
+    let path = dir.path().join("nauthilus.yml");
+    let yaml = "server:\n  backends: [cache, passwd_file]\n  redis:\n    master: {address: '127.0.0.1:1'}\n    password_nonce: 0123456789abcdef\n    tls: {enabled: true, ca_file: missing-ca.pem}\npasswd_file:\n  path: users\n";
+    std::fs::write(&path, yaml).unwrap();
+    let out = nauthilus(&["--config", path.to_str().unwrap(), "--config-check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("server.redis:") && stderr.contains("missing-ca.pem"),
+        "{stderr}"
+    );
+}
