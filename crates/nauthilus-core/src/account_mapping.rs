@@ -26,7 +26,7 @@ impl AccountMapping {
             .await
     }
 
-    /// Records the account, unless it is already recorded (saves a write on the hot path).
+    /// Records the account (one idempotent HSET: cheaper than reading first to skip it).
     pub async fn set(
         &self,
         username: &str,
@@ -36,9 +36,6 @@ impl AccountMapping {
     ) -> StoreResult<()> {
         let key = self.store.keys().account_mapping(username);
         let field = KeyLayout::account_mapping_field(username, protocol, oidc_cid);
-        if self.store.hash_get(&key, &field).await?.as_deref() == Some(account) {
-            return Ok(());
-        }
         self.store.hash_set(&key, &[(&field, account)]).await
     }
 

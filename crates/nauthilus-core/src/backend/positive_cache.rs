@@ -114,12 +114,15 @@ impl PositiveCache {
         if let Some(a) = &attributes {
             fields.push((field::ATTRIBUTES, a));
         }
-        self.mapping
-            .set(&req.username, req.protocol.as_str(), &req.oidc_cid, &user.account)
-            .await?;
-        self.store
-            .hash_replace(&self.key(&user.account), &fields, Some(self.ttl))
-            .await
+        // Independent writes: send both at once (one round trip of latency, not two). A reader
+        // seeing one without the other finds no usable entry and asks the next backend.
+        let key = self.key(&user.account);
+        tokio::try_join!(
+            self.mapping
+                .set(&req.username, req.protocol.as_str(), &req.oidc_cid, &user.account),
+            self.store.hash_replace(&key, &fields, Some(self.ttl)),
+        )?;
+        Ok(())
     }
 }
 
