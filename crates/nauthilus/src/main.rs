@@ -50,7 +50,7 @@ fn config_check(loaded: &LoadedConfig) -> ExitCode {
         errors.push(e.to_string());
     }
     if let Err(e) = nauthilus_store::Store::check_config(&loaded.config.server.redis) {
-        errors.push(format!("server.redis: {e}"));
+        errors.push(nauthilus::StartupError::from(e).to_string());
     }
     if !errors.is_empty() {
         for e in &errors {
