@@ -2,6 +2,8 @@
 //! admin API. Handlers extract, decode, call one pipeline method and render.
 
 pub mod admin;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod codec;
 pub mod error;
 pub mod handlers;
@@ -22,6 +24,9 @@ pub use state::AppState;
 /// 2. `access_log` — one line per request, with the session;
 /// 3. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
 ///    `/ping` stays answerable under load.
+///
+/// With the `bench` cargo feature, `/api/v1/bench/bare` (module `bench`) is added under the same
+/// middleware; a default build has no such route.
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/auth/json", get(handlers::auth_json).post(handlers::auth_json))
@@ -38,11 +43,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/auth/basic",
             get(handlers::auth_basic).post(handlers::auth_basic),
         )
-        .route("/cache/flush", delete(admin::cache_flush))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::limit_concurrency,
-        ));
+        .route("/cache/flush", delete(admin::cache_flush));
+    // The benchmarks' HTTP ceiling: same router, same middleware, no pipeline.
+    #[cfg(feature = "bench")]
+    let api = api.route("/bench/bare", get(bench::bare).post(bench::bare));
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::limit_concurrency,
+    ));
     Router::new()
         .route("/ping", get(handlers::ping))
         .nest("/api/v1", api)

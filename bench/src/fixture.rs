@@ -1,0 +1,121 @@
+//! The services of one run: a private `redis-server` on the load cores, and one server process
+//! on the server cores with Redis as its store and a passwd-file with one user per measured
+//! password scheme. Phases share it; a phase that needs other services (P3: slapd) starts its
+//! own next to it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use nauthilus_testkit::{RedisServer, Reply};
+
+use crate::cpu::Topology;
+use crate::error::BenchError;
+use crate::load::post_json;
+use crate::server::ServerProcess;
+
+/// The account every cache phase logs in as ({SSHA256}, password `alice-secret`).
+pub const ALICE: (&str, &str) = ("alice@example.test", "alice-secret");
+/// An `{ARGON2ID}` account (Dovecot's `doveadm pw` defaults: m=64 MiB, t=3, p=1).
+pub const ARGON2ID: (&str, &str) = ("argon2id@schemes.test", "pw-argon2id");
+/// An `{SSHA512}` account.
+pub const SSHA512: (&str, &str) = ("ssha512@schemes.test", "pw-ssha512");
+
+/// Stored hashes, as a Dovecot passwd-file (made by `doveadm pw`).
+pub const ARGON2ID_HASH: &str = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Rd22aBhaLdTAtTdl+kt0og$RXYaYBUb4vnLlHGMxrGbxKmYOT89HEvANYxbD88Yj9s";
+pub const SSHA512_HASH: &str =
+    "{SSHA512}T7K8lQYcjzf8cdrhd9evJdmdmIVk5yB34xE0bdgY+gWaNpB/kywagnj5+QOoNi5Qocct/iMAkrwJcu8BHXpjku20WSo=";
+const ALICE_HASH: &str = "{SSHA256}R5jGdFZfOruhMlcRnrzDes1/d929GI05XMMyRDVVthjCR8w9";
+
+fn users_file() -> String {
+    format!(
+        "{}:{ALICE_HASH}:1000:1000::/home/alice::mail=alice@example.test\n\
+         {}:{ARGON2ID_HASH}:1001:1001::/home/a2::\n\
+         {}:{SSHA512_HASH}:1002:1002::/home/s5::\n",
+        ALICE.0, ARGON2ID.0, SSHA512.0
+    )
+}
+
+/// The server configuration of a run: Redis as the store (positive cache), then the passwd-file.
+/// Logging stays at `error`, so the figures are the login path, not log formatting.
+fn config(addr: SocketAddr, redis: &str) -> String {
+    format!(
+        "server:\n  address: \"{addr}\"\n  backends: [cache, passwd_file]\n  log: {{level: error}}\n  \
+         redis:\n    master: {{address: \"{redis}\"}}\n    password_nonce: bench-nonce-0123456789\n\
+         passwd_file: {{path: users.passwd}}\n"
+    )
+}
+
+/// What the phases share.
+#[derive(Debug)]
+pub struct Fixture {
+    pub topology: Topology,
+    pub redis: RedisServer,
+    pub server: ServerProcess,
+    pub server_binary: PathBuf,
+}
+
+impl Fixture {
+    /// Starts Redis (inheriting this process's load cores) and the server.
+    pub fn start(server_binary: PathBuf, topology: Topology) -> Result<Self, BenchError> {
+        let redis = RedisServer::start()?;
+        let redis_addr = redis.addr();
+        let server = ServerProcess::start(
+            &server_binary,
+            &|addr| config(addr, &redis_addr),
+            &[("users.passwd", users_file())],
+            &topology,
+        )?;
+        Ok(Self {
+            topology,
+            redis,
+            server,
+            server_binary,
+        })
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// `POST /api/v1/auth/json{query}` for `user`/`password` from `client_ip`.
+    pub fn login(&self, query: &str, user: &str, password: &str, client_ip: &str) -> Vec<u8> {
+        post_json(
+            self.addr(),
+            &format!("/api/v1/auth/json{query}"),
+            &login_body(user, password, client_ip),
+        )
+    }
+
+    /// Redis's `INFO all` text.
+    pub fn redis_info(&self) -> Result<String, BenchError> {
+        match self.redis.command(&["INFO", "all"])? {
+            Reply::Bulk(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            other => Err(BenchError::Failed(format!("INFO answered {other:?}"))),
+        }
+    }
+}
+
+/// A numeric field of an `INFO` text (e.g. `total_commands_processed`).
+pub fn info_number(info: &str, field: &str) -> Result<u64, BenchError> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| BenchError::Failed(format!("Redis INFO has no {field}")))
+}
+
+/// The JSON body of a login, as Dovecot's Lua client sends it (IMAP, with the client's address).
+pub fn login_body(user: &str, password: &str, client_ip: &str) -> String {
+    serde_json::json!({
+        "username": user,
+        "password": password,
+        "protocol": "imap",
+        "method": "PLAIN",
+        "client_ip": client_ip,
+        "client_port": "51234",
+        "local_ip": "127.0.0.1",
+        "local_port": "993",
+        "ssl": "on",
+    })
+    .to_string()
+}
