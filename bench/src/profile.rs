@@ -73,7 +73,12 @@ pub async fn profile(
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .take(TOP)
         {
-            summary.push_str(line);
+            // perf pads its columns to a terminal width; keep the percentages and the symbol.
+            let line = line.trim_end();
+            summary.push_str(
+                line.strip_suffix('-')
+                    .map_or(line, |l| l.trim_end().trim_end_matches('-').trim_end()),
+            );
             summary.push('\n');
         }
     }
