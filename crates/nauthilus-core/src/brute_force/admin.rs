@@ -140,14 +140,36 @@ impl BruteForce {
         Ok(emptied)
     }
 
-    /// Forgets the password history of `account` and its affected-account entry (cache flush).
-    /// Returns the keys that existed and were removed.
+    /// Forgets `account` for brute force (cache flush): the buckets and bans of every client
+    /// address it failed from or was tried from while banned, its password history and its
+    /// affected-account entry. Returns the keys that existed and were removed.
     pub async fn flush_account(&self, account: &str) -> StoreResult<Vec<String>> {
         let store = self.store();
         let keys = store.keys();
         let mut removed = Vec::new();
         let clients_key = keys.repeated_wrong_password_clients(account);
-        for client in store.set_members(&clients_key).await? {
+        let clients = store.set_members(&clients_key).await?;
+        let mut addresses: Vec<IpAddr> = clients.iter().filter_map(|c| parse_client_ip(c)).collect();
+        for ip in store.set_members(&keys.affected_account(account)).await? {
+            addresses.extend(parse_client_ip(&ip));
+        }
+        addresses.sort();
+        addresses.dedup();
+        for ip in addresses {
+            let all = FlushRequest {
+                ip_address: ip.to_string(),
+                rule_name: "*".into(),
+                protocol: None,
+                oidc_cid: None,
+            };
+            match self.flush(&all).await {
+                Ok(keys) => removed.extend(keys),
+                Err(FlushError::Store(e)) => return Err(e),
+                // Addresses come from our own state and "*" always names a rule set.
+                Err(FlushError::BadAddress(_) | FlushError::UnknownRule(_)) => {}
+            }
+        }
+        for client in clients {
             let key = keys.repeated_wrong_password(&client, account);
             if store.delete(&key).await? {
                 removed.push(key);
@@ -161,6 +183,8 @@ impl BruteForce {
             removed.push(affected);
         }
         store.set_remove(&keys.affected_accounts(), &[account]).await?;
+        removed.sort();
+        removed.dedup();
         Ok(removed)
     }
 }

@@ -486,6 +486,7 @@ async fn flush_account_forgets_the_password_history() {
     assert_eq!(
         removed,
         [
+            "nauthilus:bf:3600:24:3:4:192.0.2.0/24",
             "nauthilus:bf:rwp:192.0.2.1:alice",
             "nauthilus:bf:rwp_clients:alice"
         ]
@@ -494,6 +495,24 @@ async fn flush_account_forgets_the_password_history() {
         fail_with(&bf, &time, "alice", "old").await.counted,
         "after a flush the password counts again"
     );
+}
+
+#[tokio::test]
+async fn flush_account_lifts_the_bans_of_its_clients() {
+    let time = Time::new();
+    let bf = service(ONE_RULE, &time);
+    fail_n(&bf, &time, "192.0.2.10", 3).await;
+    assert!(banned(&bf, "192.0.2.10", "imap").await.is_some());
+    let removed = bf.flush_account("alice").await.unwrap();
+    assert!(
+        removed.contains(&"nauthilus:bf:ban:192.0.2.0/24".to_owned()),
+        "{removed:?}"
+    );
+    assert!(
+        removed.contains(&"nauthilus:bf:affected:alice".to_owned()),
+        "{removed:?}"
+    );
+    assert_eq!(banned(&bf, "192.0.2.10", "imap").await, None);
 }
 
 #[tokio::test]
