@@ -2,7 +2,7 @@
 //! repeated stale passwords do not, the list and flush APIs show and lift bans with the real
 //! keys, and a Redis outage fails closed.
 
-use nauthilus_testkit::{RedisServer, Reply, shared_redis};
+use nauthilus_testkit::{RedisServer, Reply, shared_redis, shared_redis_cluster};
 use serde_json::{Value, json};
 
 use crate::support::{TestServer, assert_error, header};
@@ -13,11 +13,13 @@ const SECRET: &str = "alice-secret";
 
 const RULES: &str = "brute_force:\n  buckets:\n    - {name: b24, period: 1h, cidr: 24, ipv4: true, failed_requests: 5, ban_time: 1h}\n    - {name: imap64, period: 1h, cidr: 64, ipv6: true, failed_requests: 3, filter_by_protocol: [imap]}\n";
 
-/// Where the state lives: in process, or in the shared Redis under a prefix of the test's own.
+/// Where the state lives: in process, or in the shared Redis (or Redis Cluster) under a prefix
+/// of the test's own.
 #[derive(Clone, Copy, Debug)]
 enum State {
     Memory,
     Redis(&'static str),
+    Cluster(&'static str),
 }
 
 async fn server(state: State, rules: &str) -> TestServer {
@@ -30,6 +32,18 @@ async fn server(state: State, rules: &str) -> TestServer {
                 redis.addr()
             )
         }
+        State::Cluster(prefix) => {
+            let seeds: Vec<String> = shared_redis_cluster()
+                .unwrap()
+                .seed_addrs()
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect();
+            format!(
+                "redis:\n  cluster: {{addresses: [{}]}}\n  prefix: \"{prefix}\"\n  password_nonce: {NONCE}\n",
+                seeds.join(", ")
+            )
+        }
     };
     // The in-process cache stays on: a ban must win over a cached login too.
     TestServer::with_config(&format!("features: [brute_force]\n{store}"), rules).await
@@ -38,7 +52,7 @@ async fn server(state: State, rules: &str) -> TestServer {
 fn prefix(state: State) -> &'static str {
     match state {
         State::Memory => "nauthilus:",
-        State::Redis(p) => p,
+        State::Redis(p) | State::Cluster(p) => p,
     }
 }
 
@@ -176,6 +190,13 @@ async fn a_burst_of_wrong_passwords_bans_the_network_until_flushed_in_memory() {
 #[tokio::test]
 async fn a_burst_of_wrong_passwords_bans_the_network_until_flushed_in_redis() {
     burst_bans_the_network(State::Redis("itbf1:")).await;
+}
+
+#[tokio::test]
+async fn brute_force_works_in_a_redis_cluster_one_key_per_command() {
+    // Any multi-key command across slots would fail with CROSSSLOT and turn logins into 500s.
+    burst_bans_the_network(State::Cluster("itbf5:")).await;
+    stale_password_never_bans(State::Cluster("itbf6:")).await;
 }
 
 async fn stale_password_never_bans(state: State) {
