@@ -57,6 +57,36 @@ fn walk_map(
                 Ok(None) => {}
                 Err(e) => out.push(Diagnostic::error(&path, e).from_env(env)),
             }
+        } else if catalogue::is_list_section(&path) {
+            match value {
+                Value::Array(items) => {
+                    let walked = items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| {
+                            let item_path = format!("{path}[{i}]");
+                            match item {
+                                Value::Object(inner) => {
+                                    Some(Value::Object(walk_map(inner, &item_path, origins, out)))
+                                }
+                                _ => {
+                                    out.push(Diagnostic::error(
+                                        &item_path,
+                                        "expected a mapping of keys, found a value",
+                                    ));
+                                    None
+                                }
+                            }
+                        })
+                        .collect();
+                    result.insert(key, Value::Array(walked));
+                }
+                Value::Null => {}
+                _ => out.push(Diagnostic::error(
+                    &path,
+                    "expected a list of mappings (- name: ...)",
+                )),
+            }
         } else if catalogue::is_section(&path) {
             match value {
                 Value::Object(inner) => {
@@ -156,11 +186,15 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
     let redis = &server.redis;
     let mode = redis.mode();
     let uses_cache = server.backends.contains(&BackendName::Cache);
-    if mode != RedisMode::Embedded && uses_cache && redis.password_nonce.chars().count() < 16 {
+    let uses_history = server.has_feature("brute_force");
+    if mode != RedisMode::Embedded
+        && (uses_cache || uses_history)
+        && redis.password_nonce.chars().count() < 16
+    {
         out.push(
             Diagnostic::error(
                 "server.redis.password_nonce",
-                "must be at least 16 characters when the cache backend uses Redis (every instance needs the same nonce)",
+                "must be at least 16 characters when the cache backend or brute_force uses Redis (every instance needs the same nonce)",
             )
             .from_env(env("server.redis.password_nonce")),
         );
@@ -207,6 +241,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
             "cert and key must be given together",
         ));
     }
+    crate::check_brute_force::check(config, &mut out);
     for (protocol, backend) in &server.nginx_backends {
         if backend.address.is_empty() {
             out.push(Diagnostic::error(

@@ -43,7 +43,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/auth/basic",
             get(handlers::auth_basic).post(handlers::auth_basic),
         )
-        .route("/cache/flush", delete(admin::cache_flush));
+        .route("/cache/flush", delete(admin::cache_flush))
+        .route(
+            "/bruteforce/list",
+            get(admin::brute_force_list).post(admin::brute_force_list),
+        )
+        .route("/bruteforce/flush", delete(admin::brute_force_flush));
     // The benchmarks' HTTP ceiling: same router, same middleware, no pipeline.
     #[cfg(feature = "bench")]
     let api = api.route("/bench/bare", get(bench::bare).post(bench::bare));

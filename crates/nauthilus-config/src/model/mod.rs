@@ -2,6 +2,7 @@
 //! only describe shape and defaults.
 
 pub mod backend;
+pub mod brute_force;
 pub mod headers;
 pub mod redis;
 pub mod server;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::ConfigDuration;
 
 pub use backend::BackendName;
+pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping};
 pub use headers::RequestHeaders;
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig};
@@ -21,6 +23,7 @@ pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerCon
 pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
+    pub brute_force: BruteForceConfig,
     pub imap_backend_address: String,
     pub imap_backend_port: u16,
     pub pop3_backend_address: String,
@@ -37,6 +40,7 @@ impl Default for Config {
         Self {
             server: ServerConfig::default(),
             passwd_file: PasswdFileConfig::default(),
+            brute_force: BruteForceConfig::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,
             pop3_backend_address: "127.0.0.1".into(),
