@@ -1,7 +1,14 @@
-//! The services of one run: a private `redis-server` on the load cores, and one server process
-//! on the server cores with Redis as its store and a passwd-file with one user per measured
-//! password scheme. Phases share it; a phase that needs other services (P3: slapd) starts its
-//! own next to it.
+//! The services of one run: a private `redis-server` on the load cores, and two server processes
+//! of the same binary on the server cores, both with Redis as their store and a passwd-file with
+//! one user per measured password scheme:
+//!
+//! - `server`: no brute-force protection (P0, P1, P4, L, P5n): its login path is the caches and
+//!   the backends only;
+//! - `guarded`: brute-force protection on, its state in the same Redis (P2, P5), with the four
+//!   buckets of `examples/quickstart.yml`.
+//!
+//! Only one of them is under load at a time. A phase that needs other services (P3: slapd)
+//! starts its own next to these.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,13 +44,25 @@ fn users_file() -> String {
 
 /// The server configuration of a run: Redis as the store (positive cache), then the passwd-file.
 /// Logging stays at `error`, so the figures are the login path, not log formatting.
-fn config(addr: SocketAddr, redis: &str) -> String {
-    format!(
+fn config(addr: SocketAddr, redis: &str, brute_force: bool) -> String {
+    let mut yaml = format!(
         "server:\n  address: \"{addr}\"\n  backends: [cache, passwd_file]\n  log: {{level: error}}\n  \
          redis:\n    master: {{address: \"{redis}\"}}\n    password_nonce: bench-nonce-0123456789\n\
          passwd_file: {{path: users.passwd}}\n"
-    )
+    );
+    if brute_force {
+        yaml = yaml.replacen("server:\n", "server:\n  features: [brute_force]\n", 1);
+        yaml.push_str(BRUTE_FORCE);
+    }
+    yaml
 }
+
+/// The buckets of `examples/quickstart.yml`.
+const BRUTE_FORCE: &str = "brute_force:\n  buckets:\n\
+    \x20   - {name: b_1min_ipv4_32, period: 1m, cidr: 32, ipv4: true, failed_requests: 10}\n\
+    \x20   - {name: b_1min_ipv6_128, period: 1m, cidr: 128, ipv6: true, failed_requests: 10}\n\
+    \x20   - {name: b_1h_ipv4_24, period: 1h, cidr: 24, ipv4: true, failed_requests: 15}\n\
+    \x20   - {name: b_1h_ipv6_64, period: 1h, cidr: 64, ipv6: true, failed_requests: 15}\n";
 
 /// What the phases share.
 #[derive(Debug)]
@@ -51,40 +70,54 @@ pub struct Fixture {
     pub topology: Topology,
     pub redis: RedisServer,
     pub server: ServerProcess,
+    pub guarded: ServerProcess,
     pub server_binary: PathBuf,
 }
 
 impl Fixture {
-    /// Starts Redis (inheriting this process's load cores) and the server.
+    /// Starts Redis (inheriting this process's load cores) and both servers.
     pub fn start(server_binary: PathBuf, topology: Topology) -> Result<Self, BenchError> {
         let redis = RedisServer::start()?;
         let redis_addr = redis.addr();
-        let server = ServerProcess::start(
-            &server_binary,
-            &|addr| config(addr, &redis_addr),
-            &[("users.passwd", users_file())],
-            &topology,
-        )?;
+        let start = |brute_force: bool| {
+            ServerProcess::start(
+                &server_binary,
+                &|addr| config(addr, &redis_addr, brute_force),
+                &[("users.passwd", users_file())],
+                &topology,
+            )
+        };
+        let server = start(false)?;
+        let guarded = start(true)?;
         Ok(Self {
             topology,
             redis,
             server,
+            guarded,
             server_binary,
         })
     }
 
-    /// The server's address.
+    /// The address of the server without brute-force protection.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
 
-    /// `POST /api/v1/auth/json{query}` for `user`/`password` from `client_ip`.
+    /// The server process listening on `addr`.
+    pub fn process(&self, addr: SocketAddr) -> Option<&ServerProcess> {
+        [&self.server, &self.guarded]
+            .into_iter()
+            .find(|s| s.addr() == addr)
+    }
+
+    /// `POST /api/v1/auth/json{query}` for `user`/`password` from `client_ip`, to `server`.
     pub fn login(&self, query: &str, user: &str, password: &str, client_ip: &str) -> Vec<u8> {
-        post_json(
-            self.addr(),
-            &format!("/api/v1/auth/json{query}"),
-            &login_body(user, password, client_ip),
-        )
+        login_to(self.addr(), query, user, password, client_ip)
+    }
+
+    /// The same, to the server with brute-force protection.
+    pub fn guarded_login(&self, query: &str, user: &str, password: &str, client_ip: &str) -> Vec<u8> {
+        login_to(self.guarded.addr(), query, user, password, client_ip)
     }
 
     /// Redis's `INFO all` text.
@@ -102,6 +135,15 @@ pub fn info_number(info: &str, field: &str) -> Result<u64, BenchError> {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| BenchError::Failed(format!("Redis INFO has no {field}")))
+}
+
+/// `POST /api/v1/auth/json{query}` to `addr`.
+pub fn login_to(addr: SocketAddr, query: &str, user: &str, password: &str, client_ip: &str) -> Vec<u8> {
+    post_json(
+        addr,
+        &format!("/api/v1/auth/json{query}"),
+        &login_body(user, password, client_ip),
+    )
 }
 
 /// The JSON body of a login, as Dovecot's Lua client sends it (IMAP, with the client's address).

@@ -54,7 +54,8 @@ pub struct Sample {
 }
 
 impl Sample {
-    fn json(&self) -> Value {
+    /// As a JSON object.
+    pub fn json(&self) -> Value {
         json!({
             "requests_per_s": round(self.rate, 1),
             "cpu_us_per_request": round(self.cpu_us, 2),
@@ -89,6 +90,13 @@ pub fn median(samples: &[Sample]) -> Sample {
         errors: samples.iter().map(|s| s.errors).sum(),
         response_bytes: samples.iter().map(|s| s.response_bytes).max().unwrap_or(0),
     }
+}
+
+/// The median over repetitions of `f(path) / f(ceiling)`, pair by pair.
+pub fn paired(path: &[Sample], ceiling: &[Sample], f: fn(&Sample) -> f64) -> f64 {
+    let mut v: Vec<f64> = path.iter().zip(ceiling).map(|(p, c)| f(p) / f(c)).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// One comparison with a ceiling: `value` = measured / ceiling (or cost / reference cost).
@@ -220,9 +228,13 @@ impl Bench {
         self.reports.iter().find(|r| r.id == id && r.skipped.is_none())
     }
 
-    /// Server CPU time so far.
-    pub fn server_cpu(&self) -> Result<Duration, BenchError> {
-        process_cpu(self.fixture.server.pid(), self.ticks_per_second)
+    /// CPU time so far of the server process listening on `addr`.
+    pub fn server_cpu(&self, addr: std::net::SocketAddr) -> Result<Duration, BenchError> {
+        let server = self
+            .fixture
+            .process(addr)
+            .ok_or_else(|| BenchError::Failed(format!("no server of this run listens on {addr}")))?;
+        process_cpu(server.pid(), self.ticks_per_second)
     }
 
     /// CPU time so far of another process (Redis, slapd).
@@ -232,9 +244,9 @@ impl Bench {
 
     /// One load run with the server's CPU time around it. Fails when no answer was right.
     pub async fn sample(&self, target: &Target, spec: LoadSpec) -> Result<Sample, BenchError> {
-        let before = self.server_cpu()?;
+        let before = self.server_cpu(target.addr)?;
         let out = generate(target, spec).await?;
-        let after = self.server_cpu()?;
+        let after = self.server_cpu(target.addr)?;
         if out.completed == 0 {
             return Err(BenchError::Failed(format!(
                 "no expected answer ({} errors; first: {})",
@@ -256,6 +268,28 @@ impl Bench {
         })
     }
 
+    /// Load that is not counted, so caches, connections and CPU frequency settle.
+    pub async fn warm_up(&self, target: &Target, connections: usize, pace: Pace) -> Result<(), BenchError> {
+        if !self.settings.warmup.is_zero() {
+            let spec = LoadSpec {
+                connections,
+                pace,
+                duration: self.settings.warmup,
+            };
+            generate(target, spec).await?;
+        }
+        Ok(())
+    }
+
+    /// One repetition's load.
+    pub fn spec(&self, connections: usize, pace: Pace) -> LoadSpec {
+        LoadSpec {
+            connections,
+            pace,
+            duration: self.settings.duration,
+        }
+    }
+
     /// Warm-up, then `settings.reps` repetitions.
     pub async fn measure(
         &self,
@@ -263,28 +297,32 @@ impl Bench {
         connections: usize,
         pace: Pace,
     ) -> Result<Vec<Sample>, BenchError> {
-        let s = self.settings;
-        if !s.warmup.is_zero() {
-            generate(
-                target,
-                LoadSpec {
-                    connections,
-                    pace,
-                    duration: s.warmup,
-                },
-            )
-            .await?;
-        }
-        let mut reps = Vec::with_capacity(s.reps);
-        for _ in 0..s.reps.max(1) {
-            let spec = LoadSpec {
-                connections,
-                pace,
-                duration: s.duration,
-            };
-            reps.push(self.sample(target, spec).await?);
+        self.warm_up(target, connections, pace).await?;
+        let mut reps = Vec::with_capacity(self.settings.reps);
+        for _ in 0..self.settings.reps.max(1) {
+            reps.push(self.sample(target, self.spec(connections, pace)).await?);
         }
         Ok(reps)
+    }
+
+    /// A path and its ceiling measured in turn, repetition by repetition (ceiling, path,
+    /// ceiling, path, …), so a noisy neighbour weighs on both alike: ratios are then taken per
+    /// pair ([`paired`]). Returns (path, ceiling) samples.
+    pub async fn measure_paired(
+        &self,
+        target: &Target,
+        ceiling: &Target,
+        connections: usize,
+        pace: Pace,
+    ) -> Result<(Vec<Sample>, Vec<Sample>), BenchError> {
+        self.warm_up(ceiling, connections, pace).await?;
+        self.warm_up(target, connections, pace).await?;
+        let (mut path, mut base) = (Vec::new(), Vec::new());
+        for _ in 0..self.settings.reps.max(1) {
+            base.push(self.sample(ceiling, self.spec(connections, pace)).await?);
+            path.push(self.sample(target, self.spec(connections, pace)).await?);
+        }
+        Ok((path, base))
     }
 }
 

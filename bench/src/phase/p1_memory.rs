@@ -3,7 +3,7 @@
 use crate::error::BenchError;
 use crate::fixture::ALICE;
 use crate::load::{Pace, Target};
-use crate::phase::{Bench, PhaseReport, p0_bare};
+use crate::phase::{Bench, PhaseReport, median, p0_bare, paired};
 
 pub const ID: &str = "P1";
 
@@ -14,27 +14,21 @@ pub fn target(bench: &Bench) -> Target {
 }
 
 pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
-    let reps = bench
-        .measure(&target(bench), bench.settings.connections, Pace::Closed)
+    let bare = p0_bare::bare_target(bench).await?;
+    let (reps, base) = bench
+        .measure_paired(&target(bench), &bare, bench.settings.connections, Pace::Closed)
         .await?;
-    let mut report = PhaseReport::ran(ID, "/auth/json, in-process cache hit", reps);
-    if let Some(p0) = bench.report(p0_bare::ID) {
-        let m = report.median.clone();
-        report = report
-            .ratio(
-                "rate_vs_P0",
-                m.rate / p0.median.rate,
-                "requests/s of P1 / requests/s of the bare route",
-            )
-            .ratio(
-                "cpu_vs_P0",
-                m.cpu_us / p0.median.cpu_us,
-                "server CPU-µs per request of P1 / of the bare route",
-            )
-            .detail(
-                "cpu_us_over_P0",
-                crate::phase::round(m.cpu_us - p0.median.cpu_us, 2),
-            );
-    }
+    let report = PhaseReport::ran(ID, "/auth/json, in-process cache hit", reps.clone())
+        .ratio(
+            "rate_vs_P0",
+            paired(&reps, &base, |s| s.rate),
+            "requests/s of P1 / of the bare route (median of paired repetitions)",
+        )
+        .ratio(
+            "cpu_vs_P0",
+            paired(&reps, &base, |s| s.cpu_us),
+            "server CPU-µs per request of P1 / of the bare route (paired)",
+        )
+        .detail("paired_P0", median(&base).json());
     Ok(vec![report])
 }

@@ -1,5 +1,5 @@
-//! P2: `POST /api/v1/auth/json?in-memory=0` — the in-process cache is bypassed, the positive
-//! cache in a real Redis answers. Its ceiling is Redis itself, measured in the same run with
+//! P2: `POST /api/v1/auth/json?in-memory=0` to the server with brute-force protection — the
+//! in-process cache is bypassed; the ban check and the positive cache go to a real Redis. Its ceiling is Redis itself, measured in the same run with
 //! `redis-benchmark` (GET, unpipelined, client on the server's cores like our server) and
 //! divided by the round trips one login makes, counted from Redis's `INFO stats` over
 //! sequential logins.
@@ -9,7 +9,7 @@ use std::process::Stdio;
 use crate::error::{BenchError, IoContext};
 use crate::fixture::{ALICE, info_number};
 use crate::load::{Pace, Target, exchange};
-use crate::phase::{Bench, PhaseReport, p0_bare, round};
+use crate::phase::{Bench, PhaseReport, Sample, median, p0_bare, paired, round};
 
 pub const ID: &str = "P2";
 /// Sequential logins over which round trips and commands are counted.
@@ -21,8 +21,8 @@ const REDIS_BENCHMARK_REQUESTS: &str = "100000";
 pub fn target(bench: &Bench) -> Target {
     let f = &bench.fixture;
     Target::single(
-        f.addr(),
-        f.login("?in-memory=0", ALICE.0, ALICE.1, "192.0.2.1"),
+        f.guarded.addr(),
+        f.guarded_login("?in-memory=0", ALICE.0, ALICE.1, "192.0.2.1"),
         200,
     )
 }
@@ -53,7 +53,7 @@ async fn per_login(bench: &Bench) -> Result<(f64, f64), BenchError> {
     let request = target(bench).requests[0].clone();
     let before = f.redis_info()?;
     for _ in 0..PROBE_LOGINS {
-        let (status, head, _) = exchange(f.addr(), &request).await?;
+        let (status, head, _) = exchange(f.guarded.addr(), &request).await?;
         if status != 200
             || !head
                 .to_ascii_lowercase()
@@ -79,59 +79,61 @@ async fn per_login(bench: &Bench) -> Result<(f64, f64), BenchError> {
 pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
     // Warm the positive cache (the first login verifies against the passwd-file and writes it).
     let target = target(bench);
-    exchange(bench.fixture.addr(), &target.requests[0]).await?;
+    exchange(target.addr, &target.requests[0]).await?;
     let (round_trips, commands) = per_login(bench).await?;
-    let mut rates: Vec<f64> = Vec::new();
-    for _ in 0..bench.settings.reps.max(1) {
-        rates.push(redis_get_rate(bench)?);
-    }
-    rates.sort_by(f64::total_cmp);
-    let redis_rate = rates[rates.len() / 2];
-    let ceiling = redis_rate / round_trips.max(1.0);
+    let bare = p0_bare::bare_target(bench).await?;
+    let n = bench.settings.connections;
+    bench.warm_up(&bare, n, Pace::Closed).await?;
+    bench.warm_up(&target, n, Pace::Closed).await?;
 
+    // Per repetition: Redis alone, the bare route, P2 — each ratio is taken within one pair.
     let redis_pid = bench.fixture.redis.pid();
-    let redis_before = redis_pid.map(|p| bench.cpu_of(p)).transpose()?;
-    let reps = bench
-        .measure(&target, bench.settings.connections, Pace::Closed)
-        .await?;
-    let redis_after = redis_pid.map(|p| bench.cpu_of(p)).transpose()?;
-    let mut report = PhaseReport::ran(ID, "/auth/json?in-memory=0, positive cache in Redis", reps);
-    let m = report.median.clone();
-    let total: u64 = report.reps.iter().map(|s| s.requests).sum();
-    if let (Some(a), Some(b)) = (redis_before, redis_after) {
-        // Includes the warm-up's requests: an upper bound on Redis's CPU per login.
-        report = report.detail(
-            "redis_cpu_us_per_request_upper_bound",
-            round((b - a).as_secs_f64() * 1e6 / total.max(1) as f64, 2),
-        );
+    let (mut reps, mut base, mut ceilings) = (Vec::new(), Vec::new(), Vec::new());
+    let mut redis_cpu = std::time::Duration::ZERO;
+    for _ in 0..bench.settings.reps.max(1) {
+        let ceiling = redis_get_rate(bench)? / round_trips.max(1.0);
+        ceilings.push(Sample {
+            rate: ceiling,
+            ..Sample::default()
+        });
+        base.push(bench.sample(&bare, bench.spec(n, Pace::Closed)).await?);
+        let before = redis_pid.map(|p| bench.cpu_of(p)).transpose()?;
+        reps.push(bench.sample(&target, bench.spec(n, Pace::Closed)).await?);
+        if let (Some(p), Some(b)) = (redis_pid, before) {
+            redis_cpu += bench.cpu_of(p)? - b;
+        }
     }
-    report = report
-        .detail("redis_get_per_s", round(redis_rate, 0))
-        .detail(
-            "redis_get_per_s_reps",
-            rates.iter().map(|r| round(*r, 0)).collect::<Vec<_>>(),
-        )
-        .detail("redis_round_trips_per_login", round(round_trips, 2))
-        .detail("redis_commands_per_login", round(commands, 2))
-        .detail("redis_ceiling_logins_per_s", round(ceiling, 0))
-        .detail("brute_force", "not built yet on main: positive cache only")
-        .ratio(
-            "rate_vs_redis_ceiling",
-            m.rate / ceiling,
-            "requests/s of P2 / (redis-benchmark GET/s ÷ round trips per login)",
-        );
-    if let Some(p0) = bench.report(p0_bare::ID) {
-        report = report
-            .ratio(
-                "rate_vs_P0",
-                m.rate / p0.median.rate,
-                "requests/s of P2 / requests/s of the bare route",
-            )
-            .ratio(
-                "cpu_vs_P0",
-                m.cpu_us / p0.median.cpu_us,
-                "server CPU-µs per request of P2 / of the bare route",
-            );
-    }
+    let total: u64 = reps.iter().map(|s| s.requests).sum();
+    let ceiling = median(&ceilings).rate;
+    let report = PhaseReport::ran(
+        ID,
+        "/auth/json?in-memory=0: brute force + positive cache in Redis",
+        reps.clone(),
+    )
+    .detail(
+        "redis_cpu_us_per_request",
+        round(redis_cpu.as_secs_f64() * 1e6 / total.max(1) as f64, 2),
+    )
+    .detail("redis_get_per_s", round(ceiling * round_trips.max(1.0), 0))
+    .detail("redis_round_trips_per_login", round(round_trips, 2))
+    .detail("redis_commands_per_login", round(commands, 2))
+    .detail("redis_ceiling_logins_per_s", round(ceiling, 0))
+    .detail("brute_force", "on: ban check, then the positive cache")
+    .detail("paired_P0", median(&base).json())
+    .ratio(
+        "rate_vs_redis_ceiling",
+        paired(&reps, &ceilings, |s| s.rate),
+        "requests/s of P2 / (redis-benchmark GET/s ÷ round trips per login), paired",
+    )
+    .ratio(
+        "rate_vs_P0",
+        paired(&reps, &base, |s| s.rate),
+        "requests/s of P2 / of the bare route (paired)",
+    )
+    .ratio(
+        "cpu_vs_P0",
+        paired(&reps, &base, |s| s.cpu_us),
+        "server CPU-µs per request of P2 / of the bare route (paired)",
+    );
     Ok(vec![report])
 }

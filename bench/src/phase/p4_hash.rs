@@ -13,7 +13,7 @@ use crate::criterion_summary::median_ns;
 use crate::error::{BenchError, IoContext};
 use crate::fixture::{ARGON2ID, ARGON2ID_HASH, SSHA512, SSHA512_HASH};
 use crate::load::{Pace, Target, exchange};
-use crate::phase::{Bench, PhaseReport, p0_bare, round};
+use crate::phase::{Bench, PhaseReport, median, p0_bare, paired, round};
 
 pub const ID_ARGON2ID: &str = "P4a";
 pub const ID_SSHA512: &str = "P4b";
@@ -89,6 +89,7 @@ async fn one(
     (user, password): (&str, &str),
     t_hash: f64,
     connections: usize,
+    paired_with_bare: bool,
 ) -> Result<PhaseReport, BenchError> {
     let f = &bench.fixture;
     let request = f.login("?in-memory=0&cache=0", user, password, "192.0.2.4");
@@ -96,28 +97,47 @@ async fn one(
     if status != 200 {
         return Err(BenchError::Failed(format!("{scheme} login answered {status}")));
     }
-    let reps = bench
-        .measure(&Target::single(f.addr(), request, 200), connections, Pace::Closed)
-        .await?;
+    let target = Target::single(f.addr(), request, 200);
+    let bare = p0_bare::bare_target(bench).await?;
+    let (reps, base) = if paired_with_bare {
+        bench
+            .measure_paired(&target, &bare, connections, Pace::Closed)
+            .await?
+    } else {
+        (
+            bench.measure(&target, connections, Pace::Closed).await?,
+            Vec::new(),
+        )
+    };
     let cores = f.topology.server_cores as f64;
     let hash_ceiling = cores / t_hash;
-    let mut report = PhaseReport::ran(id, &format!("{scheme} verify via passwd-file, no caches"), reps)
-        .detail("t_hash_us", round(t_hash * 1e6, 3))
-        .detail("server_cores", f.topology.server_cores)
-        .detail("hash_ceiling_per_s", round(hash_ceiling, 1));
+    let mut report = PhaseReport::ran(
+        id,
+        &format!("{scheme} verify via passwd-file, no caches"),
+        reps.clone(),
+    )
+    .detail("t_hash_us", round(t_hash * 1e6, 3))
+    .detail("server_cores", f.topology.server_cores)
+    .detail("hash_ceiling_per_s", round(hash_ceiling, 1));
     let m = report.median.clone();
     report = report.ratio(
         "rate_vs_hash_ceiling",
         m.rate / hash_ceiling,
         "requests/s / (server cores ÷ t_hash of one verify alone)",
     );
-    if let Some(p0) = bench.report(p0_bare::ID) {
-        let ceiling = hash_ceiling.min(p0.median.rate);
-        report = report.detail("ceiling_per_s", round(ceiling, 1)).ratio(
-            "rate_vs_ceiling",
-            m.rate / ceiling,
-            "requests/s / min(hash ceiling, bare route)",
-        );
+    if !base.is_empty() {
+        report = report
+            .detail("paired_P0", median(&base).json())
+            .ratio(
+                "rate_vs_P0",
+                paired(&reps, &base, |s| s.rate),
+                "requests/s / of the bare route (paired); the ceiling when hashing is cheaper",
+            )
+            .ratio(
+                "cpu_vs_P0",
+                paired(&reps, &base, |s| s.cpu_us),
+                "server CPU-µs per request / of the bare route (paired)",
+            );
     }
     Ok(report)
 }
@@ -127,7 +147,16 @@ pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
     // Slow hashes: a few connections per core keep the verifier busy without a long queue.
     let slow = bench.fixture.topology.server_cores * 2;
     Ok(vec![
-        one(bench, ID_ARGON2ID, "{ARGON2ID}", ARGON2ID, t_argon2id, slow).await?,
+        one(
+            bench,
+            ID_ARGON2ID,
+            "{ARGON2ID}",
+            ARGON2ID,
+            t_argon2id,
+            slow,
+            false,
+        )
+        .await?,
         one(
             bench,
             ID_SSHA512,
@@ -135,6 +164,7 @@ pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
             SSHA512,
             t_ssha512,
             bench.settings.connections,
+            true,
         )
         .await?,
     ])
