@@ -25,7 +25,7 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
     /// Seconds of one repetition.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 2.0)]
     seconds: f64,
     /// Repetitions per phase (the median is reported).
     #[arg(long, default_value_t = 3)]
@@ -158,7 +158,6 @@ async fn run_phase(id: &str, bench: &Bench) -> Result<Vec<PhaseReport>, BenchErr
 
 /// perf profiles of the server under P1's and P2's requests.
 async fn profiles(bench: &Bench, dir: &std::path::Path) -> Result<String, BenchError> {
-    let pid = bench.fixture.server.pid();
     let (n, d) = (
         bench.settings.connections,
         bench.settings.duration.max(Duration::from_secs(5)),
@@ -169,6 +168,11 @@ async fn profiles(bench: &Bench, dir: &std::path::Path) -> Result<String, BenchE
         ("P2", phase::p2_redis::target(bench)),
     ] {
         eprintln!("==> profiling {name}");
+        let pid = bench
+            .fixture
+            .process(target.addr)
+            .map(|s| s.pid())
+            .ok_or_else(|| BenchError::Failed(format!("no server for {name}")))?;
         summary.push_str(&profile::profile(pid, &target, n, d, dir, name).await?);
     }
     Ok(summary)
