@@ -200,14 +200,15 @@ impl BruteForce {
             .into_iter()
             .zip(found)
             .find_map(|(scope, rule)| rule.map(|rule| Ban { rule, scope }));
-        if let Some(ban) = &ban {
+        if ban.is_some() {
+            // Blocked requests are not written down: a banned client sending random user names
+            // must not be able to grow the store. The account that started a ban is noted then.
             inner.stats.blocked.fetch_add(1, Ordering::Relaxed);
-            self.note_affected(&req.username, ip, ban).await?;
         }
         Ok(ban)
     }
 
-    /// Remembers that `account` was tried from a banned client (for the list API).
+    /// Remembers that a failure for `account` from `ip` started a ban (for the list API).
     async fn note_affected(&self, account: &str, ip: IpAddr, ban: &Ban) -> StoreResult<()> {
         if account.is_empty() {
             return Ok(());
@@ -296,7 +297,9 @@ impl BruteForce {
                 rule: rule.name.clone(),
                 scope: tail,
             };
-            self.note_affected(account, ip, &ban).await?;
+            if started {
+                self.note_affected(account, ip, &ban).await?;
+            }
             record.banned.get_or_insert(ban);
         }
         Ok(record)

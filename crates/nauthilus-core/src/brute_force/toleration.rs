@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use nauthilus_config::BruteForceConfig;
+use nauthilus_config::{BruteForceConfig, Toleration};
 
 use super::network::{NetSet, parse_net};
 
@@ -22,6 +22,18 @@ pub struct TolerationPolicy {
 }
 
 impl TolerationPolicy {
+    /// The policy a configuration entry describes.
+    pub fn from_config(t: &Toleration) -> Self {
+        Self {
+            percent: t.tolerate_percent,
+            ttl: t.tolerate_ttl.get(),
+            adaptive: t.adaptive_toleration,
+            min_percent: t.min_tolerate_percent,
+            max_percent: t.max_tolerate_percent,
+            scale_factor: t.scale_factor,
+        }
+    }
+
     /// True when this policy can ever tolerate a failure (so successes are worth counting).
     pub fn is_active(&self) -> bool {
         if self.adaptive {
@@ -56,14 +68,6 @@ pub struct Tolerations {
 impl Tolerations {
     /// From `brute_force`.
     pub fn from_config(c: &BruteForceConfig) -> Self {
-        let default = TolerationPolicy {
-            percent: c.tolerate_percent,
-            ttl: c.tolerate_ttl.get(),
-            adaptive: c.adaptive_toleration,
-            min_percent: c.min_tolerate_percent,
-            max_percent: c.max_tolerate_percent,
-            scale_factor: c.scale_factor,
-        };
         let custom = c
             .custom_tolerations
             .iter()
@@ -71,18 +75,14 @@ impl Tolerations {
             .map(|t| {
                 (
                     NetSet::new([&t.ip_address]),
-                    TolerationPolicy {
-                        percent: t.tolerate_percent,
-                        ttl: t.tolerate_ttl.get(),
-                        adaptive: t.adaptive_toleration,
-                        min_percent: t.min_tolerate_percent,
-                        max_percent: t.max_tolerate_percent,
-                        scale_factor: t.scale_factor,
-                    },
+                    TolerationPolicy::from_config(&t.toleration),
                 )
             })
             .collect();
-        Self { default, custom }
+        Self {
+            default: TolerationPolicy::from_config(&c.toleration),
+            custom,
+        }
     }
 
     /// The policy for `ip`, if it can tolerate anything.
@@ -137,12 +137,13 @@ mod tests {
     #[test]
     fn custom_tolerations_win_for_their_networks() {
         let c = BruteForceConfig {
-            tolerate_percent: 0,
             custom_tolerations: vec![CustomToleration {
                 ip_address: "192.0.2.0/24".into(),
-                tolerate_percent: 30,
-                tolerate_ttl: ConfigDuration::from_secs(10),
-                ..CustomToleration::default()
+                toleration: Toleration {
+                    tolerate_percent: 30,
+                    tolerate_ttl: ConfigDuration::from_secs(10),
+                    ..Toleration::default()
+                },
             }],
             ..BruteForceConfig::default()
         };
