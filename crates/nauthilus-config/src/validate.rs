@@ -139,7 +139,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
                     .from_env(env("server.backends")),
             );
         }
-        seen.push(*b);
+        seen.push(b.clone());
     }
     if server.backends == [BackendName::Cache] {
         out.push(Diagnostic::error(

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod headers;
+pub mod ldap;
 pub mod redis;
 pub mod server;
 
@@ -12,6 +13,7 @@ use crate::duration::ConfigDuration;
 
 pub use backend::BackendName;
 pub use headers::RequestHeaders;
+pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig};
 
@@ -21,6 +23,7 @@ pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerCon
 pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
+    pub ldap: LdapSection,
     pub imap_backend_address: String,
     pub imap_backend_port: u16,
     pub pop3_backend_address: String,
@@ -37,6 +40,7 @@ impl Default for Config {
         Self {
             server: ServerConfig::default(),
             passwd_file: PasswdFileConfig::default(),
+            ldap: LdapSection::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,
             pop3_backend_address: "127.0.0.1".into(),
