@@ -3,7 +3,7 @@
 //! all read this one table.
 
 /// What values a key accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     /// Any scalar, taken as a string.
     Str,
@@ -15,6 +15,8 @@ pub enum Kind {
     Bool,
     /// A whole number within the bounds.
     UInt { min: u64, max: u64 },
+    /// A decimal number within the bounds.
+    Float { min: f64, max: f64 },
     /// A Go duration string or a number of seconds, at most `max_secs`.
     Duration { max_secs: u64 },
     /// `host:port` (IPv6 in brackets).
@@ -29,6 +31,8 @@ pub enum Kind {
     HostPortList,
     /// A list of backend names (`server.backends`).
     BackendList,
+    /// A list of IP addresses and networks (`192.0.2.0/24`, `2001:db8::1`).
+    NetList,
 }
 
 impl Kind {
@@ -40,6 +44,7 @@ impl Kind {
             Self::Path => "path".into(),
             Self::Bool => "bool".into(),
             Self::UInt { min, max } => format!("integer {min}..{max}"),
+            Self::Float { min, max } => format!("number {min}..{max}"),
             Self::Duration { .. } => "duration".into(),
             Self::HostPort => "host:port".into(),
             Self::HeaderName => "header name".into(),
@@ -47,6 +52,7 @@ impl Kind {
             Self::StrList => "list of strings".into(),
             Self::HostPortList => "list of host:port".into(),
             Self::BackendList => "list of backend names".into(),
+            Self::NetList => "list of IP addresses or networks".into(),
         }
     }
 }
@@ -54,7 +60,8 @@ impl Kind {
 /// One implemented configuration key.
 #[derive(Clone, Copy, Debug)]
 pub struct Key {
-    /// Dotted path; `*` stands for a free-form map key (e.g. a protocol name).
+    /// Dotted path; `*` stands for a free-form map key (e.g. a protocol name) and `name[]` for
+    /// any item of a list of mappings (`brute_force.buckets[].name`).
     pub path: &'static str,
     /// Accepted values.
     pub kind: Kind,
@@ -66,9 +73,14 @@ pub struct Key {
 
 impl Key {
     /// The `NAUTHILUS_*` environment variable that overrides this key, if it has one
-    /// (keys under free-form maps have none).
+    /// (keys under free-form maps and inside list items have none).
     pub fn env_var(&self) -> Option<String> {
-        (!self.path.contains('*')).then(|| env_var_for(self.path))
+        (!self.is_pattern()).then(|| env_var_for(self.path))
+    }
+
+    /// True for keys under a free-form map or inside list items (a pattern, not one path).
+    pub fn is_pattern(&self) -> bool {
+        self.path.contains('*') || self.path.contains("[]")
     }
 }
 
@@ -125,6 +137,18 @@ pub static KEYS: &[Key] = &[
         Kind::BackendList,
         "",
         "Password databases in the order they are asked: `cache`, `passwd_file`. Required."
+    ),
+    key!(
+        "server.features",
+        Kind::StrList,
+        "",
+        "Optional stages of the pipeline to run: `brute_force`."
+    ),
+    key!(
+        "server.brute_force_protocols",
+        Kind::StrList,
+        "",
+        "Protocols brute-force protection applies to (`imap`, `smtp`, ...); empty: every protocol."
     ),
     key!(
         "server.max_concurrent_requests",
@@ -460,6 +484,178 @@ pub static KEYS: &[Key] = &[
         "1s",
         "How often the file is checked for changes (0 = never reload)."
     ),
+    // brute_force
+    key!(
+        "brute_force.buckets[].name",
+        Kind::Str,
+        "",
+        "Name of the rule (unique; shown by the list API, used by the flush API). Required."
+    ),
+    key!(
+        "brute_force.buckets[].period",
+        Kind::Duration { max_secs: YEAR_SECS },
+        "",
+        "Window in which failures are counted (`60`, `1h`). Required."
+    ),
+    key!(
+        "brute_force.buckets[].cidr",
+        Kind::UInt { min: 1, max: 128 },
+        "",
+        "Prefix length of the counted network (at most 32 for IPv4 rules). Required."
+    ),
+    key!(
+        "brute_force.buckets[].ipv4",
+        Kind::Bool,
+        "false",
+        "The rule counts IPv4 clients."
+    ),
+    key!(
+        "brute_force.buckets[].ipv6",
+        Kind::Bool,
+        "false",
+        "The rule counts IPv6 clients."
+    ),
+    key!(
+        "brute_force.buckets[].failed_requests",
+        Kind::UInt {
+            min: 1,
+            max: 1_000_000
+        },
+        "",
+        "Failures within `period` that ban the network. Required."
+    ),
+    key!(
+        "brute_force.buckets[].ban_time",
+        Kind::Duration { max_secs: YEAR_SECS },
+        "8h",
+        "How long a ban lasts."
+    ),
+    key!(
+        "brute_force.buckets[].filter_by_protocol",
+        Kind::StrList,
+        "",
+        "Only these protocols are counted by the rule, each in its own bucket; empty: all."
+    ),
+    key!(
+        "brute_force.buckets[].filter_by_oidc_cid",
+        Kind::StrList,
+        "",
+        "Only these OIDC client ids are counted by the rule, each in its own bucket; empty: all."
+    ),
+    key!(
+        "brute_force.ip_whitelist",
+        Kind::NetList,
+        "",
+        "Clients in these networks are never counted or banned."
+    ),
+    key!(
+        "brute_force.learning",
+        Kind::StrList,
+        "",
+        "Features whose rejections also count as failures (none exist yet; accepted for compatibility)."
+    ),
+    key!(
+        "brute_force.tolerate_percent",
+        Kind::UInt { min: 0, max: 100 },
+        "0",
+        "A client may fail this share of its recent logins without a ban; 0 = off."
+    ),
+    key!(
+        "brute_force.tolerate_ttl",
+        Kind::Duration { max_secs: YEAR_SECS },
+        "24h",
+        "How long successful and failed logins are remembered for tolerations."
+    ),
+    key!(
+        "brute_force.adaptive_toleration",
+        Kind::Bool,
+        "false",
+        "Scale the tolerated share with the client's successful logins, between min and max."
+    ),
+    key!(
+        "brute_force.min_tolerate_percent",
+        Kind::UInt { min: 0, max: 100 },
+        "10",
+        "Adaptive toleration: the share tolerated for a client with few successes."
+    ),
+    key!(
+        "brute_force.max_tolerate_percent",
+        Kind::UInt { min: 0, max: 100 },
+        "50",
+        "Adaptive toleration: the share approached as successes grow."
+    ),
+    key!(
+        "brute_force.scale_factor",
+        Kind::Float { min: 0.1, max: 10.0 },
+        "1.0",
+        "Adaptive toleration: how fast the share grows with successes."
+    ),
+    key!(
+        "brute_force.custom_tolerations[].ip_address",
+        Kind::Str,
+        "",
+        "IP address or network these toleration settings apply to. Required."
+    ),
+    key!(
+        "brute_force.custom_tolerations[].tolerate_percent",
+        Kind::UInt { min: 0, max: 100 },
+        "0",
+        "As `brute_force.tolerate_percent`, for this network."
+    ),
+    key!(
+        "brute_force.custom_tolerations[].tolerate_ttl",
+        Kind::Duration { max_secs: YEAR_SECS },
+        "24h",
+        "As `brute_force.tolerate_ttl`, for this network."
+    ),
+    key!(
+        "brute_force.custom_tolerations[].adaptive_toleration",
+        Kind::Bool,
+        "false",
+        "As `brute_force.adaptive_toleration`, for this network."
+    ),
+    key!(
+        "brute_force.custom_tolerations[].min_tolerate_percent",
+        Kind::UInt { min: 0, max: 100 },
+        "10",
+        "As `brute_force.min_tolerate_percent`, for this network."
+    ),
+    key!(
+        "brute_force.custom_tolerations[].max_tolerate_percent",
+        Kind::UInt { min: 0, max: 100 },
+        "50",
+        "As `brute_force.max_tolerate_percent`, for this network."
+    ),
+    key!(
+        "brute_force.custom_tolerations[].scale_factor",
+        Kind::Float { min: 0.1, max: 10.0 },
+        "1.0",
+        "As `brute_force.scale_factor`, for this network."
+    ),
+    key!(
+        "brute_force.rwp_allowed_unique_hashes",
+        Kind::UInt { min: 1, max: 100 },
+        "3",
+        "Distinct wrong passwords per client and account whose repetition is not counted again."
+    ),
+    key!(
+        "brute_force.rwp_window",
+        Kind::Duration { max_secs: YEAR_SECS },
+        "15m",
+        "How long a wrong password is remembered for that."
+    ),
+    key!(
+        "brute_force.ip_scoping.rwp_ipv6_cidr",
+        Kind::UInt { min: 0, max: 128 },
+        "0",
+        "IPv6 clients are one client per this prefix for repeated wrong passwords; 0 = per address."
+    ),
+    key!(
+        "brute_force.ip_scoping.tolerations_ipv6_cidr",
+        Kind::UInt { min: 0, max: 128 },
+        "0",
+        "IPv6 clients are one client per this prefix for tolerations; 0 = per address."
+    ),
     // Nauthilus top-level knobs
     key!(
         "imap_backend_address",
@@ -527,13 +723,20 @@ pub fn is_section(path: &str) -> bool {
     KEYS.iter().any(|k| pattern_has_prefix(k.path, path))
 }
 
-/// Does a catalogue pattern (with `*` segments) match a concrete path?
+/// True when `path` is a list of mappings (`brute_force.buckets`): its items are walked as
+/// sections named `path[0]`, `path[1]`, ...
+pub fn is_list_section(path: &str) -> bool {
+    let items = format!("{path}[]");
+    KEYS.iter().any(|k| pattern_has_prefix(k.path, &items))
+}
+
+/// Does a catalogue pattern (with `*` and `name[]` segments) match a concrete path?
 pub fn path_matches(pattern: &str, path: &str) -> bool {
     let (mut p, mut c) = (pattern.split('.'), path.split('.'));
     loop {
         match (p.next(), c.next()) {
             (None, None) => return true,
-            (Some(a), Some(b)) if a == "*" || a == b => {}
+            (Some(a), Some(b)) if segment_matches(a, b) => {}
             _ => return false,
         }
     }
@@ -543,11 +746,30 @@ fn pattern_has_prefix(pattern: &str, prefix: &str) -> bool {
     let mut p = pattern.split('.');
     for seg in prefix.split('.') {
         match p.next() {
-            Some(a) if a == "*" || a == seg => {}
+            Some(a) if segment_matches(a, seg) => {}
             _ => return false,
         }
     }
     p.next().is_some()
+}
+
+/// `*` matches any segment; `name[]` matches `name[]` and `name[<index>]`.
+fn segment_matches(pattern: &str, segment: &str) -> bool {
+    if pattern == segment {
+        return true;
+    }
+    if pattern == "*" {
+        // A list (`name[]`) is never a free-form map key.
+        return !segment.ends_with("[]");
+    }
+    let Some(list) = pattern.strip_suffix("[]") else {
+        return false;
+    };
+    segment
+        .strip_prefix(list)
+        .and_then(|rest| rest.strip_prefix('['))
+        .and_then(|rest| rest.strip_suffix(']'))
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -577,6 +799,16 @@ mod tests {
         assert!(is_section("server.nginx_backends.sieve"));
         assert!(is_section("server"));
         assert!(!is_section("server.address"));
+    }
+
+    #[test]
+    fn list_items_match_by_index() {
+        assert!(segment_matches("buckets[]", "buckets[0]"));
+        assert!(segment_matches("buckets[]", "buckets[12]"));
+        assert!(!segment_matches("buckets[]", "buckets[]x"));
+        assert!(!segment_matches("buckets[]", "buckets[a]"));
+        assert!(!segment_matches("buckets[]", "buckets"));
+        assert!(!segment_matches("buckets", "buckets[0]"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
         Kind::HostPort => Value::String(host_port(&scalar(value, kind)?)?),
         Kind::Bool => Value::Bool(boolean(value)?),
         Kind::UInt { min, max } => Value::from(unsigned(value, min, max)?),
+        Kind::Float { min, max } => Value::from(decimal(value, min, max)?),
         Kind::Duration { max_secs } => Value::String(duration(value, max_secs)?),
         Kind::Enum(words) => Value::String(word(&scalar(value, kind)?, words)?),
         Kind::StrList => Value::Array(list(value)?.into_iter().map(Value::String).collect()),
@@ -42,6 +43,23 @@ pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
                 return Err(bad.join("; "));
             }
             Value::Array(out)
+        }
+        Kind::NetList => {
+            let items = list(value)?;
+            let bad: Vec<String> = items
+                .iter()
+                .filter(|i| !is_ip_or_network(i))
+                .map(|i| format!("{i:?} is not an IP address or network"))
+                .collect();
+            if !bad.is_empty() {
+                return Err(bad.join("; "));
+            }
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|s| Value::String(s.trim().to_owned()))
+                    .collect(),
+            )
         }
         Kind::BackendList => {
             let items = list(value)?;
@@ -79,6 +97,31 @@ fn shape(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
+    }
+}
+
+fn decimal(value: &Value, min: f64, max: f64) -> Result<f64, String> {
+    let n = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n.is_finite() && (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number {min}..{max}, found {value}")),
+    }
+}
+
+/// `192.0.2.1`, `192.0.2.0/24`, `2001:db8::/32`.
+pub fn is_ip_or_network(s: &str) -> bool {
+    let s = s.trim();
+    match s.split_once('/') {
+        None => s.parse::<std::net::IpAddr>().is_ok(),
+        Some((ip, len)) => match (ip.parse::<std::net::IpAddr>(), len.parse::<u8>()) {
+            (Ok(std::net::IpAddr::V4(_)), Ok(l)) => l <= 32,
+            (Ok(std::net::IpAddr::V6(_)), Ok(l)) => l <= 128,
+            _ => false,
+        },
     }
 }
 

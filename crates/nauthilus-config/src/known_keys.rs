@@ -18,7 +18,11 @@ fn patterns() -> &'static [Vec<&'static str>] {
 
 /// True when `path` is a Nauthilus key or a section holding Nauthilus keys.
 pub fn is_known(path: &str) -> bool {
-    let segments: Vec<&str> = path.split('.').collect();
+    // List items are named `buckets[0]` in paths and `buckets[]` in the table.
+    let segments: Vec<&str> = path
+        .split('.')
+        .map(|s| s.split_once('[').map_or(s, |(name, _)| name))
+        .collect();
     patterns().iter().any(|pattern| {
         pattern.len() >= segments.len() && pattern.iter().zip(&segments).all(|(p, s)| *p == "*" || p == s)
     })

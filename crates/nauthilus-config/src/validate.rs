@@ -57,6 +57,36 @@ fn walk_map(
                 Ok(None) => {}
                 Err(e) => out.push(Diagnostic::error(&path, e).from_env(env)),
             }
+        } else if catalogue::is_list_section(&path) {
+            match value {
+                Value::Array(items) => {
+                    let walked = items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| {
+                            let item_path = format!("{path}[{i}]");
+                            match item {
+                                Value::Object(inner) => {
+                                    Some(Value::Object(walk_map(inner, &item_path, origins, out)))
+                                }
+                                _ => {
+                                    out.push(Diagnostic::error(
+                                        &item_path,
+                                        "expected a mapping of keys, found a value",
+                                    ));
+                                    None
+                                }
+                            }
+                        })
+                        .collect();
+                    result.insert(key, Value::Array(walked));
+                }
+                Value::Null => {}
+                _ => out.push(Diagnostic::error(
+                    &path,
+                    "expected a list of mappings (- name: ...)",
+                )),
+            }
         } else if catalogue::is_section(&path) {
             match value {
                 Value::Object(inner) => {
@@ -207,6 +237,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
             "cert and key must be given together",
         ));
     }
+    crate::check_brute_force::check(config, &mut out);
     for (protocol, backend) in &server.nginx_backends {
         if backend.address.is_empty() {
             out.push(Diagnostic::error(

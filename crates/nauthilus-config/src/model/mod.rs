@@ -2,6 +2,7 @@
 //! only describe shape and defaults.
 
 pub mod backend;
+pub mod brute_force;
 pub mod headers;
 pub mod ldap;
 pub mod redis;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::ConfigDuration;
 
 pub use backend::BackendName;
+pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping};
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
@@ -24,6 +26,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
     pub ldap: LdapSection,
+    pub brute_force: BruteForceConfig,
     pub imap_backend_address: String,
     pub imap_backend_port: u16,
     pub pop3_backend_address: String,
@@ -41,6 +44,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             passwd_file: PasswdFileConfig::default(),
             ldap: LdapSection::default(),
+            brute_force: BruteForceConfig::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,
             pop3_backend_address: "127.0.0.1".into(),

@@ -15,6 +15,8 @@ pub struct ServerConfig {
     pub address: String,
     pub instance_name: String,
     pub backends: Vec<BackendName>,
+    pub features: Vec<String>,
+    pub brute_force_protocols: Vec<String>,
     pub max_concurrent_requests: u64,
     pub password_hash_workers: u64,
     pub log: LogConfig,
@@ -24,12 +26,21 @@ pub struct ServerConfig {
     pub redis: RedisConfig,
 }
 
+impl ServerConfig {
+    /// True when `feature` (`brute_force`, ...) is listed in `server.features`.
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             address: "127.0.0.1:9080".into(),
             instance_name: "nauthilus".into(),
             backends: Vec::new(),
+            features: Vec::new(),
+            brute_force_protocols: Vec::new(),
             max_concurrent_requests: 3000,
             password_hash_workers: 0,
             log: LogConfig::default(),
