@@ -290,7 +290,7 @@ mod tests {
                 .contains("maximum")
         );
         assert!(
-            coerce(Kind::BackendList, &json!(["ldap"]))
+            coerce(Kind::BackendList, &json!(["lua"]))
                 .unwrap_err()
                 .contains("not implement yet")
         );

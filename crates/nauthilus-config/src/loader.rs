@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn two_errors_are_reported_together() {
         let e = load_str(
-            "server:\n  adress: x\n  backends: [ldap]\n",
+            "server:\n  adress: x\n  backends: [lua]\n",
             Path::new("/"),
             no_env(),
         )

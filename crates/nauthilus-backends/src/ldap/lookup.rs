@@ -86,9 +86,23 @@ pub struct LdapBackend {
     searches: Vec<SearchPlan>,
 }
 
-/// Builds one backend per requested pool (`None` = `ldap.config`), collecting every problem.
-/// Each backend's pool gets its health check started, so this must run inside a Tokio runtime.
+/// Builds one backend per requested pool (`None` = `ldap.config`), collecting every problem,
+/// and starts each pool's health check (so this must run inside a Tokio runtime). No
+/// connection is opened here: a server that is down at startup only fails logins until it is up.
 pub fn build_backends(
+    section: &LdapSection,
+    pools: &[Option<String>],
+) -> Result<Vec<LdapBackend>, Vec<ConfigProblem>> {
+    let backends = check_backends(section, pools)?;
+    for backend in &backends {
+        LdapPool::spawn_health_check(&backend.pool);
+    }
+    Ok(backends)
+}
+
+/// Checks the `ldap` section for the pools `server.backends` uses (filters, URIs, TLS files)
+/// and builds the backends without starting anything; `--config-check` uses this.
+pub fn check_backends(
     section: &LdapSection,
     pools: &[Option<String>],
 ) -> Result<Vec<LdapBackend>, Vec<ConfigProblem>> {
@@ -152,9 +166,6 @@ pub fn build_backends(
     }
     if !problems.is_empty() {
         return Err(problems);
-    }
-    for backend in &backends {
-        LdapPool::spawn_health_check(&backend.pool);
     }
     Ok(backends)
 }

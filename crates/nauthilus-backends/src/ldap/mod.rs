@@ -20,7 +20,9 @@ mod tests;
 use std::time::Duration;
 
 pub use filter::{FilterTemplate, MacroValues, TemplateError, escape_value};
-pub use lookup::{LdapBackend, LdapLookup, LdapQuery, LdapUser, build_backends};
+pub use lookup::{
+    FieldMapping, LdapBackend, LdapLookup, LdapQuery, LdapUser, build_backends, check_backends,
+};
 pub use pool::LdapPool;
 pub use settings::PoolSettings;
 

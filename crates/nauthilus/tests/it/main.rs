@@ -7,6 +7,7 @@
 mod bad_input;
 mod config_check;
 mod endpoints;
+mod ldap;
 mod passwd_reload;
 mod redis;
 mod schemes;
