@@ -19,6 +19,8 @@ use super::{ConfigProblem, LdapError};
 const INVALID_CREDENTIALS: u32 = 49;
 /// LDAP result code of a bind the server refuses for this kind of authentication.
 const INAPPROPRIATE_AUTHENTICATION: u32 = 48;
+/// The attribute holding password hashes: never returned with the user.
+const PASSWORD_ATTRIBUTE: &str = "userPassword";
 /// LDAP result code of a search that hit the size limit.
 const SIZE_LIMIT_EXCEEDED: u32 = 4;
 
@@ -487,7 +489,12 @@ fn to_user(plan: &SearchPlan, entry: SearchEntry) -> Result<LdapUser, LdapError>
             dn: entry.dn.clone(),
             field: plan.mapping.account_field.clone(),
         })?;
-    let mut attributes: BTreeMap<String, Vec<String>> = entry.attrs.into_iter().collect();
+    // Password hashes never leave the server (they would become response headers).
+    let mut attributes: BTreeMap<String, Vec<String>> = entry
+        .attrs
+        .into_iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case(PASSWORD_ATTRIBUTE))
+        .collect();
     attributes.insert("dn".to_owned(), vec![entry.dn.clone()]);
     Ok(LdapUser {
         dn: entry.dn,

@@ -102,6 +102,24 @@ async fn a_user_is_found_and_the_password_checked_by_bind() {
     assert_eq!(user.attributes["mail"], ["alice@example.test"]);
     assert_eq!(user.attributes["displayName"], ["Alice"]);
     assert!(!user.attributes.contains_key("userPassword"));
+    // Even when asked for, the password hash is not returned.
+    let mut config = LdapSection {
+        config: pool_config(vec![slapd.url()]),
+        search: vec![search("default", "(uid=%{user})")],
+        ..LdapSection::default()
+    };
+    config.search[0].attribute.push("userPassword".into());
+    let asking = build_backends(&config, &[None]).unwrap().remove(0);
+    let LdapLookup::Found { user, .. } = asking.verify(&query("alice", None)).await.unwrap() else {
+        panic!("alice not found")
+    };
+    assert!(
+        user.attributes
+            .keys()
+            .all(|k| !k.eq_ignore_ascii_case("userPassword")),
+        "{:?}",
+        user.attributes
+    );
     assert_eq!(password_ok_of(&b, "alice", "wrong").await, Some(false));
     assert_eq!(password_ok_of(&b, "nobody", "x").await, None);
     // An empty password is never sent: it would be an unauthenticated bind, which succeeds.
