@@ -404,7 +404,7 @@ pub static KEYS: &[Key] = &[
         "server.redis.password_nonce",
         Kind::Secret,
         "",
-        "Secret mixed into password digests in the positive cache; at least 16 characters; required with Redis, random per process without."
+        "Secret mixed into password digests (positive cache, brute-force history); at least 16 characters; required with Redis, random per process without."
     ),
     key!(
         "server.redis.pool_size",

@@ -131,7 +131,7 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if bf.min_tolerate_percent > bf.max_tolerate_percent {
+    if bf.toleration.min_tolerate_percent > bf.toleration.max_tolerate_percent {
         out.push(Diagnostic::error(
             "brute_force.min_tolerate_percent",
             "must not be larger than max_tolerate_percent",
@@ -145,7 +145,7 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
                 format!("{:?} is not an IP address or network (required)", t.ip_address),
             ));
         }
-        if t.min_tolerate_percent > t.max_tolerate_percent {
+        if t.toleration.min_tolerate_percent > t.toleration.max_tolerate_percent {
             out.push(Diagnostic::error(
                 at("min_tolerate_percent"),
                 "must not be larger than max_tolerate_percent",

@@ -121,6 +121,14 @@ mod docs_tests {
     }
 
     #[test]
+    fn the_quickstart_config_is_clean() {
+        let loaded = crate::load_file(&repo("examples/quickstart.yml"), Vec::new())
+            .unwrap_or_else(|e| panic!("{:?}", e.errors));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert!(loaded.config.server.has_feature("brute_force"));
+    }
+
+    #[test]
     fn the_example_config_is_clean_and_complete() {
         let path = repo("examples/nauthilus.yml");
         let loaded = crate::load_file(&path, Vec::new()).unwrap_or_else(|e| panic!("{:?}", e.errors));

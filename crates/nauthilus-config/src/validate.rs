@@ -186,11 +186,15 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
     let redis = &server.redis;
     let mode = redis.mode();
     let uses_cache = server.backends.contains(&BackendName::Cache);
-    if mode != RedisMode::Embedded && uses_cache && redis.password_nonce.chars().count() < 16 {
+    let uses_history = server.has_feature("brute_force");
+    if mode != RedisMode::Embedded
+        && (uses_cache || uses_history)
+        && redis.password_nonce.chars().count() < 16
+    {
         out.push(
             Diagnostic::error(
                 "server.redis.password_nonce",
-                "must be at least 16 characters when the cache backend uses Redis (every instance needs the same nonce)",
+                "must be at least 16 characters when the cache backend or brute_force uses Redis (every instance needs the same nonce)",
             )
             .from_env(env("server.redis.password_nonce")),
         );

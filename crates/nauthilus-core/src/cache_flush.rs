@@ -1,6 +1,6 @@
 //! Flushing one user's cached state: the positive cache entries of every account the user maps
-//! to, those mappings, and this process' in-memory logins. (Brute-force state joins here when
-//! brute force exists.)
+//! to, those mappings, this process' in-memory logins, and the user's brute-force history
+//! (remembered wrong passwords, affected-account entries).
 
 use nauthilus_store::StoreError;
 
@@ -21,30 +21,34 @@ impl Pipeline {
         if let Some(memory) = self.memory_cache() {
             memory.forget(user);
         }
-        let Some(cache) = self.positive_cache() else {
-            return Ok(FlushReport::default());
-        };
-        let mapping = cache.mapping();
-        let mapped = mapping.all_for(user).await?;
         let mut accounts: Vec<String> = vec![user.to_owned()];
-        for (_, account) in &mapped {
-            if !accounts.contains(account) {
-                accounts.push(account.clone());
+        if let Some(cache) = self.positive_cache() {
+            let mapping = cache.mapping();
+            let mapped = mapping.all_for(user).await?;
+            for (_, account) in &mapped {
+                if !accounts.contains(account) {
+                    accounts.push(account.clone());
+                }
             }
-        }
-        if !mapped.is_empty() {
-            let fields: Vec<&str> = mapped.iter().map(|(f, _)| f.as_str()).collect();
-            if mapping.remove(user, &fields).await? > 0 {
-                removed.push(mapping.key_for(user));
+            if !mapped.is_empty() {
+                let fields: Vec<&str> = mapped.iter().map(|(f, _)| f.as_str()).collect();
+                if mapping.remove(user, &fields).await? > 0 {
+                    removed.push(mapping.key_for(user));
+                }
+            }
+            for account in &accounts {
+                let key = cache.key(account);
+                if cache.store().delete(&key).await? {
+                    removed.push(key);
+                }
             }
         }
         for account in &accounts {
             if let Some(memory) = self.memory_cache() {
                 memory.forget(account);
             }
-            let key = cache.key(account);
-            if cache.store().delete(&key).await? {
-                removed.push(key);
+            if let Some(bf) = self.brute_force() {
+                removed.extend(bf.flush_account(account).await?);
             }
         }
         removed.sort();

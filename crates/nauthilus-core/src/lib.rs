@@ -4,6 +4,7 @@
 pub mod account_mapping;
 pub mod auth_wait;
 pub mod backend;
+pub mod brute_force;
 pub mod cache_flush;
 pub mod memory_cache;
 pub mod outcome;
@@ -14,6 +15,7 @@ pub mod request;
 pub mod session;
 
 pub use backend::{Backend, BackendError, PassDbResult, PositiveCache};
+pub use brute_force::{Ban, BruteForce, BruteForceStats};
 pub use cache_flush::FlushReport;
 pub use memory_cache::MemoryAuthCache;
 pub use outcome::{Attributes, AuthOutcome, BackendId, Decision, FailReason, FieldNames, UserData};

@@ -97,6 +97,8 @@ pub enum FailReason {
     WrongPassword,
     /// No backend knows the user.
     UnknownUser,
+    /// The client's network is banned by brute-force protection (the password was not checked).
+    BruteForce,
 }
 
 /// The decision itself.

@@ -43,6 +43,20 @@ impl PasswordDigester {
         full[..8].to_owned()
     }
 
+    /// The digest a wrong password is remembered by in the brute-force history: 16 hex
+    /// characters of SHA-256 over nonce, NUL, account, NUL, password. Longer than [`Self::digest`]
+    /// because a collision here would forgive a new guess.
+    pub fn history_digest(&self, account: &str, password: &[u8]) -> String {
+        let mut h = Sha256::new();
+        h.update(&self.nonce);
+        h.update([0u8]);
+        h.update(account.as_bytes());
+        h.update([0u8]);
+        h.update(password);
+        let full = hex::encode(h.finalize());
+        full[..16].to_owned()
+    }
+
     /// True when `password` digests to `stored` (compared in constant time).
     pub fn matches(&self, password: &[u8], stored: &str) -> bool {
         self.digest(password).as_bytes().ct_eq(stored.as_bytes()).into()

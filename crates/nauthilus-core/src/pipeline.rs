@@ -1,6 +1,7 @@
-//! The pipeline of one login: in-process cache → backends in configured order → outcome. It knows
-//! nothing of HTTP; codecs hand it an `AuthRequest` and the time, and get an `AuthOutcome` back.
-//! (Features, brute force, filters and post-actions join here as later stages.)
+//! The pipeline of one login: brute-force check → in-process cache → backends in configured order
+//! → outcome, then the failure or success is recorded for brute force. It knows nothing of HTTP;
+//! codecs hand it an `AuthRequest` and the time, and get an `AuthOutcome` back.
+//! (Features, filters and post-actions join here as later stages.)
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,6 +10,7 @@ use nauthilus_backends::password::PasswordVerifier;
 
 use crate::auth_wait::auth_wait_secs;
 use crate::backend::{Backend, PassDbResult, PositiveCache};
+use crate::brute_force::BruteForce;
 use crate::memory_cache::MemoryAuthCache;
 use crate::outcome::{AuthOutcome, Decision, FailReason, UserData};
 use crate::request::{AuthMode, AuthRequest};
@@ -38,6 +40,7 @@ pub struct Pipeline {
     verifier: PasswordVerifier,
     memory_cache: Option<MemoryAuthCache>,
     failure: FailurePolicy,
+    brute_force: Option<BruteForce>,
 }
 
 /// Why listing accounts failed.
@@ -58,7 +61,19 @@ impl Pipeline {
             verifier,
             memory_cache,
             failure,
+            brute_force: None,
         }
+    }
+
+    /// The same pipeline with brute-force protection.
+    pub fn with_brute_force(mut self, brute_force: BruteForce) -> Self {
+        self.brute_force = Some(brute_force);
+        self
+    }
+
+    /// Brute-force protection, if enabled.
+    pub fn brute_force(&self) -> Option<&BruteForce> {
+        self.brute_force.as_ref()
     }
 
     /// The configured backends.
@@ -92,11 +107,32 @@ impl Pipeline {
             // Codecs reject this as malformed; never let an empty password reach a backend.
             return self.fail(req, FailReason::WrongPassword);
         }
+        // Lookups (no-auth) guess no password, so brute force only guards authentication.
+        let brute_force = self.brute_force.as_ref().filter(|_| authenticating);
+        if let Some(bf) = brute_force {
+            match bf.check(req).await {
+                Ok(None) => {}
+                Ok(Some(ban)) => {
+                    tracing::warn!(session = %req.session, rule = %ban.rule, scope = %ban.scope, "brute force: login refused, network banned");
+                    return self.fail(req, FailReason::BruteForce);
+                }
+                Err(e) => {
+                    // Without the ban state the login cannot be judged safely: fail closed.
+                    tracing::warn!(session = %req.session, error = %e, "brute-force state unavailable");
+                    return AuthOutcome {
+                        decision: Decision::TempFail("brute-force state unavailable".into()),
+                        memory_cache_hit: false,
+                        auth_wait: None,
+                    };
+                }
+            }
+        }
         let memory = self
             .memory_cache
             .as_ref()
             .filter(|_| authenticating && req.cache_policy.use_memory_cache);
         if let Some(user) = memory.and_then(|m| m.get(req, now)) {
+            self.succeeded(req).await;
             return AuthOutcome {
                 decision: Decision::Ok(user),
                 memory_cache_hit: true,
@@ -126,6 +162,9 @@ impl Pipeline {
                     if let Some(m) = memory {
                         m.insert(req, user.clone(), now);
                     }
+                    if authenticating {
+                        self.succeeded(req).await;
+                    }
                     return AuthOutcome {
                         decision: Decision::Ok(user),
                         memory_cache_hit: false,
@@ -137,8 +176,13 @@ impl Pipeline {
                     password_ok: false, ..
                 }) if matches!(backend, Backend::Cache(_)) => {}
                 Ok(PassDbResult::Found {
-                    password_ok: false, ..
-                }) => return self.fail(req, FailReason::WrongPassword),
+                    user,
+                    password_ok: false,
+                }) => {
+                    return self
+                        .failed(req, FailReason::WrongPassword, &user.account, now)
+                        .await;
+                }
                 Err(e) => {
                     // The failed backend might have known the user (and said no): asking the next
                     // one could change the decision, so fail closed, temporarily.
@@ -151,7 +195,38 @@ impl Pipeline {
                 }
             }
         }
+        if authenticating {
+            return self
+                .failed(req, FailReason::UnknownUser, &req.username, now)
+                .await;
+        }
         self.fail(req, FailReason::UnknownUser)
+    }
+
+    /// A failed authentication: counted for brute force, then answered.
+    async fn failed(
+        &self,
+        req: &AuthRequest,
+        reason: FailReason,
+        account: &str,
+        now: SystemTime,
+    ) -> AuthOutcome {
+        if let Some(bf) = &self.brute_force
+            && let Err(e) = bf.record_failure(req, account, now).await
+        {
+            // The login fails either way; an uncounted failure only weakens the protection.
+            tracing::warn!(session = %req.session, error = %e, "brute-force failure not counted");
+        }
+        self.fail(req, reason)
+    }
+
+    /// A successful authentication: counted for tolerations.
+    async fn succeeded(&self, req: &AuthRequest) {
+        if let Some(bf) = &self.brute_force
+            && let Err(e) = bf.record_success(req).await
+        {
+            tracing::warn!(session = %req.session, error = %e, "brute-force success not counted");
+        }
     }
 
     async fn remember(&self, cache: &PositiveCache, req: &AuthRequest, user: &Arc<UserData>) {
@@ -191,6 +266,7 @@ fn log_outcome(req: &AuthRequest, outcome: &AuthOutcome) {
         Decision::Ok(user) => ("ok", user.backend.name(), user.account.as_str(), ""),
         Decision::Fail(FailReason::WrongPassword) => ("fail", "", "", "wrong password"),
         Decision::Fail(FailReason::UnknownUser) => ("fail", "", "", "unknown user"),
+        Decision::Fail(FailReason::BruteForce) => ("fail", "", "", "brute force: network banned"),
         Decision::TempFail(why) => ("tempfail", "", "", why.as_str()),
     };
     tracing::info!(

@@ -39,6 +39,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(handlers::auth_basic).post(handlers::auth_basic),
         )
         .route("/cache/flush", delete(admin::cache_flush))
+        .route(
+            "/bruteforce/list",
+            get(admin::brute_force_list).post(admin::brute_force_list),
+        )
+        .route("/bruteforce/flush", delete(admin::brute_force_flush))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::limit_concurrency,

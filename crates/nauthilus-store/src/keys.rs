@@ -38,6 +38,63 @@ impl KeyLayout {
         )
     }
 
+    /// A brute-force failure counter:
+    /// `<prefix>bf:<period_s>:<cidr>:<failed>:<4|6>:<network>[:<protocol>][:oidc:<cid>]`
+    /// (`scope` is the part from the network on).
+    pub fn brute_force_bucket(
+        &self,
+        period_secs: u64,
+        cidr: u8,
+        failed: u64,
+        family: u8,
+        scope: &str,
+    ) -> String {
+        format!("{}bf:{period_secs}:{cidr}:{failed}:{family}:{scope}", self.prefix)
+    }
+
+    /// The ban of one network (and protocol / client id): `<prefix>bf:ban:<scope>`; the value
+    /// is the rule that banned it, the TTL the rest of the ban.
+    pub fn brute_force_ban(&self, scope: &str) -> String {
+        format!("{}bf:ban:{scope}", self.prefix)
+    }
+
+    /// The set of banned scopes (for listing): `<prefix>bf:bans`.
+    pub fn brute_force_ban_index(&self) -> String {
+        format!("{}bf:bans", self.prefix)
+    }
+
+    /// Recent wrong passwords of one client for one account (hash: salted digest → unix time):
+    /// `<prefix>bf:rwp:<client>:<account>`.
+    pub fn repeated_wrong_password(&self, client: &str, account: &str) -> String {
+        format!("{}bf:rwp:{client}:{account}", self.prefix)
+    }
+
+    /// The clients that have [`Self::repeated_wrong_password`] state for an account (so a cache
+    /// flush can find it without scanning): `<prefix>bf:rwp_clients:<account>`.
+    pub fn repeated_wrong_password_clients(&self, account: &str) -> String {
+        format!("{}bf:rwp_clients:{account}", self.prefix)
+    }
+
+    /// Successful (`P`) or failed (`N`) logins of one client, for tolerations:
+    /// `<prefix>bf:tr:<client>:<P|N>`.
+    pub fn toleration(&self, client: &str, positive: bool) -> String {
+        format!(
+            "{}bf:tr:{client}:{}",
+            self.prefix,
+            if positive { 'P' } else { 'N' }
+        )
+    }
+
+    /// Accounts that banned clients tried: `<prefix>bf:affected_accounts`.
+    pub fn affected_accounts(&self) -> String {
+        format!("{}bf:affected_accounts", self.prefix)
+    }
+
+    /// The banned clients that tried one account: `<prefix>bf:affected:<account>`.
+    pub fn affected_account(&self, account: &str) -> String {
+        format!("{}bf:affected:{account}", self.prefix)
+    }
+
     /// The field of [`Self::account_mapping`] for one login context: `<user>|<protocol>|<oidc_cid>`.
     pub fn account_mapping_field(username: &str, protocol: &str, oidc_cid: &str) -> String {
         format!("{username}|{protocol}|{oidc_cid}")

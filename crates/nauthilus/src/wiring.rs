@@ -7,7 +7,9 @@ use nauthilus_backends::ldap::{ConfigProblem, LdapBackend, build_backends, check
 use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_config::{BackendName, Config, RedisMode};
-use nauthilus_core::{Backend, FailurePolicy, MemoryAuthCache, PasswordDigester, Pipeline, PositiveCache};
+use nauthilus_core::{
+    Backend, BruteForce, FailurePolicy, MemoryAuthCache, PasswordDigester, Pipeline, PositiveCache,
+};
 use nauthilus_http::AppState;
 use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
 
@@ -135,7 +137,16 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
         max_wait: config.nginx_wait_delay,
         max_attempts: config.max_login_attempts,
     };
-    let pipeline = Pipeline::new(backends, PasswordVerifier::new(workers), memory, failure);
+    let mut pipeline = Pipeline::new(backends, PasswordVerifier::new(workers), memory, failure);
+    let digester = PasswordDigester::new(&redis.password_nonce);
+    if let Some(bf) = BruteForce::from_config(config, store.clone(), digester) {
+        tracing::info!(
+            rules = bf.rules().len(),
+            store = store.kind(),
+            "brute-force protection enabled"
+        );
+        pipeline = pipeline.with_brute_force(bf);
+    }
     Ok(Services {
         state: AppState::new(pipeline, config),
         passwd_file,

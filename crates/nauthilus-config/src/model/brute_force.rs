@@ -13,12 +13,9 @@ pub struct BruteForceConfig {
     pub ip_whitelist: Vec<String>,
     /// Features whose rejections also count as failures.
     pub learning: Vec<String>,
-    pub tolerate_percent: u64,
-    pub tolerate_ttl: ConfigDuration,
-    pub adaptive_toleration: bool,
-    pub min_tolerate_percent: u64,
-    pub max_tolerate_percent: u64,
-    pub scale_factor: f64,
+    /// The toleration settings of every client without a custom toleration.
+    #[serde(flatten)]
+    pub toleration: Toleration,
     pub custom_tolerations: Vec<CustomToleration>,
     pub rwp_allowed_unique_hashes: u64,
     pub rwp_window: ConfigDuration,
@@ -31,12 +28,7 @@ impl Default for BruteForceConfig {
             buckets: Vec::new(),
             ip_whitelist: Vec::new(),
             learning: Vec::new(),
-            tolerate_percent: 0,
-            tolerate_ttl: ConfigDuration::from_secs(24 * 3600),
-            adaptive_toleration: false,
-            min_tolerate_percent: 10,
-            max_tolerate_percent: 50,
-            scale_factor: 1.0,
+            toleration: Toleration::default(),
             custom_tolerations: Vec::new(),
             rwp_allowed_unique_hashes: 3,
             rwp_window: ConfigDuration::from_secs(15 * 60),
@@ -82,11 +74,11 @@ impl Default for BruteForceRule {
     }
 }
 
-/// `brute_force.custom_tolerations[]`: toleration settings for one network.
+/// How many failures a client with successful logins may make without a ban (the keys are the
+/// same at `brute_force` and in each `custom_tolerations[]` item).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct CustomToleration {
-    pub ip_address: String,
+pub struct Toleration {
     pub tolerate_percent: u64,
     pub tolerate_ttl: ConfigDuration,
     pub adaptive_toleration: bool,
@@ -95,10 +87,9 @@ pub struct CustomToleration {
     pub scale_factor: f64,
 }
 
-impl Default for CustomToleration {
+impl Default for Toleration {
     fn default() -> Self {
         Self {
-            ip_address: String::new(),
             tolerate_percent: 0,
             tolerate_ttl: ConfigDuration::from_secs(24 * 3600),
             adaptive_toleration: false,
@@ -107,6 +98,15 @@ impl Default for CustomToleration {
             scale_factor: 1.0,
         }
     }
+}
+
+/// `brute_force.custom_tolerations[]`: toleration settings for one network.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomToleration {
+    pub ip_address: String,
+    #[serde(flatten)]
+    pub toleration: Toleration,
 }
 
 /// `brute_force.ip_scoping`: IPv6 prefix lengths under which one client is tracked (0 = the

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::ConfigDuration;
 
 pub use backend::BackendName;
-pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping};
+pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};

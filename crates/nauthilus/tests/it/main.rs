@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
+mod brute_force;
 mod config_check;
 mod endpoints;
 mod ldap;

@@ -1,0 +1,157 @@
+//! Tolerations: a client with many recent successful logins (an office NAT, a webmail host) may
+//! fail a share of them without being banned. The share is fixed (`tolerate_percent`) or, when
+//! adaptive, grows from `min` towards `max` with the number of successes:
+//! `min + (max − min) · (1 − e^(−scale_factor · successes / 100))`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use nauthilus_config::{BruteForceConfig, Toleration};
+
+use super::network::{NetSet, parse_net};
+
+/// Toleration settings for some clients.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TolerationPolicy {
+    pub percent: u64,
+    pub ttl: Duration,
+    pub adaptive: bool,
+    pub min_percent: u64,
+    pub max_percent: u64,
+    pub scale_factor: f64,
+}
+
+impl TolerationPolicy {
+    /// The policy a configuration entry describes.
+    pub fn from_config(t: &Toleration) -> Self {
+        Self {
+            percent: t.tolerate_percent,
+            ttl: t.tolerate_ttl.get(),
+            adaptive: t.adaptive_toleration,
+            min_percent: t.min_tolerate_percent,
+            max_percent: t.max_tolerate_percent,
+            scale_factor: t.scale_factor,
+        }
+    }
+
+    /// True when this policy can ever tolerate a failure (so successes are worth counting).
+    pub fn is_active(&self) -> bool {
+        if self.adaptive {
+            self.max_percent > 0
+        } else {
+            self.percent > 0
+        }
+    }
+
+    /// The tolerated share of failures, in percent, for a client with `successes`.
+    pub fn percent_for(&self, successes: u64) -> f64 {
+        if !self.adaptive {
+            return self.percent as f64;
+        }
+        let (min, max) = (self.min_percent as f64, self.max_percent as f64);
+        min + (max - min) * (1.0 - (-self.scale_factor * successes as f64 / 100.0).exp())
+    }
+
+    /// True when `failures` against `successes` stay within the tolerated share.
+    pub fn tolerates(&self, successes: u64, failures: u64) -> bool {
+        successes > 0 && (failures as f64) * 100.0 <= successes as f64 * self.percent_for(successes)
+    }
+}
+
+/// The global policy and the per-network overrides (`custom_tolerations`), first match wins.
+#[derive(Clone, Debug)]
+pub struct Tolerations {
+    default: TolerationPolicy,
+    custom: Vec<(NetSet, TolerationPolicy)>,
+}
+
+impl Tolerations {
+    /// From `brute_force`.
+    pub fn from_config(c: &BruteForceConfig) -> Self {
+        let custom = c
+            .custom_tolerations
+            .iter()
+            .filter(|t| parse_net(&t.ip_address).is_some())
+            .map(|t| {
+                (
+                    NetSet::new([&t.ip_address]),
+                    TolerationPolicy::from_config(&t.toleration),
+                )
+            })
+            .collect();
+        Self {
+            default: TolerationPolicy::from_config(&c.toleration),
+            custom,
+        }
+    }
+
+    /// The policy for `ip`, if it can tolerate anything.
+    pub fn for_client(&self, ip: IpAddr) -> Option<&TolerationPolicy> {
+        let policy = self
+            .custom
+            .iter()
+            .find(|(nets, _)| nets.contains(ip))
+            .map_or(&self.default, |(_, p)| p);
+        policy.is_active().then_some(policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nauthilus_config::{ConfigDuration, CustomToleration};
+
+    use super::*;
+
+    fn fixed(percent: u64) -> TolerationPolicy {
+        TolerationPolicy {
+            percent,
+            ttl: Duration::from_secs(60),
+            adaptive: false,
+            min_percent: 10,
+            max_percent: 50,
+            scale_factor: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_fixed_share_of_failures_is_tolerated() {
+        let p = fixed(20);
+        assert!(p.tolerates(100, 20));
+        assert!(!p.tolerates(100, 21));
+        assert!(!p.tolerates(0, 1), "no successes, nothing tolerated");
+        assert!(!fixed(0).is_active());
+    }
+
+    #[test]
+    fn the_adaptive_share_grows_with_successes_between_min_and_max() {
+        let p = TolerationPolicy {
+            adaptive: true,
+            ..fixed(0)
+        };
+        assert!((p.percent_for(0) - 10.0).abs() < 1e-9);
+        assert!(p.percent_for(100) > 30.0 && p.percent_for(100) < 40.0);
+        assert!((p.percent_for(100_000) - 50.0).abs() < 1e-6);
+        assert!(p.is_active());
+    }
+
+    #[test]
+    fn custom_tolerations_win_for_their_networks() {
+        let c = BruteForceConfig {
+            custom_tolerations: vec![CustomToleration {
+                ip_address: "192.0.2.0/24".into(),
+                toleration: Toleration {
+                    tolerate_percent: 30,
+                    tolerate_ttl: ConfigDuration::from_secs(10),
+                    ..Toleration::default()
+                },
+            }],
+            ..BruteForceConfig::default()
+        };
+        let t = Tolerations::from_config(&c);
+        assert_eq!(
+            t.for_client("192.0.2.9".parse().unwrap()).map(|p| p.percent),
+            Some(30)
+        );
+        assert!(t.for_client("198.51.100.1".parse().unwrap()).is_none());
+    }
+}
