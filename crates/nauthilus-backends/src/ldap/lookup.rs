@@ -301,17 +301,13 @@ impl LdapBackend {
             .retrying(|| self.search(plan, &filter, 2))
             .await
             .map_err(|e| with_filter(e, &filter))?;
-        let entry = match entries.len() {
-            0 => return Ok(LdapLookup::NotFound),
-            1 => entries.into_iter().next(),
-            count => {
-                return Err(LdapError::Ambiguous {
-                    user: query.values.user.to_owned(),
-                    count,
-                });
-            }
-        };
-        let Some(entry) = entry else {
+        if entries.len() > 1 {
+            return Err(LdapError::Ambiguous {
+                user: query.values.user.to_owned(),
+                count: entries.len(),
+            });
+        }
+        let Some(entry) = entries.into_iter().next() else {
             return Ok(LdapLookup::NotFound);
         };
         let user = Box::new(to_user(plan, entry)?);

@@ -268,3 +268,16 @@ async fn logins_recover_after_slapd_restarts_and_health_checks_close_the_breaker
     assert!(b.pool().servers_down().is_empty());
     assert_eq!(password_ok_of(&b, "alice", "alice-secret").await, Some(true));
 }
+
+#[tokio::test]
+async fn a_filter_matching_several_entries_is_an_error_not_a_login() {
+    let slapd = shared_slapd().unwrap();
+    let section = LdapSection {
+        config: pool_config(vec![slapd.url()]),
+        search: vec![search("default", "(|(uid=%{user})(uid=bob))")],
+        ..LdapSection::default()
+    };
+    let b = build_backends(&section, &[None]).unwrap().remove(0);
+    let error = login(&b, "alice", "alice-secret").await.unwrap_err();
+    assert!(matches!(error, LdapError::Ambiguous { count: 2, .. }), "{error}");
+}
