@@ -515,7 +515,7 @@ pub static KEYS: &[Key] = &[
         "ldap.config.tls_ca_cert",
         Kind::Path,
         "",
-        "PEM file of CA certificates to trust instead of the system roots."
+        "PEM file of CA certificates to trust instead of the system roots; relative paths are relative to the config file."
     ),
     key!(
         "ldap.config.tls_client_cert",
