@@ -269,3 +269,25 @@ async fn logins_recover_after_slapd_restarts() {
     }
     assert_eq!(login(&s, "alice", "wrong", "imap").await.status(), 403);
 }
+
+#[tokio::test]
+async fn the_positive_cache_answers_for_ldap_while_slapd_is_down_but_never_guesses() {
+    let slapd = Slapd::builder().tls(false).start().unwrap();
+    let yaml = format!(
+        "server:\n  address: 127.0.0.1:0\n  backends: [cache, ldap]\n  log: {{level: error}}\nlocal_cache_auth_ttl: 0\nldap:\n  config:\n{}  search:\n{}",
+        pool(&[slapd.url()], ""),
+        imap_search()
+    );
+    let s = TestServer::from_yaml(tempfile::tempdir().unwrap(), &yaml).await;
+    assert_eq!(login(&s, "alice", "alice-secret", "imap").await.status(), 200);
+    slapd.stop().unwrap();
+    // Remembered: answered from the cache, reporting the backend that verified it.
+    let r = login(&s, "alice", "alice-secret", "imap").await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["passdb_backend"], "ldapPassDB");
+    assert_eq!(body["attributes"]["mail"], json!(["alice@example.test"]));
+    // Another password cannot be decided without LDAP: a temporary failure, not a 403.
+    assert_eq!(login(&s, "alice", "other", "imap").await.status(), 500);
+    assert_eq!(login(&s, "bob", "bob-secret", "imap").await.status(), 500);
+}
