@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use ldap3::{Scope, SearchEntry, SearchOptions};
-use nauthilus_config::{LdapSearch, LdapSection};
+use ldap3::{SearchEntry, SearchOptions};
+use nauthilus_config::LdapSection;
 
 use super::breaker::backoff;
-use super::filter::{FilterTemplate, MacroValues};
+use super::filter::MacroValues;
 use super::pool::LdapPool;
+use super::search::{FieldMapping, SearchPlan};
 use super::settings::PoolSettings;
 use super::{ConfigProblem, LdapError};
 
@@ -23,30 +24,6 @@ const INAPPROPRIATE_AUTHENTICATION: u32 = 48;
 const PASSWORD_ATTRIBUTE: &str = "userPassword";
 /// LDAP result code of a search that hit the size limit.
 const SIZE_LIMIT_EXCEEDED: u32 = 4;
-
-/// The attribute-name mapping of a search (`mapping.*`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FieldMapping {
-    pub account_field: String,
-    pub totp_secret_field: String,
-    pub totp_recovery_field: String,
-    pub display_name_field: String,
-    pub unique_user_id_field: String,
-}
-
-/// One `ldap.search[]` entry, checked.
-#[derive(Debug)]
-struct SearchPlan {
-    protocols: Vec<String>,
-    cache_name: String,
-    base_dn: String,
-    scope: Scope,
-    user_filter: Option<FilterTemplate>,
-    list_filter: Option<FilterTemplate>,
-    mapping: FieldMapping,
-    /// Attributes requested: `attribute[]` plus the mapped fields.
-    attributes: Vec<String>,
-}
 
 /// One login or lookup as the LDAP backend needs it.
 #[derive(Clone, Debug)]
@@ -170,105 +147,6 @@ pub fn check_backends(
         return Err(problems);
     }
     Ok(backends)
-}
-
-impl SearchPlan {
-    fn from_config(index: usize, search: &LdapSearch) -> Result<Self, Vec<ConfigProblem>> {
-        let path = |key: &str| format!("ldap.search[{index}].{key}");
-        let mut problems = Vec::new();
-        if search.protocol.is_empty() {
-            problems.push(ConfigProblem {
-                path: path("protocol"),
-                message: "at least one protocol (or `default`) is required".into(),
-            });
-        }
-        if search.base_dn.trim().is_empty() {
-            problems.push(ConfigProblem {
-                path: path("base_dn"),
-                message: "required".into(),
-            });
-        }
-        if search.mapping.account_field.trim().is_empty() {
-            problems.push(ConfigProblem {
-                path: path("mapping.account_field"),
-                message: "required: the attribute that holds the account name".into(),
-            });
-        }
-        let scope = match search.scope.to_ascii_lowercase().as_str() {
-            "" | "sub" => Scope::Subtree,
-            "one" => Scope::OneLevel,
-            "base" => Scope::Base,
-            other => {
-                problems.push(ConfigProblem {
-                    path: path("scope"),
-                    message: format!("{other:?} is not base, one or sub"),
-                });
-                Scope::Subtree
-            }
-        };
-        let mut template = |key: &str, text: &str| {
-            if text.trim().is_empty() {
-                return None;
-            }
-            match FilterTemplate::parse(text) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    problems.push(ConfigProblem {
-                        path: path(key),
-                        message: e.to_string(),
-                    });
-                    None
-                }
-            }
-        };
-        let user_filter = template("filter.user", &search.filter.user);
-        let list_filter = template("filter.list_accounts", &search.filter.list_accounts);
-        if search.filter.user.trim().is_empty() {
-            problems.push(ConfigProblem {
-                path: path("filter.user"),
-                message: "required".into(),
-            });
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let m = &search.mapping;
-        let mapping = FieldMapping {
-            account_field: m.account_field.trim().to_owned(),
-            totp_secret_field: m.totp_secret_field.trim().to_owned(),
-            totp_recovery_field: m.totp_recovery_field.trim().to_owned(),
-            display_name_field: m.display_name_field.trim().to_owned(),
-            unique_user_id_field: m.unique_user_id_field.trim().to_owned(),
-        };
-        let mut attributes: Vec<String> = Vec::new();
-        let mapped = [
-            &mapping.account_field,
-            &mapping.totp_secret_field,
-            &mapping.totp_recovery_field,
-            &mapping.display_name_field,
-            &mapping.unique_user_id_field,
-        ];
-        for name in search.attribute.iter().chain(mapped) {
-            let name = name.trim();
-            if !name.is_empty() && !attributes.iter().any(|a| a.eq_ignore_ascii_case(name)) {
-                attributes.push(name.to_owned());
-            }
-        }
-        Ok(Self {
-            protocols: search
-                .protocol
-                .iter()
-                .map(|p| p.trim().to_ascii_lowercase())
-                .collect(),
-            cache_name: search.cache_name.clone(),
-            base_dn: search.base_dn.trim().to_owned(),
-            scope,
-            user_filter,
-            list_filter,
-            mapping,
-            attributes,
-        })
-    }
 }
 
 impl LdapBackend {

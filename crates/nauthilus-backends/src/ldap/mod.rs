@@ -6,6 +6,7 @@
 //! - [`pool`]: connections per server list, failover in order, per-server circuit breakers,
 //!   bounded lookup and auth pools, background health checks.
 //! - [`filter`]: filter templates with Dovecot-style macros, values escaped per RFC 4515.
+//! - [`search`]: one `ldap.search[]` entry, checked.
 //! - [`lookup`]: one backend (`ldap` or `ldap(<pool>)`) with its per-protocol searches.
 //! - [`breaker`]: the circuit breaker and retry backoff (pure logic, time passed in).
 
@@ -13,6 +14,7 @@ pub mod breaker;
 pub mod filter;
 pub mod lookup;
 pub mod pool;
+pub mod search;
 pub mod settings;
 #[cfg(test)]
 mod tests;
@@ -20,10 +22,9 @@ mod tests;
 use std::time::Duration;
 
 pub use filter::{FilterTemplate, MacroValues, TemplateError, escape_value};
-pub use lookup::{
-    FieldMapping, LdapBackend, LdapLookup, LdapQuery, LdapUser, build_backends, check_backends,
-};
+pub use lookup::{LdapBackend, LdapLookup, LdapQuery, LdapUser, build_backends, check_backends};
 pub use pool::LdapPool;
+pub use search::FieldMapping;
 pub use settings::PoolSettings;
 
 /// A configuration problem found while building the LDAP backends, with its key path.
