@@ -92,6 +92,7 @@ pub fn env_var_for(path: &str) -> String {
 const PORT: Kind = Kind::UInt { min: 1, max: 65535 };
 const LOG_LEVELS: &[&str] = &["none", "error", "warn", "notice", "info", "debug"];
 const TLS_VERSIONS: &[&str] = &["tls1.2", "tls1.3"];
+const LDAP_SCOPES: &[&str] = &["base", "one", "sub"];
 /// Caches and bans may last up to a year, as in Nauthilus.
 const YEAR_SECS: u64 = 8760 * 3600;
 
@@ -136,7 +137,7 @@ pub static KEYS: &[Key] = &[
         "server.backends",
         Kind::BackendList,
         "",
-        "Password databases in the order they are asked: `cache`, `passwd_file`. Required."
+        "Password databases in the order they are asked: `cache`, `passwd_file`, `ldap`, `ldap(<pool>)`. Required."
     ),
     key!(
         "server.features",
@@ -483,6 +484,362 @@ pub static KEYS: &[Key] = &[
         Kind::Duration { max_secs: 3600 },
         "1s",
         "How often the file is checked for changes (0 = never reload)."
+    ),
+    // ldap
+    key!(
+        "ldap.config.server_uri",
+        Kind::StrList,
+        "",
+        "LDAP servers tried in order: `ldap://host[:port]`, `ldaps://host[:port]`, `ldapi://<percent-encoded socket path>`. Required when used."
+    ),
+    key!(
+        "ldap.config.bind_dn",
+        Kind::Str,
+        "",
+        "DN the lookup connections bind as (empty: anonymous lookups)."
+    ),
+    key!("ldap.config.bind_pw", Kind::Secret, "", "Password of `bind_dn`."),
+    key!(
+        "ldap.config.starttls",
+        Kind::Bool,
+        "false",
+        "Upgrade `ldap://` connections with StartTLS."
+    ),
+    key!(
+        "ldap.config.tls_skip_verify",
+        Kind::Bool,
+        "false",
+        "Accept any server certificate (testing only)."
+    ),
+    key!(
+        "ldap.config.tls_ca_cert",
+        Kind::Path,
+        "",
+        "PEM file of CA certificates to trust instead of the system roots; relative paths are relative to the config file."
+    ),
+    key!(
+        "ldap.config.tls_client_cert",
+        Kind::Path,
+        "",
+        "PEM client certificate (mutual TLS, SASL EXTERNAL)."
+    ),
+    key!(
+        "ldap.config.tls_client_key",
+        Kind::Path,
+        "",
+        "PEM private key of `tls_client_cert`."
+    ),
+    key!(
+        "ldap.config.sasl_external",
+        Kind::Bool,
+        "false",
+        "Lookup connections authenticate with SASL EXTERNAL (the TLS client certificate) instead of `bind_dn`."
+    ),
+    key!(
+        "ldap.config.lookup_pool_size",
+        Kind::UInt { min: 1, max: 1024 },
+        "8",
+        "Most lookup (search) connections open at once."
+    ),
+    key!(
+        "ldap.config.lookup_idle_pool_size",
+        Kind::UInt { min: 0, max: 1024 },
+        "2",
+        "Lookup connections the health check keeps open when idle."
+    ),
+    key!(
+        "ldap.config.auth_pool_size",
+        Kind::UInt { min: 1, max: 1024 },
+        "8",
+        "Most auth connections (binds as users) open at once."
+    ),
+    key!(
+        "ldap.config.auth_idle_pool_size",
+        Kind::UInt { min: 0, max: 1024 },
+        "2",
+        "Auth connections the health check keeps open when idle."
+    ),
+    key!(
+        "ldap.config.connect_abort_timeout",
+        Kind::Duration { max_secs: 600 },
+        "10s",
+        "Longest wait for a free pooled connection, and for opening one (TCP, TLS, service bind)."
+    ),
+    key!(
+        "ldap.config.search_timeout",
+        Kind::Duration { max_secs: 600 },
+        "5s",
+        "Timeout of one search."
+    ),
+    key!(
+        "ldap.config.bind_timeout",
+        Kind::Duration { max_secs: 600 },
+        "5s",
+        "Timeout of one bind (service account or user)."
+    ),
+    key!(
+        "ldap.config.search_size_limit",
+        Kind::UInt {
+            min: 0,
+            max: 2_147_483_647
+        },
+        "0",
+        "Most entries one search returns (0 = the server's limit)."
+    ),
+    key!(
+        "ldap.config.retry_max",
+        Kind::UInt { min: 0, max: 10 },
+        "2",
+        "Retries of an operation after a connection error, timeout or busy server."
+    ),
+    key!(
+        "ldap.config.retry_base",
+        Kind::Duration { max_secs: 60 },
+        "200ms",
+        "Pause before the first retry; doubles with each further retry."
+    ),
+    key!(
+        "ldap.config.retry_max_backoff",
+        Kind::Duration { max_secs: 600 },
+        "2s",
+        "Longest pause between retries."
+    ),
+    key!(
+        "ldap.config.cb_failure_threshold",
+        Kind::UInt { min: 0, max: 1000 },
+        "5",
+        "Failed connects in a row after which a server is skipped (circuit breaker open); 0 = never."
+    ),
+    key!(
+        "ldap.config.cb_cooldown",
+        Kind::Duration { max_secs: 3600 },
+        "30s",
+        "How long an open breaker skips its server before one probe connection is tried."
+    ),
+    key!(
+        "ldap.config.health_check_interval",
+        Kind::Duration { max_secs: 3600 },
+        "10s",
+        "How often servers marked down are probed and idle connections topped up (0 = never)."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.server_uri",
+        Kind::StrList,
+        "",
+        "Like `ldap.config.server_uri`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.bind_dn",
+        Kind::Str,
+        "",
+        "Like `ldap.config.bind_dn`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.bind_pw",
+        Kind::Secret,
+        "",
+        "Like `ldap.config.bind_pw`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.starttls",
+        Kind::Bool,
+        "false",
+        "Like `ldap.config.starttls`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.tls_skip_verify",
+        Kind::Bool,
+        "false",
+        "Like `ldap.config.tls_skip_verify`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.tls_ca_cert",
+        Kind::Path,
+        "",
+        "Like `ldap.config.tls_ca_cert`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.tls_client_cert",
+        Kind::Path,
+        "",
+        "Like `ldap.config.tls_client_cert`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.tls_client_key",
+        Kind::Path,
+        "",
+        "Like `ldap.config.tls_client_key`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.sasl_external",
+        Kind::Bool,
+        "false",
+        "Like `ldap.config.sasl_external`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.lookup_pool_size",
+        Kind::UInt { min: 1, max: 1024 },
+        "8",
+        "Like `ldap.config.lookup_pool_size`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.lookup_idle_pool_size",
+        Kind::UInt { min: 0, max: 1024 },
+        "2",
+        "Like `ldap.config.lookup_idle_pool_size`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.auth_pool_size",
+        Kind::UInt { min: 1, max: 1024 },
+        "8",
+        "Like `ldap.config.auth_pool_size`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.auth_idle_pool_size",
+        Kind::UInt { min: 0, max: 1024 },
+        "2",
+        "Like `ldap.config.auth_idle_pool_size`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.connect_abort_timeout",
+        Kind::Duration { max_secs: 600 },
+        "10s",
+        "Like `ldap.config.connect_abort_timeout`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.search_timeout",
+        Kind::Duration { max_secs: 600 },
+        "5s",
+        "Like `ldap.config.search_timeout`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.bind_timeout",
+        Kind::Duration { max_secs: 600 },
+        "5s",
+        "Like `ldap.config.bind_timeout`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.search_size_limit",
+        Kind::UInt {
+            min: 0,
+            max: 2_147_483_647
+        },
+        "0",
+        "Like `ldap.config.search_size_limit`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.retry_max",
+        Kind::UInt { min: 0, max: 10 },
+        "2",
+        "Like `ldap.config.retry_max`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.retry_base",
+        Kind::Duration { max_secs: 60 },
+        "200ms",
+        "Like `ldap.config.retry_base`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.retry_max_backoff",
+        Kind::Duration { max_secs: 600 },
+        "2s",
+        "Like `ldap.config.retry_max_backoff`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.cb_failure_threshold",
+        Kind::UInt { min: 0, max: 1000 },
+        "5",
+        "Like `ldap.config.cb_failure_threshold`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.cb_cooldown",
+        Kind::Duration { max_secs: 3600 },
+        "30s",
+        "Like `ldap.config.cb_cooldown`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.optional_ldap_pools.*.health_check_interval",
+        Kind::Duration { max_secs: 3600 },
+        "10s",
+        "Like `ldap.config.health_check_interval`, for the pool `ldap(<name>)`."
+    ),
+    key!(
+        "ldap.search[].protocol",
+        Kind::StrList,
+        "",
+        "Protocols this search serves (`imap`, `smtp`, ...); `default` serves every protocol without its own search. Required."
+    ),
+    key!(
+        "ldap.search[].cache_name",
+        Kind::Str,
+        "",
+        "Name of the positive-cache namespace for users found here (empty: `__default__`)."
+    ),
+    key!(
+        "ldap.search[].pool_name",
+        Kind::Str,
+        "",
+        "Pool the search runs on: a key of `ldap.optional_ldap_pools` (empty or `default`: `ldap.config`)."
+    ),
+    key!(
+        "ldap.search[].base_dn",
+        Kind::Str,
+        "",
+        "Base DN of the search. Required."
+    ),
+    key!(
+        "ldap.search[].scope",
+        Kind::Enum(LDAP_SCOPES),
+        "sub",
+        "Search scope: base, one or sub."
+    ),
+    key!(
+        "ldap.search[].filter.user",
+        Kind::Str,
+        "",
+        "Filter finding one user; macros (`%L{user}`, `%{username}`, `%{domain}`, `%{service}`, `%{remote_ip}`, ...) are replaced by escaped values. Required."
+    ),
+    key!(
+        "ldap.search[].filter.list_accounts",
+        Kind::Str,
+        "",
+        "Filter finding every account for `mode=list-accounts` (empty: this search lists none)."
+    ),
+    key!(
+        "ldap.search[].mapping.account_field",
+        Kind::Str,
+        "",
+        "Attribute holding the account name (`Auth-User`). Required."
+    ),
+    key!(
+        "ldap.search[].mapping.totp_secret_field",
+        Kind::Str,
+        "",
+        "Attribute holding the TOTP secret."
+    ),
+    key!(
+        "ldap.search[].mapping.totp_recovery_field",
+        Kind::Str,
+        "",
+        "Attribute holding TOTP recovery codes."
+    ),
+    key!(
+        "ldap.search[].mapping.display_name_field",
+        Kind::Str,
+        "",
+        "Attribute holding the display name."
+    ),
+    key!(
+        "ldap.search[].mapping.unique_user_id_field",
+        Kind::Str,
+        "",
+        "Attribute holding a stable unique user id (`webauth_userid_field`)."
+    ),
+    key!(
+        "ldap.search[].attribute",
+        Kind::StrList,
+        "",
+        "Attributes returned with the user (JSON body, `X-Nauthilus-<Attr>` headers); mapped fields are added."
     ),
     // brute_force
     key!(

@@ -64,20 +64,17 @@ pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
         Kind::BackendList => {
             let items = list(value)?;
             let mut bad = Vec::new();
+            let mut names = Vec::with_capacity(items.len());
             for item in &items {
-                if let Err(e) = item.parse::<BackendName>() {
-                    bad.push(e);
+                match item.parse::<BackendName>() {
+                    Ok(name) => names.push(Value::String(name.to_string())),
+                    Err(e) => bad.push(e),
                 }
             }
             if !bad.is_empty() {
                 return Err(bad.join("; "));
             }
-            Value::Array(
-                items
-                    .into_iter()
-                    .map(|s| Value::String(s.trim().to_ascii_lowercase()))
-                    .collect(),
-            )
+            Value::Array(names)
         }
     };
     Ok(Some(canonical))
@@ -293,7 +290,7 @@ mod tests {
                 .contains("maximum")
         );
         assert!(
-            coerce(Kind::BackendList, &json!(["ldap"]))
+            coerce(Kind::BackendList, &json!(["lua"]))
                 .unwrap_err()
                 .contains("not implement yet")
         );

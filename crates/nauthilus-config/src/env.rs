@@ -125,13 +125,13 @@ mod tests {
         let (_, warnings) = apply_overrides(
             &mut tree,
             env(&[
-                ("NAUTHILUS_LDAP_CONFIG_BIND_DN", "cn=x"),
+                ("NAUTHILUS_LDAP_CONFIG_NUMBER_OF_WORKERS", "4"),
                 ("NAUTHILUS_SERVR_ADDRESS", "x"),
                 ("HOME", "/root"),
             ]),
         );
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert_eq!(warnings[0].path, "ldap.config.bind_dn");
+        assert_eq!(warnings[0].path, "ldap.config.number_of_workers");
         assert!(warnings[1].message.contains("names no configuration key"));
     }
 }

@@ -40,8 +40,8 @@ mod tests {
     #[test]
     fn sections_and_leaves_are_known() {
         assert!(is_known("ldap"));
-        assert!(is_known("ldap.config.server_uri"));
-        assert!(is_known("ldap.optional_ldap_pools.mypool.bind_dn"));
+        assert!(is_known("ldap.config.number_of_workers"));
+        assert!(is_known("ldap.optional_ldap_pools.mypool.pool_only"));
         assert!(is_known("brute_force.buckets"));
         assert!(is_known("server.redis.replica"));
         assert!(is_known("nginx_wait_delay"));

@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 mod check_brute_force;
+mod check_ldap;
 mod coerce;
 mod diagnostic;
 pub mod duration;

@@ -150,12 +150,32 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
     resolve(&mut tls.ca_file);
     resolve(&mut tls.cert);
     resolve(&mut tls.key);
+    let ldap = &mut config.ldap;
+    for pool in std::iter::once(&mut ldap.config).chain(ldap.optional_ldap_pools.values_mut()) {
+        resolve(&mut pool.tls_ca_cert);
+        resolve(&mut pool.tls_client_cert);
+        resolve(&mut pool.tls_client_key);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::BackendName;
+
+    #[test]
+    fn ldap_tls_files_are_relative_to_the_config_file() {
+        let (c, _) = load_str(
+            "server:\n  backends: [passwd_file]\npasswd_file: {path: u}\nldap:\n  config: {tls_ca_cert: ca.pem}\n  optional_ldap_pools:\n    mail: {tls_client_cert: /abs/c.pem, tls_client_key: k.pem}\n",
+            Path::new("/etc/nauthilus"),
+            no_env(),
+        )
+        .unwrap();
+        assert_eq!(c.ldap.config.tls_ca_cert, "/etc/nauthilus/ca.pem");
+        let mail = &c.ldap.optional_ldap_pools["mail"];
+        assert_eq!(mail.tls_client_cert, "/abs/c.pem");
+        assert_eq!(mail.tls_client_key, "/etc/nauthilus/k.pem");
+    }
 
     fn no_env() -> Vec<(String, String)> {
         Vec::new()
@@ -210,7 +230,7 @@ mod tests {
     #[test]
     fn two_errors_are_reported_together() {
         let e = load_str(
-            "server:\n  adress: x\n  backends: [ldap]\n",
+            "server:\n  adress: x\n  backends: [lua]\n",
             Path::new("/"),
             no_env(),
         )

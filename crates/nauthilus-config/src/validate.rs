@@ -169,7 +169,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
                     .from_env(env("server.backends")),
             );
         }
-        seen.push(*b);
+        seen.push(b.clone());
     }
     if server.backends == [BackendName::Cache] {
         out.push(Diagnostic::error(
@@ -242,6 +242,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
         ));
     }
     crate::check_brute_force::check(config, &mut out);
+    crate::check_ldap::check(config, &mut out);
     for (protocol, backend) in &server.nginx_backends {
         if backend.address.is_empty() {
             out.push(Diagnostic::error(
@@ -285,9 +286,9 @@ mod tests {
 
     #[test]
     fn unimplemented_nauthilus_sections_warn_once() {
-        let w = walk_json(json!({"ldap": {"config": {"server_uri": "ldap://x", "bind_dn": "cn=y"}}}));
+        let w = walk_json(json!({"realtime_blackhole_lists": {"threshold": 5, "lists": []}}));
         assert_eq!(w.diagnostics.len(), 1);
-        assert_eq!(w.diagnostics[0].path, "ldap");
+        assert_eq!(w.diagnostics[0].path, "realtime_blackhole_lists");
         assert_eq!(w.diagnostics[0].severity, crate::Severity::Warning);
     }
 

@@ -45,6 +45,18 @@ impl BackendId {
         }
     }
 
+    /// The `passdb_backend` name in the JSON success body (the Nauthilus function names).
+    pub fn passdb_name(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknownPassDB",
+            Self::Cache => "cachePassDB",
+            Self::Ldap => "ldapPassDB",
+            Self::Lua => "luaPassDB",
+            Self::Memory => "localCachePassDB",
+            Self::PasswdFile => "passwdFilePassDB",
+        }
+    }
+
     /// The name used in logs.
     pub fn name(self) -> &'static str {
         match self {

@@ -22,7 +22,8 @@ pub use state::AppState;
 /// Builds the router. Middleware, outermost first:
 /// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`;
 /// 2. `access_log` — one line per request, with the session;
-/// 3. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
+/// 3. `catch_panics` — a panic below becomes a 500 with the JSON error, not a dropped connection;
+/// 4. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
 ///    `/ping` stays answerable under load.
 ///
 /// With the `bench` cargo feature, `/api/v1/bench/bare` (module `bench`) is added under the same
@@ -61,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/api/v1", api)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn(middleware::catch_panics))
         .layer(axum::middleware::from_fn(middleware::access_log))
         .layer(axum::middleware::from_fn(session::assign_session))
         .with_state(state)

@@ -1,4 +1,4 @@
-//! Cross-cutting middleware: the concurrency limit and the access log.
+//! Cross-cutting middleware: panic containment, the concurrency limit and the access log.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,6 +10,34 @@ use nauthilus_core::SessionId;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Turns a panic anywhere below (a handler, a backend library) into a 500 with the usual JSON
+/// error and the request's session, instead of a dropped connection. The server never panics on
+/// purpose; this is the net under third-party code.
+pub async fn catch_panics(request: Request, next: Next) -> Response {
+    use futures::FutureExt;
+
+    let session = request
+        .extensions()
+        .get::<SessionId>()
+        .copied()
+        .unwrap_or_else(|| SessionId::new(std::time::SystemTime::now()));
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(session = %session, panic = %what, "request handler panicked");
+            ApiError::Internal("Temporary server problem, try again later".into()).into_response_for(session)
+        }
+    }
+}
 
 /// Answers 429 when `server.max_concurrent_requests` requests are already in flight (rather
 /// than queueing: a mail server retries, and a queue only adds latency under overload).
@@ -109,5 +137,30 @@ mod tests {
             StatusCode::OK,
             "the permit came back"
         );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_gives_a_500_with_the_session_not_a_dropped_connection() {
+        #[allow(clippy::panic)]
+        async fn boom() -> &'static str {
+            panic!("library bug")
+        }
+        let app: Router = Router::new()
+            .route("/boom", get(boom))
+            .layer(axum::middleware::from_fn(catch_panics))
+            .layer(axum::middleware::from_fn(crate::session::assign_session));
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let session = response.headers()["x-nauthilus-session"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["guid"], session);
+        assert_eq!(json["error"], "Temporary server problem, try again later");
     }
 }

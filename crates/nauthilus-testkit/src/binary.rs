@@ -1,4 +1,4 @@
-//! Finds the Redis programs the testkit runs: PATH first, then the Debian locations.
+//! Finds the programs the testkit runs (Redis, slapd): PATH first, then the Debian locations.
 
 use std::env;
 use std::os::unix::fs::PermissionsExt;
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::TestkitError;
 
-/// Directories searched after PATH; Debian installs redis-server and redis-cli in /usr/bin.
+/// Directories searched after PATH; Debian installs redis-server in /usr/bin, slapd in /usr/sbin.
 const FALLBACK_DIRS: [&str; 2] = ["/usr/bin", "/usr/sbin"];
 
 /// Returns the path of `name`, looking on PATH, then in /usr/bin and /usr/sbin.
@@ -19,7 +19,20 @@ pub(crate) fn find_binary(name: &'static str) -> Result<PathBuf, TestkitError> {
         .chain(FALLBACK_DIRS.iter().map(PathBuf::from))
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))
-        .ok_or(TestkitError::BinaryNotFound { binary: name })
+        .ok_or(TestkitError::BinaryNotFound {
+            binary: name,
+            package: package_of(name),
+        })
+}
+
+/// The Debian package that ships `name`.
+fn package_of(name: &str) -> &'static str {
+    match name {
+        "slapd" | "slapadd" | "slaptest" => "slapd",
+        n if n.starts_with("ldap") => "ldap-utils",
+        "redis-cli" => "redis-tools",
+        _ => "redis-server",
+    }
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -37,6 +50,12 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("nauthilus-testkit-no-such-program"), "{text}");
         assert!(text.contains("apt-get install redis-server"), "{text}");
+    }
+
+    #[test]
+    fn ldap_programs_name_their_packages() {
+        assert_eq!(package_of("slapadd"), "slapd");
+        assert_eq!(package_of("ldapsearch"), "ldap-utils");
     }
 
     #[test]

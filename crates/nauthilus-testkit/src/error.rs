@@ -9,12 +9,13 @@ pub enum TestkitError {
     /// A required program is not installed.
     #[error(
         "`{binary}` was not found on PATH, in /usr/bin or in /usr/sbin; install it with \
-         `apt-get install redis-server` (Debian package `redis-server`, which pulls in `redis-tools` \
-         for redis-cli)"
+         `apt-get install {package}` (Debian package `{package}`)"
     )]
     BinaryNotFound {
         /// Program name that was searched for.
         binary: &'static str,
+        /// The Debian package that provides it.
+        package: &'static str,
     },
 
     /// An operating-system call failed.

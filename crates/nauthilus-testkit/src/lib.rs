@@ -12,11 +12,15 @@
 //!   every node reports `cluster_state:ok`.
 //! - [`RedisSentinelSet`]: a master, optionally a replica, and 1–3 sentinels
 //!   (`redis-server <conf> --sentinel`), ready once every sentinel reports the master.
+//! - [`Slapd`]: OpenLDAP's slapd (mdb) loaded from an LDIF fixture with `slapadd`, on a plain
+//!   port (StartTLS), an `ldaps://` port and a Unix socket, with a CA and certificates generated
+//!   at start ([`TestCerts`]); [`Slapd::stop`], [`Slapd::start_again`], [`Slapd::pause`] (a hung
+//!   server) and [`Slapd::resume`] for fault tests.
 //!
 //! # Sharing and cleanup
 //!
 //! Each test binary shares one instance per service through [`shared_redis`],
-//! [`shared_redis_cluster`] and [`shared_redis_sentinel`] (statics, so never dropped). Cleanup
+//! [`shared_redis_cluster`], [`shared_redis_sentinel`] and [`shared_slapd`] (statics, so never dropped). Cleanup
 //! therefore does not rely on `Drop`: every service process runs under a tiny `sh` supervisor
 //! whose stdin is a pipe held only by the test process. When the test process ends for any
 //! reason (normal exit, panic, SIGKILL) the kernel closes the pipe; the supervisor reads end of
@@ -36,7 +40,8 @@
 //! Debian package `redis-server` (it provides `/usr/bin/redis-server`, which also runs sentinels
 //! with `--sentinel`, and depends on `redis-tools`, which provides `/usr/bin/redis-cli`):
 //! `apt-get install redis-server`. Programs are looked up on `PATH`, then in `/usr/bin` and
-//! `/usr/sbin`. Linux is assumed (`/proc` is used to notice a server that died while starting).
+//! `/usr/sbin`. Debian packages `slapd` and `ldap-utils` for [`Slapd`] (it runs `slapadd` and
+//! `slapd`, loads `/usr/lib/ldap/back_mdb.so` and the schemas in `/etc/ldap/schema`). Linux is assumed (`/proc` is used to notice a server that died while starting).
 
 mod binary;
 mod cluster;
@@ -46,7 +51,9 @@ mod resp;
 mod sentinel;
 mod server;
 mod shared;
+mod slapd;
 mod supervisor;
+mod tls;
 mod wait;
 
 pub use cluster::{RedisCluster, RedisClusterBuilder};
@@ -54,4 +61,6 @@ pub use error::TestkitError;
 pub use resp::Reply;
 pub use sentinel::{RedisSentinelSet, RedisSentinelSetBuilder};
 pub use server::{RedisServer, RedisServerBuilder};
-pub use shared::{shared_redis, shared_redis_cluster, shared_redis_sentinel};
+pub use shared::{shared_redis, shared_redis_cluster, shared_redis_sentinel, shared_slapd};
+pub use slapd::{ADMIN_DN, ADMIN_PASSWORD, DEFAULT_LDIF, SUFFIX, Slapd, SlapdBuilder};
+pub use tls::{CLIENT_CERT_CN, TestCerts};

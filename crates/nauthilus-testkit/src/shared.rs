@@ -6,11 +6,12 @@
 
 use std::sync::OnceLock;
 
-use crate::{RedisCluster, RedisSentinelSet, RedisServer, TestkitError};
+use crate::{RedisCluster, RedisSentinelSet, RedisServer, Slapd, TestkitError};
 
 static REDIS: OnceLock<Result<RedisServer, String>> = OnceLock::new();
 static CLUSTER: OnceLock<Result<RedisCluster, String>> = OnceLock::new();
 static SENTINEL: OnceLock<Result<RedisSentinelSet, String>> = OnceLock::new();
+static SLAPD: OnceLock<Result<Slapd, String>> = OnceLock::new();
 
 /// The test binary's shared plain redis-server (no password), started on first call.
 pub fn shared_redis() -> Result<&'static RedisServer, TestkitError> {
@@ -25,6 +26,12 @@ pub fn shared_redis_cluster() -> Result<&'static RedisCluster, TestkitError> {
 /// The test binary's shared sentinel set (master `mymaster`, one sentinel, no passwords).
 pub fn shared_redis_sentinel() -> Result<&'static RedisSentinelSet, TestkitError> {
     shared(&SENTINEL, "redis sentinel set", RedisSentinelSet::start)
+}
+
+/// The test binary's shared slapd (default fixture, TLS on), started on first call. Tests must
+/// not stop it; fault tests start their own [`Slapd`].
+pub fn shared_slapd() -> Result<&'static Slapd, TestkitError> {
+    shared(&SLAPD, "slapd", Slapd::start)
 }
 
 /// Starts the service once; a failure is remembered so later callers fail fast with its text.

@@ -49,6 +49,9 @@ fn config_check(loaded: &LoadedConfig) -> ExitCode {
     if let Err(e) = nauthilus::wiring::open_passwd_file(&loaded.config) {
         errors.push(e.to_string());
     }
+    if let Err(e) = nauthilus::wiring::check_ldap(&loaded.config) {
+        errors.push(e.to_string());
+    }
     if let Err(e) = nauthilus_store::Store::check_config(&loaded.config.server.redis) {
         errors.push(nauthilus::StartupError::from(e).to_string());
     }
@@ -78,7 +81,7 @@ async fn run(loaded: LoadedConfig) -> ExitCode {
         address = %server.addr,
         config = %loaded.source.display(),
         store = server.services.state.pipeline.positive_cache().map_or("none", |c| c.store().kind()),
-        backends = ?config.server.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+        backends = ?config.server.backends.iter().map(ToString::to_string).collect::<Vec<_>>(),
         version = env!("CARGO_PKG_VERSION"),
         "nauthilus listening"
     );

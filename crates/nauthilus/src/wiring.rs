@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use nauthilus_backends::ldap::{ConfigProblem, LdapBackend, build_backends, check_backends};
 use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_config::{BackendName, Config, RedisMode};
@@ -19,8 +20,54 @@ pub enum StartupError {
     PasswdFile(#[from] PasswdFileError),
     #[error("server.redis: {0}")]
     Store(#[from] StoreError),
+    #[error("{}", format_problems(.0))]
+    Ldap(Vec<ConfigProblem>),
     #[error("server.address: cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
+}
+
+fn format_problems(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\nerror: ")
+}
+
+/// The LDAP pools `server.backends` names, in order (`None` = `ldap.config`).
+fn ldap_pools(config: &Config) -> Vec<Option<String>> {
+    config
+        .server
+        .backends
+        .iter()
+        .filter_map(|b| match b {
+            BackendName::Ldap(pool) => Some(pool.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks the LDAP settings the backends use (filters, server URIs, TLS files) without
+/// connecting; for `--config-check`.
+pub fn check_ldap(config: &Config) -> Result<(), StartupError> {
+    let pools = ldap_pools(config);
+    if pools.is_empty() {
+        return Ok(());
+    }
+    check_backends(&config.ldap, &pools)
+        .map(drop)
+        .map_err(StartupError::Ldap)
+}
+
+/// The LDAP backends, one per `ldap`/`ldap(<pool>)` entry, in order. Starts their health
+/// checks; connects lazily.
+fn open_ldap(config: &Config) -> Result<Vec<Arc<LdapBackend>>, StartupError> {
+    let pools = ldap_pools(config);
+    if pools.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backends = build_backends(&config.ldap, &pools).map_err(StartupError::Ldap)?;
+    Ok(backends.into_iter().map(Arc::new).collect())
 }
 
 /// The services of one server, ready to be served.
@@ -60,6 +107,7 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
         tracing::info!(path = %file.path().display(), users = file.db().len(), "passwd_file loaded");
         PasswdFile::watch(file, config.passwd_file.check_interval.get());
     }
+    let mut ldap = open_ldap(config)?.into_iter();
     let redis = &config.server.redis;
     let mut backends = Vec::new();
     for name in &config.server.backends {
@@ -72,6 +120,12 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
             BackendName::PasswdFile => {
                 if let Some(file) = &passwd_file {
                     backends.push(Backend::PasswdFile(file.clone()));
+                }
+            }
+            // open_ldap built one backend per ldap entry, in this order.
+            BackendName::Ldap(_) => {
+                if let Some(backend) = ldap.next() {
+                    backends.push(Backend::Ldap(backend));
                 }
             }
         }

@@ -6,27 +6,26 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One entry of `server.backends`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum BackendName {
     /// The shared positive cache (Redis, or in process in embedded mode).
     Cache,
     /// A Dovecot-style passwd-file (`passwd_file.path`).
     PasswdFile,
+    /// LDAP: `ldap` (the pool `ldap.config`) or `ldap(<name>)` (`ldap.optional_ldap_pools.<name>`).
+    Ldap(Option<String>),
 }
 
-impl BackendName {
-    /// The name as written in the config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cache => "cache",
-            Self::PasswdFile => "passwd_file",
-        }
-    }
-}
+const AVAILABLE: &str = "available: cache, passwd_file, ldap, ldap(<pool>)";
 
 impl fmt::Display for BackendName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Self::Cache => f.write_str("cache"),
+            Self::PasswdFile => f.write_str("passwd_file"),
+            Self::Ldap(None) => f.write_str("ldap"),
+            Self::Ldap(Some(pool)) => write!(f, "ldap({pool})"),
+        }
     }
 }
 
@@ -34,28 +33,42 @@ impl FromStr for BackendName {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let name = s.trim().to_ascii_lowercase();
+        let trimmed = s.trim();
+        let name = trimmed.to_ascii_lowercase();
         match name.as_str() {
-            "cache" => Ok(Self::Cache),
-            "passwd_file" => Ok(Self::PasswdFile),
-            _ => {
-                let base = name.split('(').next().unwrap_or_default();
-                if matches!(base, "ldap" | "lua" | "sql") {
-                    Err(format!(
-                        "backend {s:?} is a Nauthilus backend that nauthilus-rs does not implement yet; \
-                         available: cache, passwd_file"
-                    ))
-                } else {
-                    Err(format!("unknown backend {s:?}; available: cache, passwd_file"))
-                }
-            }
+            "cache" => return Ok(Self::Cache),
+            "passwd_file" => return Ok(Self::PasswdFile),
+            "ldap" => return Ok(Self::Ldap(None)),
+            _ => {}
+        }
+        let base = name.split('(').next().unwrap_or_default().trim();
+        if base == "ldap" {
+            // Lower-cased like every config key, so it names a key of ldap.optional_ldap_pools.
+            let inner = name
+                .split_once('(')
+                .map(|(_, r)| r)
+                .and_then(|r| r.strip_suffix(')'))
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && !p.contains(['(', ')']));
+            return match inner {
+                Some("default") => Ok(Self::Ldap(None)),
+                Some(pool) => Ok(Self::Ldap(Some(pool.to_owned()))),
+                None => Err(format!("backend {s:?}: expected `ldap` or `ldap(<pool name>)`")),
+            };
+        }
+        if matches!(base, "lua" | "sql") {
+            Err(format!(
+                "backend {s:?} is a Nauthilus backend that nauthilus-rs does not implement yet; {AVAILABLE}"
+            ))
+        } else {
+            Err(format!("unknown backend {s:?}; {AVAILABLE}"))
         }
     }
 }
 
 impl Serialize for BackendName {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        serializer.serialize_str(&self.to_string())
     }
 }
 
@@ -63,5 +76,29 @@ impl<'de> Deserialize<'de> for BackendName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldap_names_with_and_without_a_pool() {
+        assert_eq!("ldap".parse(), Ok(BackendName::Ldap(None)));
+        assert_eq!("LDAP(default)".parse(), Ok(BackendName::Ldap(None)));
+        assert_eq!(
+            "ldap( Mail )".parse(),
+            Ok(BackendName::Ldap(Some("mail".to_owned())))
+        );
+        assert!("ldap()".parse::<BackendName>().is_err());
+        assert!("ldap(a".parse::<BackendName>().is_err());
+        assert_eq!(BackendName::Ldap(Some("x".into())).to_string(), "ldap(x)");
+        assert!(
+            "lua"
+                .parse::<BackendName>()
+                .unwrap_err()
+                .contains("does not implement yet")
+        );
     }
 }

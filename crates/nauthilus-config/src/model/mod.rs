@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod brute_force;
 pub mod headers;
+pub mod ldap;
 pub mod redis;
 pub mod server;
 
@@ -14,6 +15,7 @@ use crate::duration::ConfigDuration;
 pub use backend::BackendName;
 pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
 pub use headers::RequestHeaders;
+pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig};
 
@@ -23,6 +25,7 @@ pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerCon
 pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
+    pub ldap: LdapSection,
     pub brute_force: BruteForceConfig,
     pub imap_backend_address: String,
     pub imap_backend_port: u16,
@@ -40,6 +43,7 @@ impl Default for Config {
         Self {
             server: ServerConfig::default(),
             passwd_file: PasswdFileConfig::default(),
+            ldap: LdapSection::default(),
             brute_force: BruteForceConfig::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,

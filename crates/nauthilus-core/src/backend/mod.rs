@@ -1,10 +1,12 @@
 //! The password databases the pipeline asks, in configured order: one enum, dispatched here.
 
+pub mod ldap;
 pub mod passwd_file;
 pub mod positive_cache;
 
 use std::sync::Arc;
 
+use nauthilus_backends::ldap::{LdapBackend, LdapError};
 use nauthilus_backends::passwd_file::PasswdFile;
 use nauthilus_backends::password::{PasswordVerifier, VerifyError};
 use nauthilus_store::StoreError;
@@ -31,6 +33,8 @@ pub enum BackendError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Verify(VerifyError),
+    #[error(transparent)]
+    Ldap(#[from] LdapError),
 }
 
 /// One configured password database.
@@ -40,6 +44,8 @@ pub enum Backend {
     Cache(PositiveCache),
     /// A passwd-file.
     PasswdFile(Arc<PasswdFile>),
+    /// An LDAP pool with its searches (`ldap`, `ldap(<pool>)`).
+    Ldap(Arc<LdapBackend>),
 }
 
 impl Backend {
@@ -48,6 +54,7 @@ impl Backend {
         match self {
             Self::Cache(_) => BackendId::Cache,
             Self::PasswdFile(_) => BackendId::PasswdFile,
+            Self::Ldap(_) => BackendId::Ldap,
         }
     }
 
@@ -56,6 +63,7 @@ impl Backend {
         match self {
             Self::Cache(_) => false,
             Self::PasswdFile(_) => true,
+            Self::Ldap(ldap) => ldap.supports_list_accounts(),
         }
     }
 
@@ -68,6 +76,7 @@ impl Backend {
         match self {
             Self::Cache(cache) => Ok(cache.lookup(req).await?),
             Self::PasswdFile(file) => passwd_file::verify(file, req, verifier).await,
+            Self::Ldap(backend) => ldap::verify(backend, req).await,
         }
     }
 
@@ -76,6 +85,7 @@ impl Backend {
         match self {
             Self::Cache(_) => Ok(Vec::new()),
             Self::PasswdFile(file) => Ok(passwd_file::list_accounts(file)),
+            Self::Ldap(backend) => Ok(backend.list_accounts().await?),
         }
     }
 }

@@ -110,12 +110,13 @@ fn ok_text(mut headers: HeaderMap) -> Response {
     (StatusCode::OK, headers, "OK").into_response()
 }
 
-/// The JSON success body: the Nauthilus v1.12 fields (`ok`, `backend`) and the documented ones
-/// (`passdb_backend`, `webauth_userid_field`, `display_name_field`), so clients of either work.
+/// The JSON success body: the Nauthilus v1.12 fields (`ok`, `backend`: the numeric id) and the
+/// documented ones (`passdb_backend`: `ldapPassDB`, ...; `webauth_userid_field`,
+/// `display_name_field`), so clients of either work.
 #[derive(Serialize)]
 struct JsonSuccess<'a> {
     ok: bool,
-    passdb_backend: u8,
+    passdb_backend: &'static str,
     account_field: &'a str,
     totp_secret_field: &'a str,
     webauth_userid_field: &'a str,
@@ -128,7 +129,7 @@ impl<'a> From<&'a UserData> for JsonSuccess<'a> {
     fn from(u: &'a UserData) -> Self {
         Self {
             ok: true,
-            passdb_backend: u.backend.code(),
+            passdb_backend: u.backend.passdb_name(),
             account_field: &u.fields.account_field,
             totp_secret_field: &u.fields.totp_secret_field,
             webauth_userid_field: &u.fields.webauthn_userid_field,

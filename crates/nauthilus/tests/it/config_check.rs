@@ -34,12 +34,14 @@ fn config_check_warns_about_unimplemented_nauthilus_keys_and_passes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("users"), "a:{PLAIN}b\n").unwrap();
     let path = dir.path().join("nauthilus.yml");
-    std::fs::write(&path, "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users\nldap:\n  config:\n    server_uri: ldap://localhost\n").unwrap();
+    std::fs::write(&path, "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users\nrealtime_blackhole_lists:\n  threshold: 5\n").unwrap();
     let out = nauthilus(&["--config", path.to_str().unwrap(), "--config-check"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("warning: ldap: Nauthilus key that nauthilus-rs does not implement yet"),
+        stderr.contains(
+            "warning: realtime_blackhole_lists: Nauthilus key that nauthilus-rs does not implement yet"
+        ),
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
@@ -109,4 +111,27 @@ fn config_check_reads_redis_tls_files_without_connecting() {
         stderr.contains("server.redis:") && stderr.contains("missing-ca.pem"),
         "{stderr}"
     );
+}
+
+#[test]
+fn config_check_checks_ldap_filters_uris_and_tls_files_without_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nauthilus.yml");
+    std::fs::write(
+        &path,
+        "server:\n  backends: [ldap]\nldap:\n  config:\n    server_uri: [ldap://127.0.0.1:1, 'http://x']\n    tls_ca_cert: /nonexistent/ca.pem\n  search:\n    - protocol: default\n      base_dn: dc=example,dc=test\n      filter: {user: '(uid=%{nope})'}\n      mapping: {account_field: uid}\n",
+    )
+    .unwrap();
+    let out = nauthilus(&["--config", path.to_str().unwrap(), "--config-check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: ldap.search[0].filter.user: unknown macro %{nope}"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: ldap.config.server_uri: \"http://x\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: ldap.config.tls_ca_cert:"), "{stderr}");
 }

@@ -22,7 +22,7 @@ async fn json_success_has_the_headers_and_body_clients_read() {
     assert_eq!(header(&r, "x-nauthilus-session").len(), 27);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["ok"], true);
-    assert_eq!(body["passdb_backend"], 5);
+    assert_eq!(body["passdb_backend"], "passwdFilePassDB");
     assert_eq!(body["backend"], 5);
     assert_eq!(body["account_field"], "user");
     assert_eq!(body["totp_secret_field"], "");

@@ -1,0 +1,341 @@
+//! From `ldap.config` / `ldap.optional_ldap_pools.<name>` to checked pool settings: server URLs
+//! parsed, TLS client configuration built (rustls, ring provider), numbers made usable.
+
+use std::fs;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nauthilus_config::LdapPoolConfig;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::ConfigProblem;
+
+/// Checked settings of one pool.
+#[derive(Clone)]
+pub struct PoolSettings {
+    /// The pool's name (`default` for `ldap.config`), for logs.
+    pub name: String,
+    /// Server URLs in failover order.
+    pub servers: Vec<String>,
+    pub bind_dn: String,
+    pub bind_pw: String,
+    pub starttls: bool,
+    pub sasl_external: bool,
+    /// TLS for `ldaps://` and StartTLS.
+    pub tls: Arc<ClientConfig>,
+    pub lookup_pool_size: usize,
+    pub lookup_idle_pool_size: usize,
+    pub auth_pool_size: usize,
+    pub auth_idle_pool_size: usize,
+    /// Longest wait for a pooled connection, and for opening one.
+    pub connect_timeout: Duration,
+    pub search_timeout: Duration,
+    pub bind_timeout: Duration,
+    /// 0 = no client-side limit.
+    pub search_size_limit: i32,
+    pub retry_max: u32,
+    pub retry_base: Duration,
+    pub retry_max_backoff: Duration,
+    pub cb_failure_threshold: u32,
+    pub cb_cooldown: Duration,
+    /// 0 = no background health checks.
+    pub health_check_interval: Duration,
+}
+
+impl std::fmt::Debug for PoolSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the bind password.
+        f.debug_struct("PoolSettings")
+            .field("name", &self.name)
+            .field("servers", &self.servers)
+            .field("bind_dn", &self.bind_dn)
+            .field("starttls", &self.starttls)
+            .field("sasl_external", &self.sasl_external)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PoolSettings {
+    /// Checks `config` (found at key path `path`), collecting every problem.
+    pub fn from_config(name: &str, path: &str, config: &LdapPoolConfig) -> Result<Self, Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, message: String| {
+            problems.push(ConfigProblem {
+                path: format!("{path}.{key}"),
+                message,
+            });
+        };
+        if config.server_uri.is_empty() {
+            problem("server_uri", "at least one server URI is required".into());
+        }
+        for uri in &config.server_uri {
+            if let Err(message) = check_uri(uri) {
+                problem("server_uri", message);
+            }
+            if config.starttls && uri.starts_with("ldaps://") {
+                problem(
+                    "starttls",
+                    format!("{uri}: StartTLS cannot be used on an ldaps:// connection"),
+                );
+            }
+        }
+        if config.sasl_external && (config.tls_client_cert.is_empty() || config.tls_client_key.is_empty()) {
+            problem(
+                "sasl_external",
+                "needs tls_client_cert and tls_client_key (the identity SASL EXTERNAL presents)".into(),
+            );
+        }
+        if config.tls_client_cert.is_empty() != config.tls_client_key.is_empty() {
+            problem(
+                "tls_client_cert",
+                "tls_client_cert and tls_client_key must be given together".into(),
+            );
+        }
+        if config.lookup_idle_pool_size > config.lookup_pool_size {
+            problem("lookup_idle_pool_size", "must not exceed lookup_pool_size".into());
+        }
+        if config.auth_idle_pool_size > config.auth_pool_size {
+            problem("auth_idle_pool_size", "must not exceed auth_pool_size".into());
+        }
+        let tls = match tls_config(config) {
+            Ok(tls) => Some(tls),
+            Err((key, message)) => {
+                problem(key, message);
+                None
+            }
+        };
+        let (Some(tls), true) = (tls, problems.is_empty()) else {
+            return Err(problems);
+        };
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX).max(1);
+        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(Self {
+            name: name.to_owned(),
+            servers: config.server_uri.clone(),
+            bind_dn: config.bind_dn.clone(),
+            bind_pw: config.bind_pw.clone(),
+            starttls: config.starttls,
+            sasl_external: config.sasl_external,
+            tls,
+            lookup_pool_size: size(config.lookup_pool_size),
+            lookup_idle_pool_size: usize::try_from(config.lookup_idle_pool_size).unwrap_or(0),
+            auth_pool_size: size(config.auth_pool_size),
+            auth_idle_pool_size: usize::try_from(config.auth_idle_pool_size).unwrap_or(0),
+            connect_timeout: nonzero(config.connect_abort_timeout.get(), Duration::from_secs(10)),
+            search_timeout: nonzero(config.search_timeout.get(), Duration::from_secs(5)),
+            bind_timeout: nonzero(config.bind_timeout.get(), Duration::from_secs(5)),
+            search_size_limit: i32::try_from(config.search_size_limit).unwrap_or(i32::MAX),
+            retry_max: count(config.retry_max),
+            retry_base: config.retry_base.get(),
+            retry_max_backoff: config.retry_max_backoff.get(),
+            cb_failure_threshold: count(config.cb_failure_threshold),
+            cb_cooldown: config.cb_cooldown.get(),
+            health_check_interval: config.health_check_interval.get(),
+        })
+    }
+}
+
+/// Every network operation has a timeout: a zero from the config means the default.
+fn nonzero(d: Duration, default: Duration) -> Duration {
+    if d.is_zero() { default } else { d }
+}
+
+/// `ldap://host[:port]`, `ldaps://host[:port]` or `ldapi://<percent-encoded socket path>`.
+fn check_uri(uri: &str) -> Result<(), String> {
+    let (scheme, rest) = uri
+        .split_once("://")
+        .ok_or_else(|| format!("{uri:?}: not a URI (expected ldap://, ldaps:// or ldapi://)"))?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "ldap" | "ldaps" => {
+            let authority = rest.split('/').next().unwrap_or_default();
+            let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+                let (host, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| format!("{uri:?}: unclosed [ in the host"))?;
+                (host, after.strip_prefix(':'))
+            } else {
+                match authority.rsplit_once(':') {
+                    Some((host, port)) => (host, Some(port)),
+                    None => (authority, None),
+                }
+            };
+            if host.is_empty() {
+                return Err(format!("{uri:?}: no host"));
+            }
+            if let Some(port) = port {
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("{uri:?}: port {port:?} is not a number 1..65535"))?;
+            }
+            Ok(())
+        }
+        "ldapi" => {
+            let path = rest.split('/').next().unwrap_or_default();
+            if path.is_empty() {
+                Err(format!(
+                    "{uri:?}: no socket path (write it percent-encoded, e.g. ldapi://%2Frun%2Fslapd%2Fldapi)"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        other => Err(format!("{uri:?}: scheme {other:?} is not ldap, ldaps or ldapi")),
+    }
+}
+
+fn tls_config(config: &LdapPoolConfig) -> Result<Arc<ClientConfig>, (&'static str, String)> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ("server_uri", format!("TLS: {e}")))?;
+    let builder = if config.tls_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCertificate(provider)))
+    } else {
+        builder.with_root_certificates(root_store(config)?)
+    };
+    let config = if config.tls_client_cert.is_empty() || config.tls_client_key.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let chain = read_certificates("tls_client_cert", &config.tls_client_cert)?;
+        let key_pem = read("tls_client_key", &config.tls_client_key)?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+            (
+                "tls_client_key",
+                format!("{:?}: no private key ({e})", config.tls_client_key),
+            )
+        })?;
+        builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| ("tls_client_cert", format!("client certificate and key: {e}")))?
+    };
+    Ok(Arc::new(config))
+}
+
+fn root_store(config: &LdapPoolConfig) -> Result<RootCertStore, (&'static str, String)> {
+    let mut roots = RootCertStore::empty();
+    if config.tls_ca_cert.is_empty() {
+        // Only needed for ldaps:// or StartTLS; an empty store fails those connections clearly.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+    } else {
+        for cert in read_certificates("tls_ca_cert", &config.tls_ca_cert)? {
+            roots
+                .add(cert)
+                .map_err(|e| ("tls_ca_cert", format!("{:?}: {e}", config.tls_ca_cert)))?;
+        }
+    }
+    Ok(roots)
+}
+
+fn read(key: &'static str, path: &str) -> Result<Vec<u8>, (&'static str, String)> {
+    fs::read(path).map_err(|e| (key, format!("{path:?}: {e}")))
+}
+
+fn read_certificates(
+    key: &'static str,
+    path: &str,
+) -> Result<Vec<CertificateDer<'static>>, (&'static str, String)> {
+    let pem = read(key, path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| (key, format!("{path:?}: {e}")))?;
+    if certs.is_empty() {
+        return Err((key, format!("{path:?}: no PEM certificate found")));
+    }
+    Ok(certs)
+}
+
+/// `tls_skip_verify`: any certificate is accepted (signatures are still checked).
+#[derive(Debug)]
+struct AcceptAnyServerCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyServerCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_checked() {
+        assert!(check_uri("ldap://127.0.0.1:389").is_ok());
+        assert!(check_uri("ldaps://ldap.example.test/").is_ok());
+        assert!(check_uri("ldap://[::1]:389").is_ok());
+        assert!(check_uri("ldapi://%2Frun%2Fslapd%2Fldapi").is_ok());
+        assert!(check_uri("ldap://").is_err());
+        assert!(check_uri("ldap://host:99999").is_err());
+        assert!(check_uri("http://host").is_err());
+        assert!(check_uri("host:389").is_err());
+    }
+
+    #[test]
+    fn problems_are_collected_with_key_paths() {
+        let config = LdapPoolConfig {
+            server_uri: vec!["http://x".into()],
+            sasl_external: true,
+            lookup_idle_pool_size: 9,
+            lookup_pool_size: 1,
+            ..LdapPoolConfig::default()
+        };
+        let problems = PoolSettings::from_config("default", "ldap.config", &config).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "ldap.config.server_uri",
+                "ldap.config.sasl_external",
+                "ldap.config.lookup_idle_pool_size"
+            ]
+        );
+    }
+
+    #[test]
+    fn zero_timeouts_fall_back_to_defaults() {
+        let config = LdapPoolConfig {
+            server_uri: vec!["ldap://127.0.0.1".into()],
+            search_timeout: nauthilus_config::ConfigDuration::from_secs(0),
+            ..LdapPoolConfig::default()
+        };
+        let settings = PoolSettings::from_config("default", "ldap.config", &config).unwrap();
+        assert_eq!(settings.search_timeout, Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,54 @@
+//! The LDAP backend as the pipeline sees it: an `AuthRequest` becomes an LDAP query (macro
+//! values, the password unless `no-auth`), the found entry becomes `UserData`.
+
+use std::sync::Arc;
+
+use nauthilus_backends::ldap::{LdapBackend, LdapLookup, LdapQuery, LdapUser, MacroValues};
+
+use super::{BackendError, PassDbResult};
+use crate::outcome::{BackendId, FieldNames, UserData};
+use crate::request::{AuthMode, AuthRequest};
+
+/// Looks `req.username` up with the search for its protocol and, unless `no-auth`, checks the
+/// password by binding as the found entry.
+pub async fn verify(backend: &LdapBackend, req: &AuthRequest) -> Result<PassDbResult, BackendError> {
+    let password = match req.mode {
+        AuthMode::NoAuth => None,
+        AuthMode::Authenticate => Some(req.password.expose()),
+    };
+    let query = LdapQuery {
+        protocol: req.protocol.as_str(),
+        values: MacroValues {
+            user: &req.username,
+            service: req.protocol.as_str(),
+            local_ip: &req.local.ip,
+            local_port: &req.local.port,
+            remote_ip: &req.client.ip,
+            remote_port: &req.client.port,
+            client_id: &req.client.id,
+        },
+        password,
+    };
+    Ok(match backend.verify(&query).await? {
+        LdapLookup::NotFound => PassDbResult::UserNotFound,
+        LdapLookup::Found { user, password_ok } => PassDbResult::Found {
+            user: Arc::new(user_data(*user)),
+            password_ok,
+        },
+    })
+}
+
+fn user_data(user: LdapUser) -> UserData {
+    let m = user.mapping;
+    UserData {
+        account: user.account,
+        backend: BackendId::Ldap,
+        fields: FieldNames {
+            account_field: m.account_field,
+            totp_secret_field: m.totp_secret_field,
+            webauthn_userid_field: m.unique_user_id_field,
+            display_name_field: m.display_name_field,
+        },
+        attributes: user.attributes,
+    }
+}
