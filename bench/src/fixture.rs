@@ -7,13 +7,15 @@
 //! - `guarded`: brute-force protection on, its state in the same Redis (P2, P5), with the four
 //!   buckets of `examples/quickstart.yml`.
 //!
-//! Only one of them is under load at a time. A phase that needs other services (P3: slapd)
-//! starts its own next to these.
+//! - `ldap`: a private slapd (testkit fixture directory) and a third server whose only backend is
+//!   `ldap`, with the in-process cache off (P3); absent when slapd cannot start here.
+//!
+//! Only one of them is under load at a time.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use nauthilus_testkit::{RedisServer, Reply};
+use nauthilus_testkit::{ADMIN_DN, ADMIN_PASSWORD, RedisServer, Reply, Slapd};
 
 use crate::cpu::Topology;
 use crate::error::BenchError;
@@ -64,6 +66,32 @@ const BRUTE_FORCE: &str = "brute_force:\n  buckets:\n\
     \x20   - {name: b_1h_ipv4_24, period: 1h, cidr: 24, ipv4: true, failed_requests: 15}\n\
     \x20   - {name: b_1h_ipv6_64, period: 1h, cidr: 64, ipv6: true, failed_requests: 15}\n";
 
+/// The LDAP user of P3 (testkit's directory), and where the server searches for it.
+pub const LDAP_USER: (&str, &str) = ("alice", "alice-secret");
+pub const LDAP_PEOPLE: &str = "ou=people,dc=example,dc=test";
+pub const LDAP_FILTER: &str = "(&(objectClass=inetOrgPerson)(uid=alice))";
+/// Connections of each of the server's LDAP pools (lookup, auth), and clients of the bare loop.
+pub const LDAP_CLIENTS: usize = 8;
+
+fn ldap_config(addr: SocketAddr, slapd: &str) -> String {
+    format!(
+        "server:\n  address: \"{addr}\"\n  backends: [ldap]\n  log: {{level: error}}\n\
+         local_cache_auth_ttl: 0\nldap:\n  config:\n    server_uri: '{slapd}'\n    \
+         bind_dn: '{ADMIN_DN}'\n    bind_pw: '{ADMIN_PASSWORD}'\n    \
+         lookup_pool_size: {LDAP_CLIENTS}\n    auth_pool_size: {LDAP_CLIENTS}\n  search:\n    \
+         - protocol: default\n      base_dn: '{LDAP_PEOPLE}'\n      \
+         filter: {{user: '(&(objectClass=inetOrgPerson)(uid=%L{{user}}))'}}\n      \
+         mapping: {{account_field: uid}}\n      attribute: [mail, cn]\n"
+    )
+}
+
+/// slapd and the server whose only backend is LDAP.
+#[derive(Debug)]
+pub struct LdapFixture {
+    pub slapd: Slapd,
+    pub server: ServerProcess,
+}
+
 /// What the phases share.
 #[derive(Debug)]
 pub struct Fixture {
@@ -71,6 +99,8 @@ pub struct Fixture {
     pub redis: RedisServer,
     pub server: ServerProcess,
     pub guarded: ServerProcess,
+    /// `Err(why)` when slapd or the LDAP server could not start here.
+    pub ldap: Result<LdapFixture, String>,
     pub server_binary: PathBuf,
 }
 
@@ -89,11 +119,22 @@ impl Fixture {
         };
         let server = start(false)?;
         let guarded = start(true)?;
+        let ldap = Slapd::builder()
+            .tls(false)
+            .start()
+            .map_err(|e| format!("slapd did not start: {e}"))
+            .and_then(|slapd| {
+                let url = slapd.url();
+                ServerProcess::start(&server_binary, &|addr| ldap_config(addr, &url), &[], &topology)
+                    .map(|server| LdapFixture { slapd, server })
+                    .map_err(|e| format!("the LDAP server did not start: {e}"))
+            });
         Ok(Self {
             topology,
             redis,
             server,
             guarded,
+            ldap,
             server_binary,
         })
     }
@@ -107,6 +148,7 @@ impl Fixture {
     pub fn process(&self, addr: SocketAddr) -> Option<&ServerProcess> {
         [&self.server, &self.guarded]
             .into_iter()
+            .chain(self.ldap.as_ref().ok().map(|l| &l.server))
             .find(|s| s.addr() == addr)
     }
 
