@@ -37,9 +37,10 @@ impl Pipeline {
                 }
             }
             for account in &accounts {
-                let key = cache.key(account);
-                if cache.store().delete(&key).await? {
-                    removed.push(key);
+                for key in cache.all_keys(account) {
+                    if cache.store().delete(&key).await? {
+                        removed.push(key);
+                    }
                 }
             }
         }

@@ -99,6 +99,20 @@ pub fn open_passwd_file(config: &Config) -> Result<Option<Arc<PasswdFile>>, Star
     Ok(Some(Arc::new(PasswdFile::open(&config.passwd_file.path)?)))
 }
 
+/// Protocol → positive-cache name, from the `cache_name` of each LDAP search (the first search
+/// naming a protocol wins, as for the searches themselves).
+fn cache_names(config: &Config) -> std::collections::BTreeMap<String, String> {
+    let mut names = std::collections::BTreeMap::new();
+    for search in &config.ldap.search {
+        for protocol in &search.protocol {
+            names
+                .entry(protocol.to_ascii_lowercase())
+                .or_insert_with(|| search.cache_name.clone());
+        }
+    }
+    names
+}
+
 /// Wires everything for `config`. Must run inside a Tokio runtime (it starts the file watcher).
 pub async fn build(config: &Config) -> Result<Services, StartupError> {
     let store = build_store(config).await?;
@@ -112,11 +126,14 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
     let mut backends = Vec::new();
     for name in &config.server.backends {
         match name {
-            BackendName::Cache => backends.push(Backend::Cache(PositiveCache::new(
-                store.clone(),
-                PasswordDigester::new(&redis.password_nonce),
-                redis.positive_cache_ttl.get(),
-            ))),
+            BackendName::Cache => backends.push(Backend::Cache(
+                PositiveCache::new(
+                    store.clone(),
+                    PasswordDigester::new(&redis.password_nonce),
+                    redis.positive_cache_ttl.get(),
+                )
+                .with_cache_names(cache_names(config)),
+            )),
             BackendName::PasswdFile => {
                 if let Some(file) = &passwd_file {
                     backends.push(Backend::PasswdFile(file.clone()));

@@ -4,7 +4,7 @@
 //! login with the same password is answered from it; a different password falls through to the
 //! next backend (so a changed password works at once).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use super::PassDbResult;
 use crate::account_mapping::AccountMapping;
 use crate::outcome::{Attributes, BackendId, FieldNames, UserData};
 use crate::password_digest::PasswordDigester;
-use crate::request::{AuthMode, AuthRequest};
+use crate::request::{AuthMode, AuthRequest, Protocol};
 
 /// Field names of the cache hash (the Nauthilus layout).
 mod field {
@@ -34,6 +34,8 @@ pub struct PositiveCache {
     mapping: AccountMapping,
     digester: PasswordDigester,
     ttl: Duration,
+    /// Protocol → cache name (`search[].cache_name`); `default` is the fallback.
+    cache_names: Arc<BTreeMap<String, String>>,
 }
 
 impl PositiveCache {
@@ -44,7 +46,23 @@ impl PositiveCache {
             store,
             digester,
             ttl,
+            cache_names: Arc::default(),
         }
+    }
+
+    /// The same cache with per-protocol namespaces: `names` maps a protocol (or `default`, the
+    /// fallback) to its cache name; protocols without one use `__default__`.
+    pub fn with_cache_names(mut self, names: BTreeMap<String, String>) -> Self {
+        self.cache_names = Arc::new(names.into_iter().filter(|(_, n)| !n.is_empty()).collect());
+        self
+    }
+
+    /// The cache name logins of `protocol` are kept under.
+    pub fn cache_name(&self, protocol: &str) -> &str {
+        self.cache_names
+            .get(protocol)
+            .or_else(|| self.cache_names.get(Protocol::DEFAULT))
+            .map_or(DEFAULT_CACHE_NAME, String::as_str)
     }
 
     /// The store it writes to.
@@ -57,9 +75,23 @@ impl PositiveCache {
         &self.mapping
     }
 
-    /// The hash key of `account`'s entry.
-    pub fn key(&self, account: &str) -> String {
-        self.store.keys().positive_cache(DEFAULT_CACHE_NAME, account)
+    /// The hash key of `account`'s entry for logins of `protocol`.
+    pub fn key(&self, protocol: &str, account: &str) -> String {
+        self.store
+            .keys()
+            .positive_cache(self.cache_name(protocol), account)
+    }
+
+    /// Every key `account` may have an entry under (one per cache name), for flushing.
+    pub fn all_keys(&self, account: &str) -> Vec<String> {
+        let mut names: Vec<&str> = self.cache_names.values().map(String::as_str).collect();
+        names.push(DEFAULT_CACHE_NAME);
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|n| self.store.keys().positive_cache(n, account))
+            .collect()
     }
 
     /// Answers from the cache: `UserNotFound` when there is no entry, `Found` with
@@ -72,7 +104,10 @@ impl PositiveCache {
         else {
             return Ok(PassDbResult::UserNotFound);
         };
-        let entry = self.store.hash_get_all(&self.key(&account)).await?;
+        let entry = self
+            .store
+            .hash_get_all(&self.key(req.protocol.as_str(), &account))
+            .await?;
         let Some(user) = decode(&account, &entry) else {
             return Ok(PassDbResult::UserNotFound);
         };
@@ -116,7 +151,7 @@ impl PositiveCache {
         }
         // Independent writes: send both at once (one round trip of latency, not two). A reader
         // seeing one without the other finds no usable entry and asks the next backend.
-        let key = self.key(&user.account);
+        let key = self.key(req.protocol.as_str(), &user.account);
         tokio::try_join!(
             self.mapping
                 .set(&req.username, req.protocol.as_str(), &req.oidc_cid, &user.account),

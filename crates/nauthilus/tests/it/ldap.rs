@@ -291,3 +291,44 @@ async fn the_positive_cache_answers_for_ldap_while_slapd_is_down_but_never_guess
     assert_eq!(login(&s, "alice", "other", "imap").await.status(), 500);
     assert_eq!(login(&s, "bob", "bob-secret", "imap").await.status(), 500);
 }
+
+#[tokio::test]
+async fn a_search_cache_name_names_the_positive_cache_namespace() {
+    let redis = nauthilus_testkit::shared_redis().unwrap();
+    let search = imap_search().replace(
+        "    - protocol: [imap, pop3]\n",
+        "    - protocol: [imap, pop3]\n      cache_name: mailbox\n",
+    );
+    let yaml = format!(
+        "server:\n  address: 127.0.0.1:0\n  backends: [cache, ldap]\n  log: {{level: error}}\n  redis:\n    master: {{address: '{}'}}\n    prefix: 'itcn:'\n    password_nonce: it-nonce-0123456789abcdef\nlocal_cache_auth_ttl: 0\nldap:\n  config:\n{}  search:\n{search}",
+        redis.addr(),
+        pool(&[shared_slapd().unwrap().url()], ""),
+    );
+    let s = TestServer::from_yaml(tempfile::tempdir().unwrap(), &yaml).await;
+    assert_eq!(login(&s, "alice", "alice-secret", "imap").await.status(), 200);
+    let exists = |key: &str| {
+        matches!(
+            redis.command(&["EXISTS", key]).unwrap(),
+            nauthilus_testkit::Reply::Integer(1)
+        )
+    };
+    assert!(
+        exists("itcn:ucp:mailbox:alice"),
+        "the imap login is cached under its search's name"
+    );
+    assert!(!exists("itcn:ucp:__default__:alice"));
+    let r = s
+        .http
+        .delete(s.url("/api/v1/cache/flush"))
+        .json(&json!({"user": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["result"]["removed_keys"],
+        json!(["itcn:ucp:mailbox:alice", "itcn:user:{47}"]),
+        "{body}"
+    );
+    assert!(!exists("itcn:ucp:mailbox:alice"));
+}
