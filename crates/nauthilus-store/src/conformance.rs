@@ -30,6 +30,21 @@ async fn strings(s: &Store, ns: &str) {
     assert!(s.exists(&k).await.unwrap());
     assert!(s.delete(&k).await.unwrap());
     assert!(!s.delete(&k).await.unwrap());
+    let (a, b, c) = (
+        format!("{ns}many-a"),
+        format!("{ns}many-b"),
+        format!("{ns}many-c"),
+    );
+    s.set(&a, "1", None).await.unwrap();
+    s.set(&c, "3", None).await.unwrap();
+    assert_eq!(
+        s.get_many(&[&a, &b, &c]).await.unwrap(),
+        [Some("1".to_owned()), None, Some("3".to_owned())],
+        "in order, missing keys as None"
+    );
+    assert!(s.get_many(&[]).await.unwrap().is_empty());
+    s.delete(&a).await.unwrap();
+    s.delete(&c).await.unwrap();
 }
 
 async fn set_nx_and_get_del(s: &Store, ns: &str) {
@@ -188,6 +203,11 @@ async fn wrong_types(s: &Store, ns: &str) {
     );
     s.delete(&k).await.unwrap();
     s.hash_set(&k, &[("f", "v")]).await.unwrap();
+    let other = format!("{ns}typed-other");
+    assert!(
+        matches!(s.get_many(&[&other, &k]).await, Err(StoreError::Command(_))),
+        "a hash among the keys is an error, not a silent None"
+    );
     assert!(matches!(s.get(&k).await, Err(StoreError::Command(_))));
     s.delete(&k).await.unwrap();
 }

@@ -121,6 +121,12 @@ impl Store {
         dispatch!(self, get(key))
     }
 
+    /// The strings at several keys, in order, in one round trip where the store allows it (a
+    /// Cluster sends one command per key, concurrently). A key holding another type is an error.
+    pub async fn get_many(&self, keys: &[&str]) -> StoreResult<Vec<Option<String>>> {
+        dispatch!(self, get_many(keys))
+    }
+
     /// Sets a string, replacing any value and TTL.
     pub async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
         dispatch!(self, set(key, value, ttl))

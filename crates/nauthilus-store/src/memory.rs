@@ -74,6 +74,10 @@ impl MemoryStore {
         f(&mut state.entries, now)
     }
 
+    pub(crate) fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
     pub(crate) fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.with(false, |m, now| match live(m, key, now) {
             None => Ok(None),

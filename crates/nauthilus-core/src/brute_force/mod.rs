@@ -181,8 +181,7 @@ impl BruteForce {
         })
     }
 
-    /// The ban that blocks `req`, if its network is banned. One read per rule, all in flight at
-    /// once.
+    /// The ban that blocks `req`, if its network is banned: one GET per rule, in one round trip.
     pub async fn check(&self, req: &AuthRequest) -> StoreResult<Option<Ban>> {
         let Some(ip) = self.client(req) else {
             return Ok(None);
@@ -191,11 +190,9 @@ impl BruteForce {
         inner.stats.checks.fetch_add(1, Ordering::Relaxed);
         let keys = inner.store.keys();
         let scopes: Vec<String> = self.scopes(req, ip).map(|(_, _, s)| s.tail()).collect();
-        let found = try_join_all(scopes.iter().map(|scope| {
-            let key = keys.brute_force_ban(scope);
-            async move { inner.store.get(&key).await }
-        }))
-        .await?;
+        let ban_keys: Vec<String> = scopes.iter().map(|s| keys.brute_force_ban(s)).collect();
+        let ban_keys: Vec<&str> = ban_keys.iter().map(String::as_str).collect();
+        let found = inner.store.get_many(&ban_keys).await?;
         let ban = scopes
             .into_iter()
             .zip(found)

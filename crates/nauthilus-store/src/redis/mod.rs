@@ -106,6 +106,19 @@ impl RedisStore {
         self.query(cmd("GET").arg(key)).await
     }
 
+    /// GET of several keys: one pipeline (one round trip) on a single server; in a Cluster, where
+    /// the keys may live on different nodes, one GET per key, all in flight at once.
+    pub(crate) async fn get_many(&self, keys: &[&str]) -> StoreResult<Vec<Option<String>>> {
+        if keys.len() > 1 && self.pool.connector().mode() != "cluster" {
+            let mut p = redis::pipe();
+            for key in keys {
+                p.cmd("GET").arg(*key);
+            }
+            return self.run(async |conn| p.query_async(conn).await).await;
+        }
+        futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await
+    }
+
     pub(crate) async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
         let _: Value = self.query(&c::set(key, value, ttl, false)).await?;
         Ok(())
