@@ -1,16 +1,12 @@
 //! From `ldap.config` / `ldap.optional_ldap_pools.<name>` to checked pool settings: server URLs
 //! parsed, TLS client configuration built (rustls, ring provider), numbers made usable.
 
-use std::fs;
 use std::sync::Arc;
 use std::time::Duration;
 
 use nauthilus_config::LdapPoolConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use nauthilus_tls::{AcceptAnyServerCertificate, TlsFileError};
+use rustls::ClientConfig;
 
 use super::ConfigProblem;
 
@@ -189,28 +185,26 @@ fn check_uri(uri: &str) -> Result<(), String> {
 }
 
 fn tls_config(config: &LdapPoolConfig) -> Result<Arc<ClientConfig>, (&'static str, String)> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = nauthilus_tls::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ("server_uri", format!("TLS: {e}")))?;
     let builder = if config.tls_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCertificate(provider)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCertificate::new(&provider)))
     } else {
-        builder.with_root_certificates(root_store(config)?)
+        // Only needed for ldaps:// or StartTLS; without a CA file an empty system store fails
+        // those connections clearly.
+        let roots = nauthilus_tls::root_store(&config.tls_ca_cert, false).map_err(at("tls_ca_cert"))?;
+        builder.with_root_certificates(roots)
     };
     let config = if config.tls_client_cert.is_empty() || config.tls_client_key.is_empty() {
         builder.with_no_client_auth()
     } else {
-        let chain = read_certificates("tls_client_cert", &config.tls_client_cert)?;
-        let key_pem = read("tls_client_key", &config.tls_client_key)?;
-        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
-            (
-                "tls_client_key",
-                format!("{:?}: no private key ({e})", config.tls_client_key),
-            )
-        })?;
+        let chain =
+            nauthilus_tls::read_certificates(&config.tls_client_cert).map_err(at("tls_client_cert"))?;
+        let key = nauthilus_tls::read_private_key(&config.tls_client_key).map_err(at("tls_client_key"))?;
         builder
             .with_client_auth_cert(chain, key)
             .map_err(|e| ("tls_client_cert", format!("client certificate and key: {e}")))?
@@ -218,77 +212,9 @@ fn tls_config(config: &LdapPoolConfig) -> Result<Arc<ClientConfig>, (&'static st
     Ok(Arc::new(config))
 }
 
-fn root_store(config: &LdapPoolConfig) -> Result<RootCertStore, (&'static str, String)> {
-    let mut roots = RootCertStore::empty();
-    if config.tls_ca_cert.is_empty() {
-        // Only needed for ldaps:// or StartTLS; an empty store fails those connections clearly.
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
-    } else {
-        for cert in read_certificates("tls_ca_cert", &config.tls_ca_cert)? {
-            roots
-                .add(cert)
-                .map_err(|e| ("tls_ca_cert", format!("{:?}: {e}", config.tls_ca_cert)))?;
-        }
-    }
-    Ok(roots)
-}
-
-fn read(key: &'static str, path: &str) -> Result<Vec<u8>, (&'static str, String)> {
-    fs::read(path).map_err(|e| (key, format!("{path:?}: {e}")))
-}
-
-fn read_certificates(
-    key: &'static str,
-    path: &str,
-) -> Result<Vec<CertificateDer<'static>>, (&'static str, String)> {
-    let pem = read(key, path)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| (key, format!("{path:?}: {e}")))?;
-    if certs.is_empty() {
-        return Err((key, format!("{path:?}: no PEM certificate found")));
-    }
-    Ok(certs)
-}
-
-/// `tls_skip_verify`: any certificate is accepted (signatures are still checked).
-#[derive(Debug)]
-struct AcceptAnyServerCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyServerCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+/// A TLS file problem reported at `key`.
+fn at(key: &'static str) -> impl Fn(TlsFileError) -> (&'static str, String) {
+    move |e| (key, e.to_string())
 }
 
 #[cfg(test)]

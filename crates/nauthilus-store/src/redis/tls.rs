@@ -5,18 +5,13 @@
 //! provider passed explicitly). Cluster connections are opened by the redis crate, which builds
 //! its own rustls config from PEM bytes and cannot raise the minimum TLS version.
 
-use std::fs;
 use std::sync::Arc;
 
 use nauthilus_config::RedisTls;
+use nauthilus_tls::{AcceptAnyServerCertificate, TlsFileError};
 use redis::{ClientTlsConfig, TlsCertificates, TlsMode};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{
-    CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature,
-};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme, SupportedProtocolVersion};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 
 use crate::StoreError;
 
@@ -35,7 +30,7 @@ fn protocol_versions(min: &str) -> Result<&'static [&'static SupportedProtocolVe
 
 /// The rustls client configuration for standalone and Sentinel connections.
 pub(crate) fn client_config(tls: &RedisTls) -> Result<Arc<ClientConfig>, StoreError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = nauthilus_tls::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(protocol_versions(&tls.min_tls_version)?)
         .map_err(|e| config_error(format!("server.redis.tls: {e}")))?;
@@ -67,9 +62,8 @@ pub(crate) fn cluster_tls(tls: &RedisTls) -> Result<(TlsMode, TlsCertificates), 
     let root_cert = if tls.ca_file.is_empty() {
         None
     } else {
-        let pem = read("server.redis.tls.ca_file", &tls.ca_file)?;
-        parse_certificates("server.redis.tls.ca_file", &pem)?;
-        Some(pem)
+        nauthilus_tls::read_certificates(&tls.ca_file).map_err(file_error("server.redis.tls.ca_file"))?;
+        Some(read("server.redis.tls.ca_file", &tls.ca_file)?)
     };
     let client_tls = match client_identity(tls)? {
         Some(_) => Some(ClientTlsConfig {
@@ -92,31 +86,14 @@ pub(crate) fn cluster_tls(tls: &RedisTls) -> Result<(TlsMode, TlsCertificates), 
     ))
 }
 
-/// `ca_file` if set, else the system's roots.
+/// `ca_file` if set, else the system's roots (which must not be empty: TLS is on).
 fn root_store(tls: &RedisTls) -> Result<RootCertStore, StoreError> {
-    let mut roots = RootCertStore::empty();
-    if tls.ca_file.is_empty() {
-        let native = rustls_native_certs::load_native_certs();
-        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-        if added == 0 {
-            let why = native
-                .errors
-                .first()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default();
-            return Err(config_error(format!(
-                "server.redis.tls: no system root certificates found{why}; set server.redis.tls.ca_file"
-            )));
+    nauthilus_tls::root_store(&tls.ca_file, true).map_err(|e| match e {
+        TlsFileError::NoSystemRoots(_) => {
+            config_error(format!("server.redis.tls: {e}; set server.redis.tls.ca_file"))
         }
-    } else {
-        let pem = read("server.redis.tls.ca_file", &tls.ca_file)?;
-        for cert in parse_certificates("server.redis.tls.ca_file", &pem)? {
-            roots
-                .add(cert)
-                .map_err(|e| config_error(format!("server.redis.tls.ca_file {:?}: {e}", tls.ca_file)))?;
-        }
-    }
-    Ok(roots)
+        other => file_error("server.redis.tls.ca_file")(other),
+    })
 }
 
 type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
@@ -126,17 +103,10 @@ fn client_identity(tls: &RedisTls) -> Result<Option<Identity>, StoreError> {
     match (tls.cert.is_empty(), tls.key.is_empty()) {
         (true, true) => Ok(None),
         (false, false) => {
-            let chain = parse_certificates(
-                "server.redis.tls.cert",
-                &read("server.redis.tls.cert", &tls.cert)?,
-            )?;
+            let chain =
+                nauthilus_tls::read_certificates(&tls.cert).map_err(file_error("server.redis.tls.cert"))?;
             let key =
-                PrivateKeyDer::from_pem_slice(&read("server.redis.tls.key", &tls.key)?).map_err(|e| {
-                    config_error(format!(
-                        "server.redis.tls.key {:?}: no private key ({e})",
-                        tls.key
-                    ))
-                })?;
+                nauthilus_tls::read_private_key(&tls.key).map_err(file_error("server.redis.tls.key"))?;
             Ok(Some((chain, key)))
         }
         _ => Err(config_error(
@@ -145,72 +115,17 @@ fn client_identity(tls: &RedisTls) -> Result<Option<Identity>, StoreError> {
     }
 }
 
-fn read(setting: &str, path: &str) -> Result<Vec<u8>, StoreError> {
-    fs::read(path).map_err(|e| config_error(format!("{setting} {path:?}: {e}")))
+fn read(setting: &'static str, path: &str) -> Result<Vec<u8>, StoreError> {
+    nauthilus_tls::read_pem(path).map_err(file_error(setting))
 }
 
-fn parse_certificates(setting: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, StoreError> {
-    let certs = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| config_error(format!("{setting}: {e}")))?;
-    if certs.is_empty() {
-        return Err(config_error(format!("{setting}: no PEM certificate found")));
-    }
-    Ok(certs)
+/// A TLS file problem as a configuration error naming the setting.
+fn file_error(setting: &'static str) -> impl Fn(TlsFileError) -> StoreError {
+    move |e| config_error(format!("{setting} {e}"))
 }
 
 fn config_error(message: impl Into<String>) -> StoreError {
     StoreError::Config(message.into())
-}
-
-/// `skip_verify`: any certificate for any name is accepted, as Go's `InsecureSkipVerify` does;
-/// the handshake signatures are still checked, so the peer must hold the certificate's key.
-#[derive(Debug)]
-struct AcceptAnyServerCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl AcceptAnyServerCertificate {
-    fn new(provider: &CryptoProvider) -> Self {
-        Self {
-            algorithms: provider.signature_verification_algorithms,
-        }
-    }
-}
-
-impl ServerCertVerifier for AcceptAnyServerCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]
