@@ -206,17 +206,13 @@ impl BruteForce {
     }
 
     /// Remembers that a failure for `account` from `ip` started a ban (for the list API).
-    async fn note_affected(&self, account: &str, ip: IpAddr, ban: &Ban) -> StoreResult<()> {
+    /// The entry lasts as long as the ban (`ban_time`).
+    async fn note_affected(&self, account: &str, ip: IpAddr, ban_time: Duration) -> StoreResult<()> {
         if account.is_empty() {
             return Ok(());
         }
         let inner = &self.inner;
         let keys = inner.store.keys();
-        let ttl = inner
-            .rules
-            .iter()
-            .find(|r| r.name == ban.rule)
-            .map_or(Duration::from_secs(8 * 3600), |r| r.ban_time);
         let ip = ip.to_string();
         inner
             .store
@@ -224,7 +220,7 @@ impl BruteForce {
             .await?;
         inner
             .store
-            .set_add(&keys.affected_account(account), &[&ip], Some(ttl))
+            .set_add(&keys.affected_account(account), &[&ip], Some(ban_time))
             .await?;
         Ok(())
     }
@@ -295,7 +291,7 @@ impl BruteForce {
                 scope: tail,
             };
             if started {
-                self.note_affected(account, ip, &ban).await?;
+                self.note_affected(account, ip, rule.ban_time).await?;
             }
             record.banned.get_or_insert(ban);
         }
