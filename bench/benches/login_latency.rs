@@ -87,8 +87,9 @@ fn main() {
     let mut c = Criterion::default().output_directory(&dir).configure_from_args();
     {
         let mut g = c.benchmark_group("server");
-        let p_mem = &embedded.services.state.pipeline;
-        let p_redis = &with_redis.services.state.pipeline;
+        let (mem_config, redis_config) = (embedded.state.current(), with_redis.state.current());
+        let p_mem = &mem_config.pipeline;
+        let p_redis = &redis_config.pipeline;
         g.bench_function("memory_hit", |b| {
             b.to_async(&rt).iter(|| async {
                 assert!(

@@ -4,7 +4,9 @@
 
 use nauthilus_store::StoreError;
 
-use crate::pipeline::Pipeline;
+use crate::backend::PositiveCache;
+use crate::brute_force::BruteForce;
+use crate::memory_cache::MemoryAuthCache;
 
 /// What a flush removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -14,15 +16,23 @@ pub struct FlushReport {
     pub removed_keys: Vec<String>,
 }
 
-impl Pipeline {
-    /// Removes everything cached for `user` (a login name or an account name).
-    pub async fn flush_user(&self, user: &str) -> Result<FlushReport, StoreError> {
+/// Everything that remembers a user: the same instances the pipeline uses.
+#[derive(Clone, Debug, Default)]
+pub struct UserFlusher {
+    pub memory_cache: Option<MemoryAuthCache>,
+    pub positive_cache: Option<PositiveCache>,
+    pub brute_force: Option<BruteForce>,
+}
+
+impl UserFlusher {
+    /// Forgets the logins cached for `user`: this process' in-memory entries and the positive
+    /// cache entries (and mappings) of every account the user maps to. Returns the store keys
+    /// removed and the accounts the user maps to. A reloaded passwd-file calls this for every
+    /// user whose entry changed, so an old password stops working at once.
+    pub async fn forget_logins(&self, user: &str) -> Result<(Vec<String>, Vec<String>), StoreError> {
         let mut removed = Vec::new();
-        if let Some(memory) = self.memory_cache() {
-            memory.forget(user);
-        }
         let mut accounts: Vec<String> = vec![user.to_owned()];
-        if let Some(cache) = self.positive_cache() {
+        if let Some(cache) = &self.positive_cache {
             let mapping = cache.mapping();
             let mapped = mapping.all_for(user).await?;
             for (_, account) in &mapped {
@@ -44,11 +54,20 @@ impl Pipeline {
                 }
             }
         }
-        for account in &accounts {
-            if let Some(memory) = self.memory_cache() {
+        if let Some(memory) = &self.memory_cache {
+            for account in &accounts {
                 memory.forget(account);
             }
-            if let Some(bf) = self.brute_force() {
+        }
+        Ok((removed, accounts))
+    }
+
+    /// Removes everything cached for `user` (a login name or an account name), brute-force
+    /// history included.
+    pub async fn flush_user(&self, user: &str) -> Result<FlushReport, StoreError> {
+        let (mut removed, accounts) = self.forget_logins(user).await?;
+        if let Some(bf) = &self.brute_force {
+            for account in &accounts {
                 removed.extend(bf.flush_account(account).await?);
             }
         }

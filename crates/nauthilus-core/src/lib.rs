@@ -6,6 +6,7 @@ pub mod auth_wait;
 pub mod backend;
 pub mod brute_force;
 pub mod cache_flush;
+pub mod clock;
 pub mod memory_cache;
 pub mod outcome;
 pub mod password;
@@ -16,11 +17,13 @@ pub mod session;
 
 pub use backend::{Backend, BackendError, PassDbResult, PositiveCache};
 pub use brute_force::{Ban, BruteForce, BruteForceStats};
-pub use cache_flush::FlushReport;
+pub use cache_flush::{FlushReport, UserFlusher};
 pub use memory_cache::MemoryAuthCache;
-pub use outcome::{Attributes, AuthOutcome, BackendId, Decision, FailReason, FieldNames, UserData};
+pub use outcome::{Attributes, AuthOutcome, BackendId, Decision, FailReason, FieldNames, Upstream, UserData};
 pub use password::Password;
 pub use password_digest::PasswordDigester;
-pub use pipeline::{FailurePolicy, ListAccountsError, Pipeline};
+pub use pipeline::{
+    FailurePolicy, FailureTiming, Filter, FilterError, ListAccountsError, Pipeline, PipelineParts, PostAction,
+};
 pub use request::{AuthMode, AuthRequest, CachePolicy, ClientInfo, LocalInfo, Protocol, Service, TlsInfo};
 pub use session::SessionId;

@@ -99,6 +99,8 @@ pub enum FailReason {
     UnknownUser,
     /// The client's network is banned by brute-force protection (the password was not checked).
     BruteForce,
+    /// The credentials were right, but a filter refused the login.
+    Filtered,
 }
 
 /// The decision itself.
@@ -112,7 +114,15 @@ pub enum Decision {
     TempFail(String),
 }
 
-/// What the pipeline answers for one request.
+/// Where the nginx endpoint sends an authenticated client (`Auth-Server` / `Auth-Port`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub server: String,
+    pub port: u16,
+}
+
+/// What the pipeline answers for one request. Built with the constructors; later stages
+/// (filters, scripts) may add a status message, response headers, the upstream and log fields.
 #[derive(Clone, Debug)]
 pub struct AuthOutcome {
     pub decision: Decision,
@@ -120,9 +130,55 @@ pub struct AuthOutcome {
     pub memory_cache_hit: bool,
     /// Seconds a proxy should wait before answering the client (`Auth-Wait`), on failure.
     pub auth_wait: Option<u64>,
+    /// An `Auth-Status` text chosen by a stage instead of the endpoint's default one.
+    pub status_message: Option<String>,
+    /// Extra response headers a stage asked for (name, value).
+    pub headers: Vec<(String, String)>,
+    /// `Auth-Server`/`Auth-Port` chosen by a stage; else the configured one for the protocol.
+    pub upstream: Option<Upstream>,
+    /// Extra fields for the request's log line (name, value).
+    pub log_fields: Vec<(String, String)>,
 }
 
 impl AuthOutcome {
+    fn with(decision: Decision) -> Self {
+        Self {
+            decision,
+            memory_cache_hit: false,
+            auth_wait: None,
+            status_message: None,
+            headers: Vec::new(),
+            upstream: None,
+            log_fields: Vec::new(),
+        }
+    }
+
+    /// Authenticated (or found) `user`.
+    pub fn ok(user: Arc<UserData>) -> Self {
+        Self::with(Decision::Ok(user))
+    }
+
+    /// Authenticated from this process' in-memory cache.
+    pub fn memory_hit(user: Arc<UserData>) -> Self {
+        Self {
+            memory_cache_hit: true,
+            ..Self::ok(user)
+        }
+    }
+
+    /// Denied for `reason`, with the `Auth-Wait` a proxy should apply.
+    pub fn fail(reason: FailReason, auth_wait: Option<u64>) -> Self {
+        Self {
+            auth_wait,
+            ..Self::with(Decision::Fail(reason))
+        }
+    }
+
+    /// No decision possible now; `why` is logged, never shown to the client.
+    pub fn temp_fail(why: impl Into<String>) -> Self {
+        Self::with(Decision::TempFail(why.into()))
+    }
+
     /// True for `Decision::Ok`.
     pub fn is_ok(&self) -> bool {
         matches!(self.decision, Decision::Ok(_))

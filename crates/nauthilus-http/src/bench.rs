@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 
 use crate::codec::common::read_body;
 use crate::error::ApiError;
-use crate::session::Session;
 
 /// Largest body the bare route produces.
 pub const MAX_BYTES: usize = 64 * 1024;
@@ -18,30 +17,25 @@ pub const MAX_BYTES: usize = 64 * 1024;
 const FRAME: usize = 10;
 
 /// `GET|POST /api/v1/bench/bare?bytes=N` (default 0: the smallest JSON object).
-pub async fn bare(Session(session): Session, uri: Uri, body: Body) -> Response {
-    let run = async {
-        let _body = read_body(body).await?;
-        let bytes = requested_bytes(uri.query())?;
-        Ok::<_, ApiError>(
+pub async fn bare(uri: Uri, body: Body) -> Result<Response, ApiError> {
+    let _body = read_body(body).await?;
+    let bytes = requested_bytes(uri.query())?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (
-                StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                    (
-                        header::HeaderName::from_static("x-nauthilus-memory-cache"),
-                        HeaderValue::from_static("Hit"),
-                    ),
-                    (
-                        header::HeaderName::from_static("auth-status"),
-                        HeaderValue::from_static("OK"),
-                    ),
-                ],
-                json_of_size(bytes),
-            )
-                .into_response(),
-        )
-    };
-    run.await.unwrap_or_else(|e| e.into_response_for(session))
+                header::HeaderName::from_static("x-nauthilus-memory-cache"),
+                HeaderValue::from_static("Hit"),
+            ),
+            (
+                header::HeaderName::from_static("auth-status"),
+                HeaderValue::from_static("OK"),
+            ),
+        ],
+        json_of_size(bytes),
+    )
+        .into_response())
 }
 
 fn requested_bytes(query: Option<&str>) -> Result<usize, ApiError> {

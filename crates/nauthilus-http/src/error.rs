@@ -7,7 +7,7 @@ use nauthilus_core::SessionId;
 
 /// A request that could not be served, and why. Messages are shown to the caller, so they
 /// never contain a password.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// Malformed input (400).
     #[error("{0}")]
@@ -69,15 +69,20 @@ pub fn error_body(message: &str, session: SessionId) -> axum::Json<serde_json::V
     axum::Json(serde_json::json!({ "error": message, "guid": session.to_string() }))
 }
 
-/// An error together with the session it belongs to, so handlers can `?` it.
-#[derive(Debug)]
-pub struct SessionError {
-    pub session: SessionId,
-    pub error: ApiError,
+/// A handler returns `Err(ApiError)`; the response carries the error as an extension and the
+/// session middleware (which knows the request's session) renders the JSON body with the guid.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
 }
 
-impl IntoResponse for SessionError {
-    fn into_response(self) -> Response {
-        self.error.into_response_for(self.session)
+/// Renders an `ApiError` a handler left in `response` for `session`; other responses pass.
+pub fn render_pending(mut response: Response, session: SessionId) -> Response {
+    match response.extensions_mut().remove::<ApiError>() {
+        Some(error) => error.into_response_for(session),
+        None => response,
     }
 }

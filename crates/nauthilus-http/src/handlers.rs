@@ -1,51 +1,52 @@
-//! The auth endpoints. Each handler only extracts, decodes, calls the pipeline and renders.
+//! The auth endpoints. Each handler only extracts, decodes, calls the pipeline and renders;
+//! errors are returned as `ApiError` and rendered with the session by the session middleware.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use nauthilus_core::{AuthRequest, Service};
+use nauthilus_core::{AuthMode, AuthOutcome, AuthRequest, Decision, Service, clock};
 
 use crate::codec::common::read_body;
 use crate::codec::{basic, headers_in, json, list_accounts, respond};
 use crate::error::ApiError;
 use crate::query::{AuthQuery, Mode};
 use crate::session::Session;
-use crate::state::AppState;
+use crate::state::{AppState, Current};
 
 /// Runs the pipeline for a decoded request and renders the outcome.
-async fn authenticate(state: &AppState, mut req: AuthRequest, query: AuthQuery) -> Response {
+async fn authenticate(current: &Current, mut req: AuthRequest, query: AuthQuery) -> Response {
     req.cache_policy = query.cache;
-    let outcome = state.pipeline.authenticate(&req, SystemTime::now()).await;
-    let upstream = state.upstream(req.protocol.as_str());
+    let mut outcome = current.pipeline.authenticate(&req, clock::now()).await;
+    let upstream = outcome
+        .upstream
+        .clone()
+        .or_else(|| current.http.upstream(req.protocol.as_str()).cloned());
+    if req.service == Service::Nginx && upstream.is_none() && matches!(outcome.decision, Decision::Ok(_)) {
+        // nginx needs Auth-Server/Auth-Port to proxy the client; an OK without them would leave
+        // the client hanging. Say why in the log and let the client retry.
+        tracing::error!(session = %req.session, protocol = %req.protocol, "no backend server for this protocol (server.nginx_backends): login answered as a temporary failure");
+        outcome = AuthOutcome::temp_fail(format!("no backend server for protocol {}", req.protocol));
+    }
     respond::respond(
         req.service,
         &outcome,
         req.session,
-        upstream,
+        upstream.as_ref(),
         req.protocol.as_str(),
     )
 }
 
-async fn list(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn list(current: &Current, headers: &HeaderMap) -> Result<Response, ApiError> {
     let format = list_accounts::negotiate(headers)?;
-    let accounts = state
+    let accounts = current
         .pipeline
         .list_accounts()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(list_accounts::render(&accounts, format))
-}
-
-fn disabled(off: bool, path: &str) -> Result<(), ApiError> {
-    if off {
-        Err(ApiError::NotFound(format!("{path} is disabled")))
-    } else {
-        Ok(())
-    }
 }
 
 /// `GET|POST /api/v1/auth/json`
@@ -55,21 +56,17 @@ pub async fn auth_json(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let run = async {
-        disabled(st.disabled.auth_json, "/api/v1/auth/json")?;
-        let query = AuthQuery::parse(uri.query())?;
-        let mode = match query.mode {
-            Mode::ListAccounts => return list(&st, &headers).await,
-            Mode::Auth(mode) => mode,
-        };
-        let format = json::body_format(&headers)?;
-        let body = read_body(body).await?;
-        let req = json::parse(&body, format)?.into_request(session, Service::Json, mode)?;
-        Ok(authenticate(&st, req, query).await)
+) -> Result<Response, ApiError> {
+    let current = st.current();
+    let query = AuthQuery::parse(uri.query())?;
+    let mode = match query.mode {
+        Mode::ListAccounts => return list(&current, &headers).await,
+        Mode::Auth(mode) => mode,
     };
-    run.await
-        .unwrap_or_else(|e: ApiError| e.into_response_for(session))
+    let format = json::body_format(&headers)?;
+    let body = read_body(body).await?;
+    let req = json::parse(&body, format)?.into_request(session, Service::Json, mode)?;
+    Ok(authenticate(&current, req, query).await)
 }
 
 /// `POST /api/v1/auth/saslauthd` (form or JSON)
@@ -79,66 +76,37 @@ pub async fn auth_saslauthd(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let run = async {
-        disabled(st.disabled.auth_saslauthd, "/api/v1/auth/saslauthd")?;
-        let query = AuthQuery::parse(uri.query())?;
-        let Mode::Auth(mode) = query.mode else {
-            return Err(ApiError::BadRequest(
-                "mode=list-accounts is not available on saslauthd".into(),
-            ));
-        };
-        let format = json::body_format(&headers)?;
-        let body = read_body(body).await?;
-        let req = json::parse(&body, format)?.into_request(session, Service::Saslauthd, mode)?;
-        Ok(authenticate(&st, req, query).await)
+) -> Result<Response, ApiError> {
+    let current = st.current();
+    let query = AuthQuery::parse(uri.query())?;
+    let Mode::Auth(mode) = query.mode else {
+        return Err(ApiError::BadRequest(
+            "mode=list-accounts is not available on saslauthd".into(),
+        ));
     };
-    run.await
-        .unwrap_or_else(|e: ApiError| e.into_response_for(session))
+    let format = json::body_format(&headers)?;
+    let body = read_body(body).await?;
+    let req = json::parse(&body, format)?.into_request(session, Service::Saslauthd, mode)?;
+    Ok(authenticate(&current, req, query).await)
 }
 
-async fn by_headers(
-    st: &AppState,
-    session: Session,
-    uri: &Uri,
-    headers: &HeaderMap,
+/// `GET|POST /api/v1/auth/header` and `/api/v1/auth/nginx`: the same request headers, rendered
+/// for `service`.
+pub async fn auth_by_headers(
     service: Service,
+    st: Arc<AppState>,
+    Session(session): Session,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let current = st.current();
     let query = AuthQuery::parse(uri.query())?;
     let mode = match query.mode {
-        Mode::ListAccounts => return list(st, headers).await,
+        Mode::ListAccounts => return list(&current, &headers).await,
         Mode::Auth(mode) => mode,
     };
-    let req = headers_in::decode(headers, &st.headers, session.0, service, mode)?;
-    Ok(authenticate(st, req, query).await)
-}
-
-/// `GET|POST /api/v1/auth/header`
-pub async fn auth_header(
-    State(st): State<Arc<AppState>>,
-    session: Session,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let run = async {
-        disabled(st.disabled.auth_header, "/api/v1/auth/header")?;
-        by_headers(&st, session, &uri, &headers, Service::Header).await
-    };
-    run.await.unwrap_or_else(|e| e.into_response_for(session.0))
-}
-
-/// `GET|POST /api/v1/auth/nginx`
-pub async fn auth_nginx(
-    State(st): State<Arc<AppState>>,
-    session: Session,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let run = async {
-        disabled(st.disabled.auth_nginx, "/api/v1/auth/nginx")?;
-        by_headers(&st, session, &uri, &headers, Service::Nginx).await
-    };
-    run.await.unwrap_or_else(|e| e.into_response_for(session.0))
+    let req = headers_in::decode(&headers, &current.http.headers, session, service, mode)?;
+    Ok(authenticate(&current, req, query).await)
 }
 
 /// `GET|POST /api/v1/auth/basic`
@@ -147,24 +115,20 @@ pub async fn auth_basic(
     Session(session): Session,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
-    let run = async {
-        disabled(st.disabled.auth_basic, "/api/v1/auth/basic")?;
-        let query = AuthQuery::parse(uri.query())?;
-        match query.mode {
-            Mode::ListAccounts => return list(&st, &headers).await,
-            Mode::Auth(nauthilus_core::AuthMode::NoAuth) => {
-                return Err(ApiError::BadRequest(
-                    "mode=no-auth is not available on basic".into(),
-                ));
-            }
-            Mode::Auth(_) => {}
+) -> Result<Response, ApiError> {
+    let current = st.current();
+    let query = AuthQuery::parse(uri.query())?;
+    match query.mode {
+        Mode::ListAccounts => return list(&current, &headers).await,
+        Mode::Auth(AuthMode::NoAuth) => {
+            return Err(ApiError::BadRequest(
+                "mode=no-auth is not available on basic".into(),
+            ));
         }
-        let req = basic::decode(&headers, session)?;
-        Ok(authenticate(&st, req, query).await)
-    };
-    run.await
-        .unwrap_or_else(|e: ApiError| e.into_response_for(session))
+        Mode::Auth(AuthMode::Authenticate) => {}
+    }
+    let req = basic::decode(&headers, session)?;
+    Ok(authenticate(&current, req, query).await)
 }
 
 /// `GET /ping`
@@ -175,12 +139,12 @@ pub async fn ping() -> impl IntoResponse {
     )
 }
 
-/// Unknown paths.
-pub async fn not_found(Session(session): Session, uri: Uri) -> Response {
-    ApiError::NotFound(format!("no such endpoint: {}", uri.path())).into_response_for(session)
+/// Unknown paths (and endpoints disabled in `server.disabled_endpoints`).
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
 }
 
 /// Known paths, wrong method.
-pub async fn method_not_allowed(Session(session): Session) -> Response {
-    ApiError::MethodNotAllowed.into_response_for(session)
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

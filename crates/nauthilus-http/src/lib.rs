@@ -1,5 +1,5 @@
-//! The HTTP edge: the router, one codec per endpoint, the mapping of errors to HTTP, and the
-//! admin API. Handlers extract, decode, call one pipeline method and render.
+//! The HTTP edge: routers by function, one codec per endpoint, the mapping of errors to HTTP,
+//! and the admin API. Handlers extract, decode, call one pipeline method and render.
 
 pub mod admin;
 #[cfg(feature = "bench")]
@@ -15,41 +15,75 @@ pub mod state;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::extract::State;
+use axum::routing::{MethodRouter, delete, get, post};
+use nauthilus_core::Service;
 
-pub use state::AppState;
+pub use state::{AppState, Current, HttpSettings};
 
-/// Builds the router. Middleware, outermost first:
-/// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`;
-/// 2. `access_log` — one line per request, with the session;
-/// 3. `catch_panics` — a panic below becomes a 500 with the JSON error, not a dropped connection;
-/// 4. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
-///    `/ping` stays answerable under load.
-///
-/// With the `bench` cargo feature, `/api/v1/bench/bare` (module `bench`) is added under the same
-/// middleware; a default build has no such route.
-pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/auth/json", get(handlers::auth_json).post(handlers::auth_json))
-        .route(
-            "/auth/header",
-            get(handlers::auth_header).post(handlers::auth_header),
-        )
-        .route(
-            "/auth/nginx",
-            get(handlers::auth_nginx).post(handlers::auth_nginx),
-        )
-        .route("/auth/saslauthd", post(handlers::auth_saslauthd))
-        .route(
+type Api = Router<Arc<AppState>>;
+
+/// A GET and POST route for the header-driven endpoints (`header`, `nginx`): one handler body,
+/// rendered for `service`.
+fn by_headers(service: Service) -> MethodRouter<Arc<AppState>> {
+    let handler = move |State(st): State<Arc<AppState>>,
+                        session: session::Session,
+                        uri: axum::http::Uri,
+                        headers: axum::http::HeaderMap| {
+        handlers::auth_by_headers(service, st, session, uri, headers)
+    };
+    get(handler).post(handler)
+}
+
+/// The auth endpoints (`/api/v1/auth/*`); those in `server.disabled_endpoints` are left out.
+pub fn auth_router(state: &AppState) -> Api {
+    let off = state.disabled;
+    let mut api = Router::new();
+    if !off.auth_json {
+        api = api.route("/auth/json", get(handlers::auth_json).post(handlers::auth_json));
+    }
+    if !off.auth_header {
+        api = api.route("/auth/header", by_headers(Service::Header));
+    }
+    if !off.auth_nginx {
+        api = api.route("/auth/nginx", by_headers(Service::Nginx));
+    }
+    if !off.auth_saslauthd {
+        api = api.route("/auth/saslauthd", post(handlers::auth_saslauthd));
+    }
+    if !off.auth_basic {
+        api = api.route(
             "/auth/basic",
             get(handlers::auth_basic).post(handlers::auth_basic),
-        )
+        );
+    }
+    api
+}
+
+/// The admin endpoints: cache and brute-force flush and list.
+pub fn admin_router() -> Api {
+    Router::new()
         .route("/cache/flush", delete(admin::cache_flush))
         .route(
             "/bruteforce/list",
             get(admin::brute_force_list).post(admin::brute_force_list),
         )
-        .route("/bruteforce/flush", delete(admin::brute_force_flush));
+        .route("/bruteforce/flush", delete(admin::brute_force_flush))
+}
+
+/// Builds the whole router. Middleware, outermost first:
+/// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`,
+///    and an `ApiError` a handler returned is rendered as `{"error","guid"}`;
+/// 2. `access_log` — one line per request, with the session;
+/// 3. `catch_panics` — a panic below becomes a 500 with the JSON error, not a dropped connection;
+/// 4. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
+///    `/ping` stays answerable under load.
+///
+/// The auth and admin routers are separate so that each can get its own layers (backchannel
+/// authentication wraps them). With the `bench` cargo feature, `/api/v1/bench/bare` (module
+/// `bench`) is added under the same middleware; a default build has no such route.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = auth_router(&state).merge(admin_router());
     // The benchmarks' HTTP ceiling: same router, same middleware, no pipeline.
     #[cfg(feature = "bench")]
     let api = api.route("/bench/bare", get(bench::bare).post(bench::bare));

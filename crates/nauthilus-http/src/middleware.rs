@@ -83,7 +83,7 @@ mod tests {
     use axum::routing::get;
     use nauthilus_backends::password::PasswordVerifier;
     use nauthilus_config::Config;
-    use nauthilus_core::{FailurePolicy, Pipeline};
+    use nauthilus_core::{Pipeline, PipelineParts};
     use tokio::sync::Notify;
     use tower::ServiceExt;
 
@@ -93,12 +93,7 @@ mod tests {
     async fn requests_beyond_the_limit_get_429_while_others_run() {
         let mut config = Config::default();
         config.server.max_concurrent_requests = 1;
-        let pipeline = Pipeline::new(
-            Vec::new(),
-            PasswordVerifier::new(1),
-            None,
-            FailurePolicy::default(),
-        );
+        let pipeline = Pipeline::new(PipelineParts::new(PasswordVerifier::new(1)));
         let state = AppState::new(pipeline, &config);
         let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let (e, r) = (entered.clone(), release.clone());

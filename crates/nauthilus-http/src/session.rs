@@ -13,11 +13,12 @@ use nauthilus_core::SessionId;
 /// Response header carrying the session id.
 pub const SESSION_HEADER: &str = "x-nauthilus-session";
 
-/// Middleware: creates the session id and adds the response header.
+/// Middleware: creates the session id, renders a handler's `ApiError` with it as `guid`, and
+/// adds the response header.
 pub async fn assign_session(mut request: Request, next: Next) -> Response {
     let session = SessionId::new(SystemTime::now());
     request.extensions_mut().insert(session);
-    let mut response = next.run(request).await;
+    let mut response = crate::error::render_pending(next.run(request).await, session);
     if let Ok(value) = HeaderValue::from_str(&session.to_string()) {
         response.headers_mut().insert(SESSION_HEADER, value);
     }

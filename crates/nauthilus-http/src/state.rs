@@ -1,27 +1,27 @@
-//! What every handler shares: the pipeline and the HTTP-side settings, behind one `Arc`.
+//! What every handler shares. The per-configuration part (`Current`: pipeline, flusher, HTTP
+//! settings) sits behind an `ArcSwap`, so a reload swaps it atomically while requests are in
+//! flight: each request loads it once and keeps that snapshot to the end. What must outlive a
+//! reload (the concurrency limit, which endpoints exist) stays outside.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use nauthilus_config::{Config, DisabledEndpoints, RequestHeaders};
-use nauthilus_core::Pipeline;
+use nauthilus_core::{BruteForce, Pipeline, Upstream, UserFlusher};
 use tokio::sync::Semaphore;
 
-use crate::codec::respond::Upstream;
-
-/// Shared services of the HTTP edge.
+/// HTTP-side settings of one configuration.
 #[derive(Debug)]
-pub struct AppState {
-    pub pipeline: Pipeline,
+pub struct HttpSettings {
+    /// Header names the header and nginx endpoints read.
     pub headers: RequestHeaders,
-    pub disabled: DisabledEndpoints,
     upstreams: HashMap<String, Upstream>,
-    pub(crate) in_flight: Arc<Semaphore>,
 }
 
-impl AppState {
-    /// State for `pipeline`, with the HTTP settings of `config`.
-    pub fn new(pipeline: Pipeline, config: &Config) -> Arc<Self> {
+impl HttpSettings {
+    /// The settings `config` asks for.
+    pub fn from_config(config: &Config) -> Self {
         let mut upstreams = HashMap::new();
         for protocol in ["imap", "pop3", "smtp"]
             .into_iter()
@@ -37,20 +37,72 @@ impl AppState {
                 );
             }
         }
-        let permits = usize::try_from(config.server.max_concurrent_requests)
-            .unwrap_or(usize::MAX)
-            .min(Semaphore::MAX_PERMITS);
-        Arc::new(Self {
-            pipeline,
+        Self {
             headers: config.server.default_http_request_header.clone(),
-            disabled: config.server.disabled_endpoints,
             upstreams,
-            in_flight: Arc::new(Semaphore::new(permits)),
-        })
+        }
     }
 
     /// The `Auth-Server`/`Auth-Port` the nginx endpoint names for `protocol`.
     pub fn upstream(&self, protocol: &str) -> Option<&Upstream> {
         self.upstreams.get(protocol)
+    }
+}
+
+/// One configuration's services, as the handlers see them.
+#[derive(Debug)]
+pub struct Current {
+    pub pipeline: Pipeline,
+    /// Flushes a user from the same caches the pipeline uses.
+    pub flusher: UserFlusher,
+    /// The pipeline's brute-force state, for the list and flush endpoints.
+    pub brute_force: Option<BruteForce>,
+    pub http: HttpSettings,
+}
+
+impl Current {
+    /// `pipeline` with the HTTP settings of `config`.
+    pub fn new(pipeline: Pipeline, config: &Config) -> Self {
+        let flusher = pipeline.flusher();
+        Self {
+            brute_force: flusher.brute_force.clone(),
+            flusher,
+            pipeline,
+            http: HttpSettings::from_config(config),
+        }
+    }
+}
+
+/// Shared state of the HTTP edge.
+#[derive(Debug)]
+pub struct AppState {
+    current: ArcSwap<Current>,
+    /// Endpoints left out of the router (fixed when the router is built).
+    pub disabled: DisabledEndpoints,
+    pub(crate) in_flight: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// State for `pipeline`, with the HTTP settings of `config`.
+    pub fn new(pipeline: Pipeline, config: &Config) -> Arc<Self> {
+        let permits = usize::try_from(config.server.max_concurrent_requests)
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        Arc::new(Self {
+            current: ArcSwap::from_pointee(Current::new(pipeline, config)),
+            disabled: config.server.disabled_endpoints,
+            in_flight: Arc::new(Semaphore::new(permits)),
+        })
+    }
+
+    /// The configuration in force now; a request keeps the snapshot it loaded.
+    pub fn current(&self) -> Arc<Current> {
+        self.current.load_full()
+    }
+
+    /// Puts `pipeline` with `config`'s HTTP settings in force for every request that starts
+    /// from now on; requests in flight finish on the snapshot they hold.
+    pub fn swap(&self, pipeline: Pipeline, config: &Config) {
+        self.current.store(Arc::new(Current::new(pipeline, config)));
     }
 }

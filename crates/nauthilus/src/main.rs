@@ -80,7 +80,7 @@ async fn run(loaded: LoadedConfig) -> ExitCode {
         instance = %config.server.instance_name,
         address = %server.addr,
         config = %loaded.source.display(),
-        store = server.services.state.pipeline.positive_cache().map_or("none", |c| c.store().kind()),
+        store = server.services.store.kind(),
         backends = ?config.server.backends.iter().map(ToString::to_string).collect::<Vec<_>>(),
         version = env!("CARGO_PKG_VERSION"),
         "nauthilus listening"

@@ -1,6 +1,7 @@
 //! Listening and serving, with graceful shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -8,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::wiring::{self, Services, StartupError};
 use nauthilus_config::Config;
+use nauthilus_http::AppState;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -17,8 +19,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct RunningServer {
     /// The address it listens on.
     pub addr: SocketAddr,
-    /// The services it serves.
-    pub services: Services,
+    /// The long-lived services.
+    pub services: Arc<Services>,
+    /// The HTTP state (the pipeline in force).
+    pub state: Arc<AppState>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -27,6 +31,15 @@ impl RunningServer {
     /// `http://addr`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Builds the pipeline `config` describes over the running services and puts it in force
+    /// for every request that starts from now on; requests in flight finish on the old one.
+    /// On error the old pipeline stays.
+    pub fn reload(&self, config: &Config) -> Result<(), StartupError> {
+        let pipeline = self.services.pipeline(config)?;
+        self.state.swap(pipeline, config);
+        Ok(())
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded), and waits.
@@ -72,8 +85,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartupError> {
         address: address.clone(),
         source,
     })?;
-    let services = wiring::build(config).await?;
-    let app = nauthilus_http::router(services.state.clone());
+    let (services, state) = wiring::build(config).await?;
+    let app = nauthilus_http::router(state.clone());
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -85,6 +98,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartupError> {
     Ok(RunningServer {
         addr,
         services,
+        state,
         stop,
         task,
     })

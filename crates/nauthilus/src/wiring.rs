@@ -1,19 +1,30 @@
-//! Builds the running services from a checked configuration: store, backends, pipeline, HTTP
-//! state, background tasks. `main` and the integration tests use the same wiring.
+//! Builds the running services from a checked configuration. Two lifetimes:
+//!
+//! - `Services` lives as long as the process: the store, the password verifier with its hashing
+//!   pool, the passwd-files and the LDAP pools (reused by a reload when their settings did not
+//!   change).
+//! - A `Pipeline` is built per configuration by `Services::pipeline`, one backend per
+//!   `server.backends` entry through `Services::backend` (the factory), and swapped into the
+//!   HTTP state atomically on reload.
+//!
+//! `main` and the integration tests use the same wiring.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
 
 use nauthilus_backends::ldap::{ConfigProblem, LdapBackend, build_backends, check_backends};
 use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_config::{BackendName, Config, RedisMode};
 use nauthilus_core::{
-    Backend, BruteForce, FailurePolicy, MemoryAuthCache, PasswordDigester, Pipeline, PositiveCache,
+    Backend, BruteForce, FailurePolicy, FailureTiming, MemoryAuthCache, PasswordDigester, Pipeline,
+    PipelineParts, PositiveCache,
 };
 use nauthilus_http::AppState;
 use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
 
-/// Why the server could not start.
+/// Why the server could not start (or a configuration could not be put in force).
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("passwd_file.path: {0}")]
@@ -34,48 +45,15 @@ fn format_problems(problems: &[ConfigProblem]) -> String {
         .join("\nerror: ")
 }
 
-/// The LDAP pools `server.backends` names, in order (`None` = `ldap.config`).
-fn ldap_pools(config: &Config) -> Vec<Option<String>> {
-    config
-        .server
-        .backends
-        .iter()
-        .filter_map(|b| match b {
-            BackendName::Ldap(pool) => Some(pool.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Checks the LDAP settings the backends use (filters, server URIs, TLS files) without
 /// connecting; for `--config-check`.
 pub fn check_ldap(config: &Config) -> Result<(), StartupError> {
-    let pools = ldap_pools(config);
-    if pools.is_empty() {
-        return Ok(());
+    for name in &config.server.backends {
+        if let BackendName::Ldap(pool) = name {
+            check_backends(&config.ldap, std::slice::from_ref(pool)).map_err(StartupError::Ldap)?;
+        }
     }
-    check_backends(&config.ldap, &pools)
-        .map(drop)
-        .map_err(StartupError::Ldap)
-}
-
-/// The LDAP backends, one per `ldap`/`ldap(<pool>)` entry, in order. Starts their health
-/// checks; connects lazily.
-fn open_ldap(config: &Config) -> Result<Vec<Arc<LdapBackend>>, StartupError> {
-    let pools = ldap_pools(config);
-    if pools.is_empty() {
-        return Ok(Vec::new());
-    }
-    let backends = build_backends(&config.ldap, &pools).map_err(StartupError::Ldap)?;
-    Ok(backends.into_iter().map(Arc::new).collect())
-}
-
-/// The services of one server, ready to be served.
-#[derive(Debug)]
-pub struct Services {
-    pub state: Arc<AppState>,
-    /// Kept so the passwd-file watcher lives as long as the server.
-    pub passwd_file: Option<Arc<PasswdFile>>,
+    Ok(())
 }
 
 /// The store the configuration selects: Redis when one is configured, else in process.
@@ -91,7 +69,7 @@ pub async fn build_store(config: &Config) -> Result<Store, StartupError> {
     }
 }
 
-/// Opens the passwd-file named by the config, if a backend needs it.
+/// Opens the passwd-file named by the config, if a backend needs it (for `--config-check`).
 pub fn open_passwd_file(config: &Config) -> Result<Option<Arc<PasswdFile>>, StartupError> {
     if !config.server.backends.contains(&BackendName::PasswdFile) {
         return Ok(None);
@@ -113,59 +91,159 @@ fn cache_names(config: &Config) -> std::collections::BTreeMap<String, String> {
     names
 }
 
-/// Wires everything for `config`. Must run inside a Tokio runtime (it starts the file watcher).
-pub async fn build(config: &Config) -> Result<Services, StartupError> {
-    let store = build_store(config).await?;
-    let passwd_file = open_passwd_file(config)?;
-    if let Some(file) = &passwd_file {
-        tracing::info!(path = %file.path().display(), users = file.db().len(), "passwd_file loaded");
-        PasswdFile::watch(file, config.passwd_file.check_interval.get());
+/// What lives across reloads.
+#[derive(Debug)]
+pub struct Services {
+    /// Shared state (Redis or in process).
+    pub store: Store,
+    /// Verifies hashes on the bounded hashing pool.
+    pub verifier: PasswordVerifier,
+    /// Open passwd-files by path, each with its watcher.
+    passwd_files: Mutex<HashMap<PathBuf, Arc<PasswdFile>>>,
+    /// LDAP backends by their settings (pool and searches, as JSON): a reload that leaves them
+    /// unchanged keeps the pool and its connections.
+    ldap: Mutex<HashMap<String, Arc<LdapBackend>>>,
+    /// The HTTP state, once serving: a reloaded passwd-file forgets changed users' logins there.
+    state: Mutex<Weak<AppState>>,
+}
+
+impl Services {
+    /// Opens the long-lived services `config` needs. Must run inside a Tokio runtime.
+    pub async fn start(config: &Config) -> Result<Arc<Self>, StartupError> {
+        let workers = usize::try_from(config.server.password_hash_workers).unwrap_or(0);
+        Ok(Arc::new(Self {
+            store: build_store(config).await?,
+            verifier: PasswordVerifier::new(workers),
+            passwd_files: Mutex::default(),
+            ldap: Mutex::default(),
+            state: Mutex::default(),
+        }))
     }
-    let mut ldap = open_ldap(config)?.into_iter();
-    let redis = &config.server.redis;
-    let mut backends = Vec::new();
-    for name in &config.server.backends {
-        match name {
-            BackendName::Cache => backends.push(Backend::Cache(
-                PositiveCache::new(
-                    store.clone(),
-                    PasswordDigester::new(&redis.password_nonce),
-                    redis.positive_cache_ttl.get(),
-                )
-                .with_cache_names(cache_names(config)),
-            )),
-            BackendName::PasswdFile => {
-                if let Some(file) = &passwd_file {
-                    backends.push(Backend::PasswdFile(file.clone()));
-                }
-            }
-            // open_ldap built one backend per ldap entry, in this order.
-            BackendName::Ldap(_) => {
-                if let Some(backend) = ldap.next() {
-                    backends.push(Backend::Ldap(backend));
-                }
-            }
+
+    /// Tells the services which HTTP state serves their pipelines.
+    pub fn attach(&self, state: &Arc<AppState>) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(state);
+    }
+
+    /// The passwd-file at `config`'s path, opened (and watched) once.
+    fn passwd_file(self: &Arc<Self>, config: &Config) -> Result<Arc<PasswdFile>, StartupError> {
+        let path = PathBuf::from(&config.passwd_file.path);
+        let mut files = self.passwd_files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = files.get(&path) {
+            return Ok(file.clone());
         }
-    }
-    let workers = usize::try_from(config.server.password_hash_workers).unwrap_or(0);
-    let ttl = config.local_cache_auth_ttl.get();
-    let memory = (!ttl.is_zero()).then(|| MemoryAuthCache::new(ttl));
-    let failure = FailurePolicy {
-        max_wait: config.nginx_wait_delay,
-        max_attempts: config.max_login_attempts,
-    };
-    let mut pipeline = Pipeline::new(backends, PasswordVerifier::new(workers), memory, failure);
-    let digester = PasswordDigester::new(&redis.password_nonce);
-    if let Some(bf) = BruteForce::from_config(config, store.clone(), digester) {
-        tracing::info!(
-            rules = bf.rules().len(),
-            store = store.kind(),
-            "brute-force protection enabled"
+        let file = Arc::new(PasswdFile::open(&path)?);
+        tracing::info!(path = %file.path().display(), users = file.db().len(), "passwd_file loaded");
+        let services = Arc::downgrade(self);
+        PasswdFile::watch(
+            &file,
+            config.passwd_file.check_interval.get(),
+            Arc::new(move |changed| {
+                if let Some(services) = services.upgrade() {
+                    services.forget_changed_users(changed);
+                }
+            }),
         );
-        pipeline = pipeline.with_brute_force(bf);
+        files.insert(path, file.clone());
+        Ok(file)
     }
-    Ok(Services {
-        state: AppState::new(pipeline, config),
-        passwd_file,
-    })
+
+    /// Forgets the cached logins of users whose passwd-file entry changed, so that a changed
+    /// or removed password stops working at once rather than after the cache TTLs.
+    fn forget_changed_users(&self, users: Vec<String>) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
+        let Some(state) = state else { return };
+        let flusher = state.current().flusher.clone();
+        tokio::spawn(async move {
+            for user in users {
+                if let Err(e) = flusher.forget_logins(&user).await {
+                    tracing::warn!(user = %user, error = %e, "cached logins of a changed user not forgotten");
+                }
+            }
+        });
+    }
+
+    /// The LDAP backend for `pool` (`None` = `ldap.config`), reused when its settings did not
+    /// change since it was built.
+    fn ldap(&self, config: &Config, pool: Option<&String>) -> Result<Arc<LdapBackend>, StartupError> {
+        let key = serde_json::to_string(&(
+            pool,
+            config.ldap.pool(pool.map(String::as_str)),
+            &config.ldap.search,
+        ))
+        .unwrap_or_default();
+        let mut pools = self.ldap.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(backend) = pools.get(&key) {
+            return Ok(backend.clone());
+        }
+        let built = build_backends(&config.ldap, &[pool.cloned()]).map_err(StartupError::Ldap)?;
+        let backend = built
+            .into_iter()
+            .next()
+            .map(Arc::new)
+            .ok_or_else(|| StartupError::Ldap(Vec::new()))?;
+        pools.insert(key, backend.clone());
+        Ok(backend)
+    }
+
+    /// The backend factory: one backend for one `server.backends` entry.
+    fn backend(
+        self: &Arc<Self>,
+        name: &BackendName,
+        config: &Config,
+        positive_cache: &PositiveCache,
+    ) -> Result<Backend, StartupError> {
+        Ok(match name {
+            BackendName::Cache => Backend::Cache(positive_cache.clone()),
+            BackendName::PasswdFile => Backend::PasswdFile(self.passwd_file(config)?),
+            BackendName::Ldap(pool) => Backend::Ldap(self.ldap(config, pool.as_ref())?),
+        })
+    }
+
+    /// The pipeline `config` describes, over these services.
+    pub fn pipeline(self: &Arc<Self>, config: &Config) -> Result<Pipeline, StartupError> {
+        let redis = &config.server.redis;
+        let positive_cache = PositiveCache::new(
+            self.store.clone(),
+            PasswordDigester::new(&redis.password_nonce),
+            redis.positive_cache_ttl.get(),
+        )
+        .with_cache_names(cache_names(config));
+        let mut parts = PipelineParts::new(self.verifier.clone());
+        for name in &config.server.backends {
+            parts.backends.push(self.backend(name, config, &positive_cache)?);
+        }
+        parts.positive_cache = config
+            .server
+            .backends
+            .contains(&BackendName::Cache)
+            .then_some(positive_cache);
+        let ttl = config.local_cache_auth_ttl.get();
+        parts.memory_cache = (!ttl.is_zero()).then(|| MemoryAuthCache::new(ttl));
+        parts.failure = FailurePolicy {
+            max_wait: config.nginx_wait_delay,
+            max_attempts: config.max_login_attempts,
+        };
+        parts.timing = FailureTiming::on();
+        let digester = PasswordDigester::new(&redis.password_nonce);
+        parts.brute_force = BruteForce::from_config(config, self.store.clone(), digester);
+        if let Some(bf) = &parts.brute_force {
+            tracing::info!(
+                rules = bf.rules().len(),
+                store = self.store.kind(),
+                "brute-force protection enabled"
+            );
+        }
+        Ok(Pipeline::new(parts))
+    }
+}
+
+/// Wires everything for `config`: the services, the first pipeline and the HTTP state.
+/// Must run inside a Tokio runtime (it starts the file watcher and LDAP health checks).
+pub async fn build(config: &Config) -> Result<(Arc<Services>, Arc<AppState>), StartupError> {
+    let services = Services::start(config).await?;
+    let pipeline = services.pipeline(config)?;
+    let state = AppState::new(pipeline, config);
+    services.attach(&state);
+    Ok((services, state))
 }

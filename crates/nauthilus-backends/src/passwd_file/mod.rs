@@ -90,6 +90,13 @@ impl PasswdFile {
     /// Reloads if the file changed on disk. `Ok(true)` if new users were loaded; on error the
     /// previous users stay in place.
     pub fn reload_if_changed(&self) -> Result<bool, PasswdFileError> {
+        self.reload_changes().map(|changed| changed.is_some())
+    }
+
+    /// Reloads if the file changed on disk: `Ok(Some(users))` with the users whose entry
+    /// changed or went away, `Ok(None)` if the file is unchanged; on error the previous users
+    /// stay in place.
+    pub fn reload_changes(&self) -> Result<Option<Vec<String>>, PasswdFileError> {
         let current = fingerprint(&self.path).map_err(|source| PasswdFileError::Io {
             path: self.path.clone(),
             source,
@@ -99,19 +106,25 @@ impl PasswdFile {
             Err(poisoned) => poisoned.into_inner().fingerprint == current,
         };
         if unchanged {
-            return Ok(false);
+            return Ok(None);
         }
         let (db, fingerprint) = read(&self.path)?;
         let mut guard = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        let changed = db.changed_since(&guard.db);
         *guard = Loaded {
             db: Arc::new(db),
             fingerprint,
         };
-        Ok(true)
+        Ok(Some(changed))
     }
 
-    /// Checks the file every `interval` for as long as `this` is alive, reloading on change.
-    pub fn watch(this: &Arc<Self>, interval: Duration) -> Option<tokio::task::JoinHandle<()>> {
+    /// Checks the file every `interval` for as long as `this` is alive, reloading on change;
+    /// `on_change` hears which users changed or went away (to forget their cached logins).
+    pub fn watch(
+        this: &Arc<Self>,
+        interval: Duration,
+        on_change: Arc<dyn Fn(Vec<String>) + Send + Sync>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if interval.is_zero() {
             return None;
         }
@@ -126,16 +139,19 @@ impl PasswdFile {
                 let Some(file) = weak.upgrade() else { return };
                 // Reading and parsing a large file is blocking work; keep it off the async workers.
                 let outcome = tokio::task::spawn_blocking(move || {
-                    let r = file.reload_if_changed();
+                    let r = file.reload_changes();
                     (r, file.db().len(), file.path.clone())
                 })
                 .await;
                 match outcome {
-                    Ok((Ok(true), users, path)) => {
+                    Ok((Ok(Some(changed)), users, path)) => {
                         last_error = None;
-                        tracing::info!(path = %path.display(), users, "passwd_file reloaded");
+                        tracing::info!(path = %path.display(), users, changed = changed.len(), "passwd_file reloaded");
+                        if !changed.is_empty() {
+                            on_change(changed);
+                        }
                     }
-                    Ok((Ok(false), ..)) => {}
+                    Ok((Ok(None), ..)) => {}
                     Ok((Err(e), ..)) => {
                         let text = e.to_string();
                         if last_error.as_deref() != Some(&text) {
@@ -190,6 +206,22 @@ mod tests {
         let err = file.reload_if_changed().unwrap_err();
         assert!(err.to_string().contains("line 3"), "{err}");
         assert_eq!(file.db().names(), ["alice", "bob"], "old users kept");
+    }
+
+    #[test]
+    fn a_reload_names_the_users_whose_entry_changed_or_went_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, "alice:{PLAIN}one\nbob:{PLAIN}two\ncarol:{PLAIN}three\n").unwrap();
+        let file = PasswdFile::open(&path).unwrap();
+        let tmp = dir.path().join("users.new");
+        std::fs::write(&tmp, "alice:{PLAIN}one\nbob:{PLAIN}changed\ndave:{PLAIN}new\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        assert_eq!(
+            file.reload_changes().unwrap(),
+            Some(vec!["bob".to_owned(), "carol".to_owned()])
+        );
+        assert_eq!(file.reload_changes().unwrap(), None, "unchanged file");
     }
 
     #[test]

@@ -20,6 +20,19 @@ pub struct UserRecord {
     /// `user`, the non-empty passwd fields (`uid`, `gid`, `gecos`, `home`, `shell`) and every
     /// extra field.
     pub attributes: Attributes,
+    /// A digest of the whole line, to tell which users a reload changed.
+    line_digest: u64,
+}
+
+impl UserRecord {
+    fn digest(line: &str) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        // A fixed-key hash is enough: the file is the operator's, not an attacker's.
+        let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+        h.write(line.as_bytes());
+        h.finish()
+    }
 }
 
 /// The whole file, parsed.
@@ -48,6 +61,21 @@ impl PasswdDb {
     /// True when the file holds no users.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+
+    /// The users of `before` whose line differs here or who are gone: the ones whose cached
+    /// logins must be forgotten.
+    pub fn changed_since(&self, before: &PasswdDb) -> Vec<String> {
+        before
+            .order
+            .iter()
+            .filter(|name| {
+                let old = before.users.get(*name).map(|u| u.line_digest);
+                let new = self.users.get(*name).map(|u| u.line_digest);
+                old != new
+            })
+            .cloned()
+            .collect()
     }
 }
 
@@ -141,6 +169,7 @@ fn parse_line(line: &str) -> Result<UserRecord, String> {
         name: name.to_owned(),
         password,
         attributes,
+        line_digest: UserRecord::digest(line),
     })
 }
 

@@ -39,6 +39,11 @@ impl Argon2Hash {
         Ok(Self(Box::new(phc)))
     }
 
+    /// The memory cost `m` in KiB.
+    pub(super) fn memory_kib(&self) -> u32 {
+        Params::try_from(&*self.0).map_or(0, |p| p.m_cost())
+    }
+
     /// Recomputes argon2 with the stored parameters; the crate compares outputs in constant time.
     pub(super) fn verify(&self, candidate: &[u8]) -> bool {
         Argon2::default().verify_password(candidate, &*self.0).is_ok()

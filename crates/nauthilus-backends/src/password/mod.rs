@@ -257,6 +257,15 @@ impl PasswordHash {
         self.scheme
     }
 
+    /// Memory one verification of this hash needs, in KiB (argon2's `m`; negligible for the
+    /// other schemes, which count as 0).
+    pub fn memory_kib(&self) -> u32 {
+        match &self.stored {
+            Stored::Argon2(hash) => hash.memory_kib(),
+            _ => 0,
+        }
+    }
+
     /// Checks `candidate` against this hash. CPU-bound and synchronous: call it from a blocking
     /// context (see `PasswordVerifier`) unless the scheme is cheap.
     pub fn verify(&self, candidate: &[u8]) -> bool {

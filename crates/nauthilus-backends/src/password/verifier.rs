@@ -18,7 +18,14 @@ pub enum VerifyError {
     /// The blocking task panicked or was cancelled by a shutting-down runtime.
     #[error("password verification task failed")]
     TaskFailed(#[source] JoinError),
+    /// The hash needs more memory than the whole hashing budget (a hostile or mistaken
+    /// parameter); never verified.
+    #[error("password hash needs {needed_kib} KiB, more than the hashing memory budget of {budget_kib} KiB")]
+    TooExpensive { needed_kib: u32, budget_kib: u32 },
 }
+
+/// Default memory all concurrent hashes may use together: 256 MiB.
+pub const DEFAULT_MEMORY_BUDGET_KIB: u32 = 256 * 1024;
 
 /// Verifies candidates against stored hashes on the blocking pool, bounded by a semaphore.
 /// Clones share the same bound.
@@ -26,6 +33,10 @@ pub enum VerifyError {
 pub struct PasswordVerifier {
     permits: Arc<Semaphore>,
     max_parallel: usize,
+    /// KiB of hashing memory, taken by each memory-hard hash for as long as it runs: a burst of
+    /// argon2 logins cannot hold more than this at once.
+    memory: Arc<Semaphore>,
+    memory_budget_kib: u32,
 }
 
 impl PasswordVerifier {
@@ -40,7 +51,17 @@ impl PasswordVerifier {
         Self {
             permits: Arc::new(Semaphore::new(max_parallel)),
             max_parallel,
+            memory: Arc::new(Semaphore::new(DEFAULT_MEMORY_BUDGET_KIB as usize)),
+            memory_budget_kib: DEFAULT_MEMORY_BUDGET_KIB,
         }
+    }
+
+    /// The same verifier with `kib` KiB of hashing memory for all concurrent hashes together.
+    pub fn with_memory_budget(mut self, kib: u32) -> Self {
+        let kib = kib.max(1);
+        self.memory = Arc::new(Semaphore::new((kib as usize).min(Semaphore::MAX_PERMITS)));
+        self.memory_budget_kib = kib;
+        self
     }
 
     /// The number of hashes this verifier computes at most at once.
@@ -51,6 +72,7 @@ impl PasswordVerifier {
     /// Refuses all further verifications with `VerifyError::Closed`, including waiting ones.
     pub fn close(&self) {
         self.permits.close();
+        self.memory.close();
     }
 
     /// Checks `candidate` against `hash` without blocking the async worker.
@@ -63,14 +85,25 @@ impl PasswordVerifier {
         if hash.scheme().is_cheap() {
             return Ok(hash.verify(&candidate));
         }
+        let needed_kib = hash.memory_kib();
+        if needed_kib > self.memory_budget_kib {
+            return Err(VerifyError::TooExpensive {
+                needed_kib,
+                budget_kib: self.memory_budget_kib,
+            });
+        }
+        let memory = Arc::clone(&self.memory)
+            .acquire_many_owned(needed_kib)
+            .await
+            .map_err(|_| VerifyError::Closed)?;
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| VerifyError::Closed)?;
-        // The permit moves into the blocking task, so it stays taken until the hash is computed
-        // even when the caller's future is dropped half-way: the bound holds under cancellation.
+        // The permits move into the blocking task, so they stay taken until the hash is computed
+        // even when the caller's future is dropped half-way: the bounds hold under cancellation.
         let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = (permit, memory);
             hash.verify(&candidate)
         });
         task.await.map_err(VerifyError::TaskFailed)
@@ -199,6 +232,34 @@ mod tests {
         assert!(matches!(
             verifier.verify(ssha, b"correct horse".to_vec()).await,
             Err(VerifyError::Closed)
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_share_a_memory_budget_and_one_beyond_it_is_refused() {
+        // ARGON2_VECTORS[2] needs m=4096 KiB; a 6 MiB budget fits one at a time.
+        let verifier = PasswordVerifier::new(4).with_memory_budget(6 * 1024);
+        let (stored, password) = ARGON2_VECTORS[2];
+        let held = Arc::clone(&verifier.memory)
+            .acquire_many_owned(4096)
+            .await
+            .unwrap();
+        let waiting = tokio::spawn({
+            let verifier = verifier.clone();
+            async move { verifier.verify(hash(stored), password.as_bytes().to_vec()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "waits while the budget is taken");
+        drop(held);
+        assert!(waiting.await.unwrap().unwrap(), "then verifies");
+
+        let small = PasswordVerifier::new(4).with_memory_budget(1024);
+        assert!(matches!(
+            small.verify(hash(stored), password.as_bytes().to_vec()).await,
+            Err(VerifyError::TooExpensive {
+                needed_kib: 4096,
+                budget_kib: 1024
+            })
         ));
     }
 }

@@ -532,7 +532,7 @@ mod property {
     use super::*;
     use crate::backend::Backend;
     use crate::memory_cache::MemoryAuthCache;
-    use crate::pipeline::{FailurePolicy, Pipeline};
+    use crate::pipeline::{Pipeline, PipelineParts};
     use nauthilus_backends::passwd_file::PasswdFile;
     use nauthilus_backends::password::PasswordVerifier;
 
@@ -571,13 +571,11 @@ mod property {
             "  buckets:\n    - {{name: r24, period: 1m, cidr: 24, ipv4: true, failed_requests: 3, ban_time: {BAN_SECS}s}}\n    - {{name: r64, period: 1m, cidr: 64, ipv6: true, failed_requests: 2, ban_time: {BAN_SECS}s}}\n"
         );
         let bf = service(&yaml, &time);
-        let pipeline = Pipeline::new(
-            vec![Backend::PasswdFile(file)],
-            PasswordVerifier::new(1),
-            Some(MemoryAuthCache::new(Duration::from_secs(30))),
-            FailurePolicy::default(),
-        )
-        .with_brute_force(bf.clone());
+        let mut parts = PipelineParts::new(PasswordVerifier::new(1));
+        parts.backends = vec![Backend::PasswdFile(file)];
+        parts.memory_cache = Some(MemoryAuthCache::new(Duration::from_secs(30)));
+        parts.brute_force = Some(bf.clone());
+        let pipeline = Pipeline::new(parts);
         let mut seen: Vec<Seen> = Vec::new();
         for s in steps {
             match s {

@@ -43,31 +43,28 @@ pub async fn brute_force_list(
     Session(session): Session,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let run = async {
-        let bf = st.pipeline.brute_force().ok_or_else(not_enabled)?;
-        let filter: ListBody = json_body(&headers, body, true, "{\"accounts\": [], \"ip_addresses\": []}")
-            .await?
-            .unwrap_or_default();
-        let list = bf
-            .list(&ListFilter {
-                accounts: filter.accounts,
-                ip_addresses: filter.ip_addresses,
-            })
-            .await
-            .map_err(|e| temporary(session, "brute-force list", &e))?;
-        Ok(envelope(
-            session,
-            "bruteforce",
-            "list",
-            json!([
-                { "ip_addresses": list.ip_addresses, "error": "none" },
-                { "accounts": list.accounts, "error": "none" },
-            ]),
-        ))
-    };
-    run.await
-        .unwrap_or_else(|e: ApiError| e.into_response_for(session))
+) -> Result<Response, ApiError> {
+    let current = st.current();
+    let bf = current.brute_force.as_ref().ok_or_else(not_enabled)?;
+    let filter: ListBody = json_body(&headers, body, true, "{\"accounts\": [], \"ip_addresses\": []}")
+        .await?
+        .unwrap_or_default();
+    let list = bf
+        .list(&ListFilter {
+            accounts: filter.accounts,
+            ip_addresses: filter.ip_addresses,
+        })
+        .await
+        .map_err(|e| temporary(session, "brute-force list", &e))?;
+    Ok(envelope(
+        session,
+        "bruteforce",
+        "list",
+        json!([
+            { "ip_addresses": list.ip_addresses, "error": "none" },
+            { "accounts": list.accounts, "error": "none" },
+        ]),
+    ))
 }
 
 /// `DELETE /api/v1/bruteforce/flush` with `{"ip_address","rule_name"("*" = all),"protocol"?,"oidc_cid"?}`.
@@ -76,48 +73,45 @@ pub async fn brute_force_flush(
     Session(session): Session,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let run = async {
-        let bf = st.pipeline.brute_force().ok_or_else(not_enabled)?;
-        let hint = "{\"ip_address\": \"...\", \"rule_name\": \"*\"}";
-        let req: FlushBody = json_body(&headers, body, false, hint)
-            .await?
-            .ok_or_else(|| ApiError::BadRequest(format!("send {hint}")))?;
-        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let ip_address =
-            nonempty(req.ip_address).ok_or_else(|| ApiError::BadRequest("ip_address is required".into()))?;
-        let rule_name = nonempty(req.rule_name)
-            .ok_or_else(|| ApiError::BadRequest("rule_name is required (\"*\" for every rule)".into()))?;
-        let request = FlushRequest {
-            ip_address,
-            rule_name,
-            protocol: nonempty(req.protocol).map(|p| p.to_ascii_lowercase()),
-            oidc_cid: nonempty(req.oidc_cid),
-        };
-        let removed = bf.flush(&request).await.map_err(|e| match e {
-            FlushError::Store(e) => temporary(session, "brute-force flush", &e),
-            bad => ApiError::BadRequest(bad.to_string()),
-        })?;
-        tracing::info!(session = %session, ip_address = %request.ip_address, rule = %request.rule_name, removed = removed.len(), "brute force flushed");
-        let status = if removed.is_empty() {
-            "not flushed"
-        } else {
-            "flushed"
-        };
-        Ok(envelope(
-            session,
-            "bruteforce",
-            "flush",
-            json!({
-                "ip_address": request.ip_address,
-                "rule_name": request.rule_name,
-                "protocol": request.protocol.unwrap_or_default(),
-                "oidc_cid": request.oidc_cid.unwrap_or_default(),
-                "removed_keys": removed,
-                "status": status,
-            }),
-        ))
+) -> Result<Response, ApiError> {
+    let current = st.current();
+    let bf = current.brute_force.as_ref().ok_or_else(not_enabled)?;
+    let hint = "{\"ip_address\": \"...\", \"rule_name\": \"*\"}";
+    let req: FlushBody = json_body(&headers, body, false, hint)
+        .await?
+        .ok_or_else(|| ApiError::BadRequest(format!("send {hint}")))?;
+    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let ip_address =
+        nonempty(req.ip_address).ok_or_else(|| ApiError::BadRequest("ip_address is required".into()))?;
+    let rule_name = nonempty(req.rule_name)
+        .ok_or_else(|| ApiError::BadRequest("rule_name is required (\"*\" for every rule)".into()))?;
+    let request = FlushRequest {
+        ip_address,
+        rule_name,
+        protocol: nonempty(req.protocol).map(|p| p.to_ascii_lowercase()),
+        oidc_cid: nonempty(req.oidc_cid),
     };
-    run.await
-        .unwrap_or_else(|e: ApiError| e.into_response_for(session))
+    let removed = bf.flush(&request).await.map_err(|e| match e {
+        FlushError::Store(e) => temporary(session, "brute-force flush", &e),
+        bad => ApiError::BadRequest(bad.to_string()),
+    })?;
+    tracing::info!(session = %session, ip_address = %request.ip_address, rule = %request.rule_name, removed = removed.len(), "brute force flushed");
+    let status = if removed.is_empty() {
+        "not flushed"
+    } else {
+        "flushed"
+    };
+    Ok(envelope(
+        session,
+        "bruteforce",
+        "flush",
+        json!({
+            "ip_address": request.ip_address,
+            "rule_name": request.rule_name,
+            "protocol": request.protocol.unwrap_or_default(),
+            "oidc_cid": request.oidc_cid.unwrap_or_default(),
+            "removed_keys": removed,
+            "status": status,
+        }),
+    ))
 }

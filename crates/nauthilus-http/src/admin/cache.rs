@@ -25,38 +25,35 @@ pub async fn cache_flush(
     Session(session): Session,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let run = async {
-        let request: FlushRequest = json_body(&headers, body, false, "{\"user\": \"...\"}")
-            .await?
-            .ok_or_else(|| ApiError::BadRequest("user is required".into()))?;
-        let user = request.user.unwrap_or_default();
-        if user.trim().is_empty() {
-            return Err(ApiError::BadRequest("user is required".into()));
-        }
-        if user.contains(['*', '?', '[', ']']) {
-            return Err(ApiError::BadRequest(
-                "wildcards are not supported; name one user".into(),
-            ));
-        }
-        let report = st
-            .pipeline
-            .flush_user(&user)
-            .await
-            .map_err(|e| temporary(session, "cache flush", &e))?;
-        let status = if report.removed_keys.is_empty() {
-            "not flushed"
-        } else {
-            "flushed"
-        };
-        tracing::info!(session = %session, user = %user, removed = report.removed_keys.len(), "cache flushed");
-        Ok(envelope(
-            session,
-            "cache",
-            "flush",
-            json!({ "user": user, "removed_keys": report.removed_keys, "status": status }),
-        ))
+) -> Result<Response, ApiError> {
+    let current = st.current();
+    let request: FlushRequest = json_body(&headers, body, false, "{\"user\": \"...\"}")
+        .await?
+        .ok_or_else(|| ApiError::BadRequest("user is required".into()))?;
+    let user = request.user.unwrap_or_default();
+    if user.trim().is_empty() {
+        return Err(ApiError::BadRequest("user is required".into()));
+    }
+    if user.contains(['*', '?', '[', ']']) {
+        return Err(ApiError::BadRequest(
+            "wildcards are not supported; name one user".into(),
+        ));
+    }
+    let report = current
+        .flusher
+        .flush_user(&user)
+        .await
+        .map_err(|e| temporary(session, "cache flush", &e))?;
+    let status = if report.removed_keys.is_empty() {
+        "not flushed"
+    } else {
+        "flushed"
     };
-    run.await
-        .unwrap_or_else(|e: ApiError| e.into_response_for(session))
+    tracing::info!(session = %session, user = %user, removed = report.removed_keys.len(), "cache flushed");
+    Ok(envelope(
+        session,
+        "cache",
+        "flush",
+        json!({ "user": user, "removed_keys": report.removed_keys, "status": status }),
+    ))
 }

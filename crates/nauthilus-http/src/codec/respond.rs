@@ -10,7 +10,7 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use nauthilus_core::{AuthOutcome, Decision, Service, SessionId, UserData};
+use nauthilus_core::{AuthOutcome, Decision, Service, SessionId, Upstream, UserData};
 use serde::Serialize;
 
 use crate::error::error_body;
@@ -21,13 +21,6 @@ pub const STATUS_OK: &str = "OK";
 pub const STATUS_FAIL: &str = "Invalid login or password";
 /// `Auth-Status` of a temporary failure.
 pub const STATUS_TEMPFAIL: &str = "Temporary server problem, try again later";
-
-/// Where the nginx endpoint sends an authenticated client.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Upstream {
-    pub server: String,
-    pub port: u16,
-}
 
 /// Renders `outcome` for `service`.
 pub fn respond(

@@ -11,5 +11,6 @@ mod endpoints;
 mod ldap;
 mod passwd_reload;
 mod redis;
+mod reload;
 mod schemes;
 mod support;

@@ -51,3 +51,60 @@ async fn a_changed_file_is_picked_up_and_a_broken_one_is_not() {
         "broken file not loaded"
     );
 }
+
+/// Issue 10, defect 4: a changed or removed password stops working at once, although the old
+/// login sits in the positive cache (1 h) and the in-process cache (30 s).
+#[tokio::test]
+async fn a_changed_password_stops_working_although_it_was_cached() {
+    let s = TestServer::with_users(
+        "alice@example.test:{PLAIN}old\nbob@example.test:{PLAIN}gone\n",
+        "",
+        "",
+    )
+    .await;
+    let login = |user: &'static str, pw: &'static str| {
+        let s = &s;
+        async move {
+            s.json(
+                "",
+                json!({"username": user, "password": pw, "client_ip": "192.0.2.7"}),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    assert_eq!(login("alice@example.test", "old").await, 200);
+    assert_eq!(login("bob@example.test", "gone").await, 200);
+    let r = s
+        .json(
+            "",
+            json!({"username": "alice@example.test", "password": "old", "client_ip": "192.0.2.7"}),
+        )
+        .await;
+    assert_eq!(
+        r.headers()["x-nauthilus-memory-cache"],
+        "Hit",
+        "cached in process"
+    );
+
+    let path = s.dir.path().join("users.passwd");
+    let tmp = s.dir.path().join("users.new");
+    std::fs::write(&tmp, "alice@example.test:{PLAIN}new\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    // Cache-using logins: the new password works once the file is reloaded...
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while login("alice@example.test", "new").await != 200 {
+        assert!(Instant::now() < deadline, "new password never worked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ...and from then on neither cache answers for the old password or the removed user.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while login("alice@example.test", "old").await != 403 || login("bob@example.test", "gone").await != 403 {
+        assert!(
+            Instant::now() < deadline,
+            "a cached old password or a removed user kept working after the reload"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,51 @@
+//! `Attempt`: what the stages of one login learn and hand on.
+
+use std::time::SystemTime;
+
+use crate::backend::PositiveCache;
+use crate::request::{AuthMode, AuthRequest};
+
+/// Where a verdict came from; the commit stage decides from it what to write back.
+#[derive(Clone, Debug, Default)]
+pub enum Source {
+    /// No cache or backend gave a verdict (a ban, a refused request, an unknown user).
+    #[default]
+    None,
+    /// This process' in-memory cache.
+    MemoryCache,
+    /// The shared positive cache.
+    PositiveCache,
+    /// A backend verified (or failed) the password; `remember_in` is the positive cache listed
+    /// before it, which learns a successful login.
+    Backend {
+        index: usize,
+        remember_in: Option<PositiveCache>,
+    },
+}
+
+/// One login on its way through the stages.
+#[derive(Debug)]
+pub struct Attempt<'r> {
+    pub req: &'r AuthRequest,
+    /// The time the request passes in.
+    pub now: SystemTime,
+    /// True when a password is checked (not `mode=no-auth`).
+    pub authenticating: bool,
+    /// Where the verdict came from.
+    pub source: Source,
+    /// The account a backend found, for brute-force bookkeeping of a failure.
+    pub account: Option<String>,
+}
+
+impl<'r> Attempt<'r> {
+    /// A fresh attempt for `req` at `now`.
+    pub fn new(req: &'r AuthRequest, now: SystemTime) -> Self {
+        Self {
+            req,
+            now,
+            authenticating: req.mode == AuthMode::Authenticate,
+            source: Source::None,
+            account: None,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The pipeline of one login, as named stages that each either pass the attempt on or end it
+//! (`ControlFlow`):
+//!
+//! ```text
+//! environment ─► brute-force check ─► in-process cache ─► backends (lookup + verify)
+//!             ─► filters (may still flip the verdict) ─► commit (caches, brute-force bookkeeping)
+//!             ─► post-actions (detached, after the answer)
+//! ```
+//!
+//! Every stage returns `Continue(())` or `Break(outcome)`; a break skips the stages up to
+//! filters, which see every verdict a backend or cache produced (so filters also run on
+//! in-process cache hits). It knows nothing of HTTP; codecs hand it an `AuthRequest` and the
+//! time, and get an `AuthOutcome` back.
+
+mod attempt;
+mod backends;
+mod brute_force;
+mod commit;
+mod environment;
+mod filters;
+mod log;
+mod memory_cache;
+mod post_actions;
+mod timing;
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use nauthilus_backends::password::PasswordVerifier;
+
+use crate::auth_wait::auth_wait_secs;
+use crate::backend::{Backend, PositiveCache};
+use crate::brute_force::BruteForce;
+use crate::cache_flush::UserFlusher;
+use crate::memory_cache::MemoryAuthCache;
+use crate::outcome::{AuthOutcome, FailReason};
+use crate::request::AuthRequest;
+
+pub use attempt::{Attempt, Source};
+pub use filters::{Filter, FilterError};
+pub use post_actions::PostAction;
+pub use timing::FailureTiming;
+
+/// Knobs of the failure path.
+#[derive(Clone, Copy, Debug)]
+pub struct FailurePolicy {
+    /// Largest `Auth-Wait` in seconds (`nginx_wait_delay`); 0 sends none.
+    pub max_wait: u64,
+    /// Failures after which `Auth-Wait` stops growing (`max_login_attempts`).
+    pub max_attempts: u64,
+}
+
+impl Default for FailurePolicy {
+    fn default() -> Self {
+        Self {
+            max_wait: 10,
+            max_attempts: 15,
+        }
+    }
+}
+
+/// What one pipeline is made of, each service named (no stage looks another up).
+#[derive(Clone, Debug)]
+pub struct PipelineParts {
+    /// Password databases, asked in this order.
+    pub backends: Vec<Backend>,
+    /// The positive cache, when `cache` is one of the backends (the same one as in `backends`).
+    pub positive_cache: Option<PositiveCache>,
+    /// Verifies stored hashes on the bounded hashing pool (lives across reloads).
+    pub verifier: PasswordVerifier,
+    /// This process' cache of verified logins.
+    pub memory_cache: Option<MemoryAuthCache>,
+    /// Brute-force protection, when enabled.
+    pub brute_force: Option<BruteForce>,
+    /// Filters, in order, after the backends.
+    pub filters: Vec<Arc<dyn Filter>>,
+    /// Post-actions, run detached after the answer.
+    pub post_actions: Vec<Arc<dyn PostAction>>,
+    pub failure: FailurePolicy,
+    /// How long failures for unknown users take (against user enumeration by timing).
+    pub timing: FailureTiming,
+}
+
+impl PipelineParts {
+    /// Parts with no backends, caches, brute force, filters or post-actions.
+    pub fn new(verifier: PasswordVerifier) -> Self {
+        Self {
+            backends: Vec::new(),
+            positive_cache: None,
+            verifier,
+            memory_cache: None,
+            brute_force: None,
+            filters: Vec::new(),
+            post_actions: Vec::new(),
+            failure: FailurePolicy::default(),
+            timing: FailureTiming::off(),
+        }
+    }
+}
+
+/// The services one login passes through (per configuration; cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    parts: Arc<PipelineParts>,
+}
+
+/// Why listing accounts failed.
+#[derive(Debug, thiserror::Error)]
+#[error("listing accounts failed: {0}")]
+pub struct ListAccountsError(String);
+
+impl Pipeline {
+    /// A pipeline of `parts`.
+    pub fn new(parts: PipelineParts) -> Self {
+        Self {
+            parts: Arc::new(parts),
+        }
+    }
+
+    /// The flusher over the same caches and brute-force state this pipeline uses (for the
+    /// admin API and for reloads that know a user changed).
+    pub fn flusher(&self) -> UserFlusher {
+        UserFlusher {
+            memory_cache: self.parts.memory_cache.clone(),
+            positive_cache: self.parts.positive_cache.clone(),
+            brute_force: self.parts.brute_force.clone(),
+        }
+    }
+
+    /// The configured backends.
+    pub fn backends(&self) -> &[Backend] {
+        &self.parts.backends
+    }
+
+    /// Decides one login (or, in `no-auth` mode, one lookup) at time `now`.
+    pub async fn authenticate(&self, req: &AuthRequest, now: SystemTime) -> AuthOutcome {
+        let started = crate::clock::monotonic();
+        let mut attempt = Attempt::new(req, now);
+        let outcome = match self.decide(&mut attempt).await {
+            ControlFlow::Break(outcome) | ControlFlow::Continue(outcome) => outcome,
+        };
+        let outcome = self.commit(&attempt, outcome).await;
+        self.parts.timing.equalize(&attempt, &outcome, started).await;
+        log::outcome(req, &outcome);
+        self.spawn_post_actions(req, &outcome);
+        outcome
+    }
+
+    /// Environment → brute force → in-process cache → backends → filters. `Break` ends early
+    /// with an outcome no filter may change (a ban, a temporary failure, a refused request).
+    async fn decide(&self, a: &mut Attempt<'_>) -> ControlFlow<AuthOutcome, AuthOutcome> {
+        self.environment(a)?;
+        self.check_brute_force(a).await?;
+        let verdict = match self.memory_cache(a) {
+            ControlFlow::Break(hit) => hit,
+            ControlFlow::Continue(()) => match self.backends_stage(a).await {
+                ControlFlow::Break(verdict) => verdict,
+                ControlFlow::Continue(()) => self.unknown_user(a),
+            },
+        };
+        if matches!(verdict.decision, crate::outcome::Decision::TempFail(_)) {
+            return ControlFlow::Break(verdict);
+        }
+        ControlFlow::Continue(self.filters(a, verdict).await)
+    }
+
+    /// A failure outcome with the `Auth-Wait` the failure policy asks for.
+    fn fail(&self, req: &AuthRequest, reason: FailReason) -> AuthOutcome {
+        let failure = &self.parts.failure;
+        let wait = auth_wait_secs(
+            u64::from(req.login_attempt.max(1)),
+            failure.max_wait,
+            failure.max_attempts,
+        );
+        AuthOutcome::fail(reason, (failure.max_wait > 0).then_some(wait))
+    }
+
+    /// Every account of every backend that can list them, without duplicates, in backend order.
+    pub async fn list_accounts(&self) -> Result<Vec<String>, ListAccountsError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut accounts = Vec::new();
+        for backend in self.parts.backends.iter().filter(|b| b.supports_list_accounts()) {
+            let list = backend
+                .list_accounts()
+                .await
+                .map_err(|e| ListAccountsError(e.to_string()))?;
+            accounts.extend(list.into_iter().filter(|a| seen.insert(a.clone())));
+        }
+        Ok(accounts)
+    }
+}
+
+#[cfg(test)]
+mod tests;
