@@ -33,7 +33,7 @@ async fn swapping_the_pipeline_under_load_fails_no_request() {
             let mut sent = 0u32;
             while !stop.load(Ordering::Relaxed) || sent < 10 {
                 let body = json!({"username": "alice@example.test", "password": "pw", "client_ip": format!("192.0.2.{}", i + 1)});
-                let query = if sent % 2 == 0 { "" } else { "?in-memory=0" };
+                let query = if sent.is_multiple_of(2) { "" } else { "?in-memory=0" };
                 let status = s.json(query, body).await.status();
                 assert_eq!(status, 200, "a login failed during the swap");
                 sent += 1;
