@@ -15,6 +15,8 @@ pub struct AppState {
     pub pipeline: Pipeline,
     pub headers: RequestHeaders,
     pub disabled: DisabledEndpoints,
+    /// `server.timeouts.body_read`.
+    pub body_read_timeout: std::time::Duration,
     upstreams: HashMap<String, Upstream>,
     pub(crate) in_flight: Arc<Semaphore>,
 }
@@ -44,6 +46,7 @@ impl AppState {
             pipeline,
             headers: config.server.default_http_request_header.clone(),
             disabled: config.server.disabled_endpoints,
+            body_read_timeout: config.server.timeouts.body_read(),
             upstreams,
             in_flight: Arc::new(Semaphore::new(permits)),
         })
