@@ -1,10 +1,12 @@
 //! The auth endpoints. Each handler only extracts, decodes, calls the pipeline and renders.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use nauthilus_core::{AuthRequest, Service};
@@ -147,6 +149,8 @@ pub async fn auth_basic(
     Session(session): Session,
     uri: Uri,
     headers: HeaderMap,
+    // The TCP peer (the server inserts it; a router driven without a socket has none).
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Response {
     let run = async {
         disabled(st.disabled.auth_basic, "/api/v1/auth/basic")?;
@@ -160,7 +164,8 @@ pub async fn auth_basic(
             }
             Mode::Auth(_) => {}
         }
-        let req = basic::decode(&headers, session)?;
+        let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+        let req = basic::decode(&headers, session, peer)?;
         Ok(authenticate(&st, req, query).await)
     };
     run.await
