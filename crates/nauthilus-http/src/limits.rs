@@ -16,6 +16,10 @@ pub const MAX_HEADERS: usize = 100;
 /// server); above [`MAX_HEADERS`] so that the router answers first.
 pub const HYPER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
 
+/// The header list size hyper's HTTP/2 side accepts before refusing on its own (hyper's default
+/// is 16 KiB, below [`MAX_HEADER_BYTES`]; HTTP/2 counts 32 bytes more per field).
+pub const HYPER_H2_MAX_HEADER_LIST_SIZE: u32 = 4 * MAX_HEADER_BYTES as u32;
+
 /// The size of a header section as [`MAX_HEADER_BYTES`] counts it.
 pub fn header_bytes(headers: &http::HeaderMap) -> usize {
     headers

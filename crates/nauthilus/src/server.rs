@@ -118,6 +118,9 @@ async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(header_read)
         .max_headers(nauthilus_http::limits::HYPER_MAX_HEADERS);
+    builder
+        .http2()
+        .max_header_list_size(nauthilus_http::limits::HYPER_H2_MAX_HEADER_LIST_SIZE);
     let graceful = GracefulShutdown::new();
     let mut stop_signal = std::pin::pin!(async move {
         let _ = stopped.wait_for(|s| *s).await;
