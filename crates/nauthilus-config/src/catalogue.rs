@@ -167,6 +167,18 @@ pub static KEYS: &[Key] = &[
         "Password hashes verified at once, off the async workers; 0 = number of CPUs."
     ),
     key!(
+        "server.timeouts.header_read",
+        Kind::Duration { max_secs: 3600 },
+        "30s",
+        "Time a client has to send a request's headers (HTTP/1), counted from connecting or from the previous response, so idle keep-alive connections close after it too; 0 = default."
+    ),
+    key!(
+        "server.timeouts.body_read",
+        Kind::Duration { max_secs: 3600 },
+        "10s",
+        "Time a client has to send a request's body once its headers are in; a slower one gets 408 and is closed. 0 = default."
+    ),
+    key!(
         "server.log.json",
         Kind::Bool,
         "false",

@@ -182,6 +182,33 @@ mod tests {
     }
 
     #[test]
+    fn server_timeouts_take_durations_and_zero_means_the_default() {
+        let (c, w) = load_str(
+            "server:\n  backends: [passwd_file]\n  timeouts: {header_read: 0, body_read: 2}\npasswd_file: {path: u}\n",
+            Path::new("/etc/nauthilus"),
+            [("NAUTHILUS_SERVER_TIMEOUTS_HEADER_READ".to_owned(), "1500ms".to_owned())],
+        )
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            c.server.timeouts.header_read(),
+            std::time::Duration::from_millis(1500)
+        );
+        assert_eq!(c.server.timeouts.body_read(), std::time::Duration::from_secs(2));
+        let (c, _) = load_str(
+            "server:\n  backends: [passwd_file]\n  timeouts: {header_read: 0}\npasswd_file: {path: u}\n",
+            Path::new("/etc/nauthilus"),
+            no_env(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.timeouts.header_read(),
+            std::time::Duration::from_secs(30)
+        );
+        assert_eq!(c.server.timeouts.body_read(), std::time::Duration::from_secs(10));
+    }
+
+    #[test]
     fn a_minimal_file_loads_with_defaults() {
         let (c, w) = load_str(
             "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users\n",

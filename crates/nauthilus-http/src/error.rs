@@ -21,9 +21,18 @@ pub enum ApiError {
     /// Method not allowed on this path (405).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request body did not arrive within `server.timeouts.body_read` (408).
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// Body larger than the limit (413).
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// Request target longer than the limit (414).
+    #[error("the request URI is longer than {0} bytes")]
+    UriTooLong(usize),
+    /// Too many or too large header fields (431).
+    #[error("{0}")]
+    HeaderFieldsTooLarge(String),
     /// Content type or `Accept` we cannot serve (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -43,7 +52,10 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::HeaderFieldsTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,10 +1,12 @@
 //! The auth endpoints. Each handler only extracts, decodes, calls the pipeline and renders;
 //! errors are returned as `ApiError` and rendered with the session by the session middleware.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use nauthilus_core::{AuthMode, AuthOutcome, AuthRequest, Decision, Service, clock};
@@ -115,6 +117,8 @@ pub async fn auth_basic(
     Session(session): Session,
     uri: Uri,
     headers: HeaderMap,
+    // The TCP peer (the server inserts it; a router driven without a socket has none).
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Response, ApiError> {
     let current = st.current();
     let query = AuthQuery::parse(uri.query())?;
@@ -127,7 +131,8 @@ pub async fn auth_basic(
         }
         Mode::Auth(AuthMode::Authenticate) => {}
     }
-    let req = basic::decode(&headers, session)?;
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    let req = basic::decode(&headers, session, peer)?;
     Ok(authenticate(&current, req, query).await)
 }
 

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod codec;
 pub mod error;
 pub mod handlers;
+pub mod limits;
 pub mod middleware;
 pub mod query;
 pub mod session;
@@ -75,8 +76,11 @@ pub fn admin_router() -> Api {
 /// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`,
 ///    and an `ApiError` a handler returned is rendered as `{"error","guid"}`;
 /// 2. `access_log` — one line per request, with the session;
-/// 3. `catch_panics` — a panic below becomes a 500 with the JSON error, not a dropped connection;
-/// 4. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
+/// 3. `check_head_limits` — 414/431 with the JSON error for an oversized URI or header section;
+/// 4. `catch_panics` — a panic below becomes a 500 with the JSON error, not a dropped connection;
+/// 5. `read_body_first` (only `/api/v1`) — the body is read, within `server.timeouts.body_read`,
+///    before the request takes a concurrency permit;
+/// 6. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
 ///    `/ping` stays answerable under load.
 ///
 /// The auth and admin routers are separate so that each can get its own layers (backchannel
@@ -91,12 +95,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         state.clone(),
         middleware::limit_concurrency,
     ));
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.body_read_timeout,
+        middleware::read_body_first,
+    ));
     Router::new()
         .route("/ping", get(handlers::ping))
         .nest("/api/v1", api)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::catch_panics))
+        .layer(axum::middleware::from_fn(middleware::check_head_limits))
         .layer(axum::middleware::from_fn(middleware::access_log))
         .layer(axum::middleware::from_fn(session::assign_session))
         .with_state(state)

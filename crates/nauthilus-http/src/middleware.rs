@@ -1,15 +1,74 @@
-//! Cross-cutting middleware: panic containment, the concurrency limit and the access log.
+//! Cross-cutting middleware: panic containment, head limits, reading the body before the
+//! concurrency limit, the concurrency limit and the access log.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use nauthilus_core::SessionId;
 
+use crate::codec::common::read_body;
 use crate::error::ApiError;
+use crate::limits;
 use crate::state::AppState;
+
+fn session_of(request: &Request) -> SessionId {
+    request
+        .extensions()
+        .get::<SessionId>()
+        .copied()
+        .unwrap_or_else(|| SessionId::new(std::time::SystemTime::now()))
+}
+
+/// Refuses a request whose target or header section exceeds [`limits`] with 414 or 431 and the
+/// usual JSON error (hyper's own limits are set higher, see `limits`).
+pub async fn check_head_limits(request: Request, next: Next) -> Response {
+    let uri_len = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let refusal = if uri_len > limits::MAX_URI_BYTES {
+        Some(ApiError::UriTooLong(limits::MAX_URI_BYTES))
+    } else if request.headers().len() > limits::MAX_HEADERS {
+        Some(ApiError::HeaderFieldsTooLarge(format!(
+            "more than {} header fields",
+            limits::MAX_HEADERS
+        )))
+    } else if limits::header_bytes(request.headers()) > limits::MAX_HEADER_BYTES {
+        Some(ApiError::HeaderFieldsTooLarge(format!(
+            "header fields larger than {} bytes",
+            limits::MAX_HEADER_BYTES
+        )))
+    } else {
+        None
+    };
+    match refusal {
+        Some(error) => error.into_response_for(session_of(&request)),
+        None => next.run(request).await,
+    }
+}
+
+/// Reads the whole request body (bounded in size, and in time by `server.timeouts.body_read`)
+/// before the request goes on, so that a client sending its body slowly holds no
+/// `server.max_concurrent_requests` permit. Too slow: 408, and the connection is closed.
+pub async fn read_body_first(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    let session = session_of(&request);
+    let (parts, body) = request.into_parts();
+    let body = match tokio::time::timeout(timeout, read_body(body)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(error)) => return error.into_response_for(session),
+        Err(_elapsed) => {
+            tracing::info!(target: "nauthilus::http", session = %session, "request body not received in time; closing the connection");
+            let mut response = ApiError::RequestTimeout.into_response_for(session);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
 
 /// Turns a panic anywhere below (a handler, a backend library) into a 500 with the usual JSON
 /// error and the request's session, instead of a dropped connection. The server never panics on

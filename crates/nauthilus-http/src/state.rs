@@ -79,6 +79,8 @@ pub struct AppState {
     current: ArcSwap<Current>,
     /// Endpoints left out of the router (fixed when the router is built).
     pub disabled: DisabledEndpoints,
+    /// `server.timeouts.body_read` (fixed when the router is built).
+    pub body_read_timeout: std::time::Duration,
     pub(crate) in_flight: Arc<Semaphore>,
 }
 
@@ -91,6 +93,7 @@ impl AppState {
         Arc::new(Self {
             current: ArcSwap::from_pointee(Current::new(pipeline, config)),
             disabled: config.server.disabled_endpoints,
+            body_read_timeout: config.server.timeouts.body_read(),
             in_flight: Arc::new(Semaphore::new(permits)),
         })
     }

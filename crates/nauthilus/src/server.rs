@@ -2,10 +2,19 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::Service;
 
 use crate::wiring::{self, Services, StartupError};
 use nauthilus_config::Config;
@@ -87,14 +96,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartupError> {
     })?;
     let (services, state) = wiring::build(config).await?;
     let app = nauthilus_http::router(state.clone());
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop, stopped) = watch::channel(false);
+    let header_read = config.server.timeouts.header_read();
+    let task = tokio::spawn(serve(listener, app, header_read, stopped));
     Ok(RunningServer {
         addr,
         services,
@@ -102,4 +106,95 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartupError> {
         stop,
         task,
     })
+}
+
+/// The accept loop. Each connection is served by hyper (HTTP/1.1, or HTTP/2 with prior
+/// knowledge) with:
+/// - a header read timeout: an HTTP/1 request's head must arrive within `header_read` of the
+///   connection's start or of the previous response, or the connection is closed; a connection
+///   on which no request at all reached the router within `header_read` (one that sends nothing,
+///   or stalls inside the HTTP/2 preface) is closed too;
+/// - the peer address as `ConnectInfo<SocketAddr>` in every request's extensions;
+/// - head limits above the router's own (`nauthilus_http::limits`), so that an oversized head
+///   normally gets the router's JSON error with the session rather than hyper's bare one.
+///
+/// On a stop signal it stops accepting and lets open connections finish their requests.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    header_read: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read)
+        .max_headers(nauthilus_http::limits::HYPER_MAX_HEADERS);
+    builder
+        .http2()
+        .max_header_list_size(nauthilus_http::limits::HYPER_H2_MAX_HEADER_LIST_SIZE);
+    let graceful = GracefulShutdown::new();
+    let mut stop_signal = std::pin::pin!(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    });
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if is_per_connection(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::error!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut stop_signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let started = Arc::new(AtomicBool::new(false));
+        let seen = started.clone();
+        let router = app.clone();
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            seen.store(true, Ordering::Relaxed);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = &mut connection => return log_connection_end(result),
+                () = tokio::time::sleep(header_read) => {}
+            }
+            if !started.load(Ordering::Relaxed) {
+                tracing::debug!(%peer, "closing a connection that sent no request in time");
+                return;
+            }
+            log_connection_end(connection.await);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+fn log_connection_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Accept errors that concern only the one connection (the next accept may well succeed).
+fn is_per_connection(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }

@@ -17,7 +17,7 @@ pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScop
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
-pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig};
+pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

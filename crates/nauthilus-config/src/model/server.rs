@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::backend::BackendName;
 use super::headers::RequestHeaders;
 use super::redis::RedisConfig;
+use crate::duration::ConfigDuration;
 
 /// `server:`: listener, backends, logging, request headers, Redis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,7 @@ pub struct ServerConfig {
     pub brute_force_protocols: Vec<String>,
     pub max_concurrent_requests: u64,
     pub password_hash_workers: u64,
+    pub timeouts: ServerTimeouts,
     pub log: LogConfig,
     pub disabled_endpoints: DisabledEndpoints,
     pub default_http_request_header: RequestHeaders,
@@ -43,11 +45,59 @@ impl Default for ServerConfig {
             brute_force_protocols: Vec::new(),
             max_concurrent_requests: 3000,
             password_hash_workers: 0,
+            timeouts: ServerTimeouts::default(),
             log: LogConfig::default(),
             disabled_endpoints: DisabledEndpoints::default(),
             default_http_request_header: RequestHeaders::default(),
             nginx_backends: BTreeMap::new(),
             redis: RedisConfig::default(),
+        }
+    }
+}
+
+/// `server.timeouts`: how long a client may take to send a request. (Nauthilus' own keys in this
+/// section, `redis_read`, `ldap_search`, ..., bound calls to other systems; nauthilus-rs has
+/// those under `server.redis` and `ldap`.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerTimeouts {
+    /// Time to send a request's headers (HTTP/1), counted from the connection's start or from
+    /// the end of the previous response, so it also closes idle keep-alive connections.
+    pub header_read: ConfigDuration,
+    /// Time to send a request's body, counted once its headers are in.
+    pub body_read: ConfigDuration,
+}
+
+impl ServerTimeouts {
+    /// Default of `server.timeouts.header_read`.
+    pub const HEADER_READ: ConfigDuration = ConfigDuration::from_secs(30);
+    /// Default of `server.timeouts.body_read`.
+    pub const BODY_READ: ConfigDuration = ConfigDuration::from_secs(10);
+
+    /// `header_read`; zero means the default (as Nauthilus treats non-positive timeouts).
+    pub fn header_read(&self) -> std::time::Duration {
+        non_zero_or(self.header_read, Self::HEADER_READ)
+    }
+
+    /// `body_read`; zero means the default.
+    pub fn body_read(&self) -> std::time::Duration {
+        non_zero_or(self.body_read, Self::BODY_READ)
+    }
+}
+
+fn non_zero_or(value: ConfigDuration, default: ConfigDuration) -> std::time::Duration {
+    if value.get().is_zero() {
+        default.get()
+    } else {
+        value.get()
+    }
+}
+
+impl Default for ServerTimeouts {
+    fn default() -> Self {
+        Self {
+            header_read: Self::HEADER_READ,
+            body_read: Self::BODY_READ,
         }
     }
 }

@@ -1,4 +1,7 @@
-//! Decoder of `/auth/basic`: the login is the `Authorization: Basic` credential.
+//! Decoder of `/auth/basic`: the login is the `Authorization: Basic` credential, and the caller
+//! is the client, so the TCP peer is the client address.
+
+use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -8,7 +11,13 @@ use super::common::validate_username;
 use crate::error::ApiError;
 
 /// Builds the request from `Authorization: Basic`; a missing or malformed header is a 401.
-pub fn decode(headers: &HeaderMap, session: SessionId) -> Result<AuthRequest, ApiError> {
+/// `peer`, the TCP peer of the connection (absent when the router runs without a socket), becomes
+/// the client IP and port; an IPv4-mapped IPv6 peer is written as IPv4.
+pub fn decode(
+    headers: &HeaderMap,
+    session: SessionId,
+    peer: Option<SocketAddr>,
+) -> Result<AuthRequest, ApiError> {
     let unauthorized = |why: &str| ApiError::Unauthorized(why.to_owned());
     let value = headers
         .get(header::AUTHORIZATION)
@@ -43,5 +52,55 @@ pub fn decode(headers: &HeaderMap, session: SessionId) -> Result<AuthRequest, Ap
     if let Some(ua) = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
         req.client.user_agent = ua.to_owned();
     }
+    if let Some(peer) = peer {
+        req.client.ip = peer.ip().to_canonical().to_string();
+        req.client.port = peer.port().to_string();
+    }
     Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn basic(user_pass: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_pass)
+        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_peer_is_the_client() {
+        let session = SessionId::new(SystemTime::now());
+        let req = decode(
+            &basic("a@b:pw"),
+            session,
+            Some("[::ffff:192.0.2.7]:40123".parse().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(
+            (req.client.ip.as_str(), req.client.port.as_str()),
+            ("192.0.2.7", "40123")
+        );
+        let req = decode(
+            &basic("a@b:pw"),
+            session,
+            Some("[2001:db8::1]:993".parse().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(
+            (req.client.ip.as_str(), req.client.port.as_str()),
+            ("2001:db8::1", "993")
+        );
+        let req = decode(&basic("a@b:pw"), session, None).unwrap();
+        assert_eq!((req.client.ip.as_str(), req.client.port.as_str()), ("", ""));
+    }
 }

@@ -51,7 +51,7 @@ impl TestServer {
         std::fs::write(&path, yaml).unwrap();
         let loaded = nauthilus_config::load_file(&path, Vec::new())
             .unwrap_or_else(|e| panic!("config: {:?}", e.errors));
-        nauthilus::logging::init(&loaded.config.server.log);
+        init_logging(&loaded.config.server.log);
         let server = nauthilus::start(&loaded.config).await.unwrap();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(4)
@@ -83,6 +83,36 @@ impl TestServer {
         }
         req.send().await.unwrap()
     }
+}
+
+/// Installs the process's log subscriber (the first call wins). With `NAUTHILUS_TEST_LOG_FILE`
+/// set, every line of the whole run goes to that file, at debug level and as JSON, through the
+/// server's own formatter (`scripts/check-log-secrets` greps it for the tests' secrets);
+/// otherwise the first server's `server.log` settings apply, to stderr.
+fn init_logging(config: &nauthilus_config::LogConfig) {
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    static FILE_LOG: std::sync::Once = std::sync::Once::new();
+    let Some(path) = std::env::var_os("NAUTHILUS_TEST_LOG_FILE") else {
+        nauthilus::logging::init(config);
+        return;
+    };
+    FILE_LOG.call_once(|| {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("NAUTHILUS_TEST_LOG_FILE {path:?}: {e}"));
+        let everything = nauthilus_config::LogConfig {
+            json: true,
+            color: false,
+            level: nauthilus_config::LogLevel::Debug,
+        };
+        let filter = tracing_subscriber::EnvFilter::new("debug");
+        nauthilus::logging::subscriber(&everything, filter, std::sync::Mutex::new(file))
+            .try_init()
+            .expect("the test log subscriber is the first one");
+    });
 }
 
 fn indent(s: &str) -> String {
