@@ -10,7 +10,7 @@ use nauthilus_backends::password::PasswordVerifier;
 
 use crate::auth_wait::auth_wait_secs;
 use crate::backend::{Backend, PassDbResult, PositiveCache};
-use crate::brute_force::BruteForce;
+use crate::brute_force::{Admission, BruteForce, Reservation};
 use crate::memory_cache::MemoryAuthCache;
 use crate::outcome::{AuthOutcome, Decision, FailReason, UserData};
 use crate::request::{AuthMode, AuthRequest};
@@ -116,15 +116,7 @@ impl Pipeline {
                     tracing::warn!(session = %req.session, rule = %ban.rule, scope = %ban.scope, "brute force: login refused, network banned");
                     return self.fail(req, FailReason::BruteForce);
                 }
-                Err(e) => {
-                    // Without the ban state the login cannot be judged safely: fail closed.
-                    tracing::warn!(session = %req.session, error = %e, "brute-force state unavailable");
-                    return AuthOutcome {
-                        decision: Decision::TempFail("brute-force state unavailable".into()),
-                        memory_cache_hit: false,
-                        auth_wait: None,
-                    };
-                }
+                Err(e) => return self.brute_force_unavailable(req, &e),
             }
         }
         let memory = self
@@ -132,7 +124,7 @@ impl Pipeline {
             .as_ref()
             .filter(|_| authenticating && req.cache_policy.use_memory_cache);
         if let Some(user) = memory.and_then(|m| m.get(req, now)) {
-            self.succeeded(req).await;
+            self.succeeded(req, &user.account, now).await;
             return AuthOutcome {
                 decision: Decision::Ok(user),
                 memory_cache_hit: true,
@@ -141,12 +133,22 @@ impl Pipeline {
         }
 
         let mut cache_before: Option<&PositiveCache> = None;
+        // Attempts reaching a real verification are counted before it runs (brute_force docs).
+        let mut reservation: Option<Reservation> = None;
         for backend in &self.backends {
             if let Backend::Cache(cache) = backend {
                 if !req.cache_policy.use_positive_cache {
                     continue;
                 }
                 cache_before = Some(cache);
+            } else if let Some(bf) = brute_force
+                && reservation.is_none()
+            {
+                match bf.reserve(req).await {
+                    Ok(Admission::Admitted(r)) => reservation = Some(r),
+                    Ok(Admission::Refused(_)) => return self.fail(req, FailReason::BruteForce),
+                    Err(e) => return self.brute_force_unavailable(req, &e),
+                }
             }
             match backend.verify(req, &self.verifier).await {
                 Ok(PassDbResult::UserNotFound) => {}
@@ -154,6 +156,16 @@ impl Pipeline {
                     user,
                     password_ok: true,
                 }) => {
+                    if let Some(bf) = brute_force {
+                        match reservation.take() {
+                            Some(r) => match bf.confirm_success(req, r, &user.account, now).await {
+                                Ok(None) => {}
+                                Ok(Some(_)) => return self.fail(req, FailReason::BruteForce),
+                                Err(e) => return self.brute_force_unavailable(req, &e),
+                            },
+                            None => self.succeeded(req, &user.account, now).await,
+                        }
+                    }
                     // Remember a login another backend verified, if a cache is listed before it.
                     let verified_elsewhere = authenticating && !matches!(backend, Backend::Cache(_));
                     if let Some(cache) = cache_before.filter(|_| verified_elsewhere) {
@@ -161,9 +173,6 @@ impl Pipeline {
                     }
                     if let Some(m) = memory {
                         m.insert(req, user.clone(), now);
-                    }
-                    if authenticating {
-                        self.succeeded(req).await;
                     }
                     return AuthOutcome {
                         decision: Decision::Ok(user),
@@ -180,13 +189,18 @@ impl Pipeline {
                     password_ok: false,
                 }) => {
                     return self
-                        .failed(req, FailReason::WrongPassword, &user.account, now)
+                        .failed(req, FailReason::WrongPassword, &user.account, now, reservation)
                         .await;
                 }
                 Err(e) => {
                     // The failed backend might have known the user (and said no): asking the next
                     // one could change the decision, so fail closed, temporarily.
                     tracing::warn!(session = %req.session, backend = backend.id().name(), error = %e, "backend failed");
+                    if let (Some(bf), Some(r)) = (brute_force, reservation)
+                        && let Err(e) = bf.release(r).await
+                    {
+                        tracing::warn!(session = %req.session, error = %e, "brute-force reservation not released");
+                    }
                     return AuthOutcome {
                         decision: Decision::TempFail(format!("{} backend failed", backend.id().name())),
                         memory_cache_hit: false,
@@ -197,33 +211,48 @@ impl Pipeline {
         }
         if authenticating {
             return self
-                .failed(req, FailReason::UnknownUser, &req.username, now)
+                .failed(req, FailReason::UnknownUser, &req.username, now, reservation)
                 .await;
         }
         self.fail(req, FailReason::UnknownUser)
     }
 
-    /// A failed authentication: counted for brute force, then answered.
+    /// Without the brute-force state a login cannot be judged safely: fail closed, temporarily.
+    fn brute_force_unavailable(&self, req: &AuthRequest, e: &nauthilus_store::StoreError) -> AuthOutcome {
+        tracing::warn!(session = %req.session, error = %e, "brute-force state unavailable");
+        AuthOutcome {
+            decision: Decision::TempFail("brute-force state unavailable".into()),
+            memory_cache_hit: false,
+            auth_wait: None,
+        }
+    }
+
+    /// A failed authentication: counted for brute force (settling its reservation, if any),
+    /// then answered.
     async fn failed(
         &self,
         req: &AuthRequest,
         reason: FailReason,
         account: &str,
         now: SystemTime,
+        reservation: Option<Reservation>,
     ) -> AuthOutcome {
-        if let Some(bf) = &self.brute_force
-            && let Err(e) = bf.record_failure(req, account, now).await
-        {
+        let counted = match (&self.brute_force, reservation) {
+            (Some(bf), Some(r)) => bf.confirm_failure(req, r, account, now).await.map(drop),
+            (Some(bf), None) => bf.record_failure(req, account, now).await.map(drop),
+            (None, _) => Ok(()),
+        };
+        if let Err(e) = counted {
             // The login fails either way; an uncounted failure only weakens the protection.
             tracing::warn!(session = %req.session, error = %e, "brute-force failure not counted");
         }
         self.fail(req, reason)
     }
 
-    /// A successful authentication: counted for tolerations.
-    async fn succeeded(&self, req: &AuthRequest) {
+    /// A successful authentication that reserved nothing: counted for tolerations.
+    async fn succeeded(&self, req: &AuthRequest, account: &str, now: SystemTime) {
         if let Some(bf) = &self.brute_force
-            && let Err(e) = bf.record_success(req).await
+            && let Err(e) = bf.record_success(req, account, now).await
         {
             tracing::warn!(session = %req.session, error = %e, "brute-force success not counted");
         }
