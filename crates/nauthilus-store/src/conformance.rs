@@ -14,6 +14,8 @@ pub async fn run_all(store: &Store, ns: &str) {
     hashes(store, ns).await;
     hash_prefix_is_literal(store, ns).await;
     counters(store, ns).await;
+    guarded_decrements(store, ns).await;
+    concurrent_counting_is_exact(store, ns).await;
     sets(store, ns).await;
     wrong_types(store, ns).await;
     store.ping().await.unwrap();
@@ -161,6 +163,72 @@ async fn counters(s: &Store, ns: &str) {
     assert_eq!(s.incr(&k, -6, None).await.unwrap(), 0);
     s.set(&k, "not a number", None).await.unwrap();
     assert!(matches!(s.incr(&k, 1, None).await, Err(StoreError::Command(_))));
+    s.delete(&k).await.unwrap();
+}
+
+async fn guarded_decrements(s: &Store, ns: &str) {
+    let k = format!("{ns}guarded");
+    assert_eq!(s.decr_if_positive(&k).await.unwrap(), 0);
+    assert!(!s.exists(&k).await.unwrap(), "a missing key is not created");
+    assert_eq!(s.incr(&k, 2, Some(Duration::from_secs(60))).await.unwrap(), 2);
+    assert_eq!(s.decr_if_positive(&k).await.unwrap(), 1);
+    assert_eq!(s.decr_if_positive(&k).await.unwrap(), 0);
+    assert_eq!(s.decr_if_positive(&k).await.unwrap(), 0, "never below zero");
+    assert_eq!(s.get(&k).await.unwrap().as_deref(), Some("0"));
+    assert_ttl_near(s.ttl(&k).await.unwrap(), 60);
+    s.set(&k, "-3", None).await.unwrap();
+    assert_eq!(
+        s.decr_if_positive(&k).await.unwrap(),
+        -3,
+        "a negative value is left alone"
+    );
+    s.set(&k, "not a number", None).await.unwrap();
+    assert!(matches!(
+        s.decr_if_positive(&k).await,
+        Err(StoreError::Command(_))
+    ));
+    s.set(&k, "1.5", None).await.unwrap();
+    assert!(matches!(
+        s.decr_if_positive(&k).await,
+        Err(StoreError::Command(_))
+    ));
+    s.delete(&k).await.unwrap();
+    s.hash_set(&k, &[("f", "1")]).await.unwrap();
+    assert!(matches!(
+        s.decr_if_positive(&k).await,
+        Err(StoreError::Command(_))
+    ));
+    assert!(s.delete(&k).await.unwrap());
+}
+
+/// Counters stay exact when many callers change them at once (brute-force buckets are counted
+/// by every instance concurrently): N increments leave N, and more guarded decrements than
+/// increments leave 0, never less.
+async fn concurrent_counting_is_exact(s: &Store, ns: &str) {
+    const N: usize = 64;
+    let k = format!("{ns}concurrent");
+    let ttl = Some(Duration::from_secs(60));
+    let values = futures::future::try_join_all((0..N).map(|_| s.incr(&k, 1, ttl)))
+        .await
+        .unwrap();
+    assert_eq!(s.get(&k).await.unwrap().as_deref(), Some("64"));
+    let mut seen = values.clone();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=64).collect::<Vec<i64>>(),
+        "every caller saw its own count"
+    );
+    assert_ttl_near(s.ttl(&k).await.unwrap(), 60);
+    let after = futures::future::try_join_all((0..N + 16).map(|_| s.decr_if_positive(&k)))
+        .await
+        .unwrap();
+    assert_eq!(s.get(&k).await.unwrap().as_deref(), Some("0"));
+    assert_eq!(
+        after.iter().filter(|v| **v == 0).count(),
+        17,
+        "one reached 0, 16 found it there"
+    );
     s.delete(&k).await.unwrap();
 }
 

@@ -52,6 +52,14 @@ impl KeyLayout {
         format!("{}bf:{period_secs}:{cidr}:{failed}:{family}:{scope}", self.prefix)
     }
 
+    /// A brute-force failure counter of one user's address-less logins (no client IP known):
+    /// `<prefix>bf:<period_s>:<failed>:account:<user>[:<protocol>][:oidc:<cid>]` (`scope` is
+    /// the part from `account:` on). Kept apart from the network buckets so that address-less
+    /// failures never ban a network, and network failures never lock an account.
+    pub fn brute_force_account_bucket(&self, period_secs: u64, failed: u64, scope: &str) -> String {
+        format!("{}bf:{period_secs}:{failed}:{scope}", self.prefix)
+    }
+
     /// The ban of one network (and protocol / client id): `<prefix>bf:ban:<scope>`; the value
     /// is the rule that banned it, the TTL the rest of the ban.
     pub fn brute_force_ban(&self, scope: &str) -> String {
@@ -83,6 +91,12 @@ impl KeyLayout {
             self.prefix,
             if positive { 'P' } else { 'N' }
         )
+    }
+
+    /// Marks that one account's success from one client is already counted in
+    /// [`Self::toleration`] for this period: `<prefix>bf:tr:<client>:P:<account>`.
+    pub fn toleration_account(&self, client: &str, account: &str) -> String {
+        format!("{}bf:tr:{client}:P:{account}", self.prefix)
     }
 
     /// Accounts that banned clients tried: `<prefix>bf:affected_accounts`.

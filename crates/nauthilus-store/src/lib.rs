@@ -206,6 +206,14 @@ impl Store {
         dispatch!(self, incr(key, by, ttl_if_created))
     }
 
+    /// Subtracts one from an integer string if it is above zero, atomically; returns the value
+    /// after (0 for a missing key). Never creates a key, never goes below zero, keeps the TTL:
+    /// the undo of an [`Store::incr`] that may race with the key expiring (brute-force
+    /// reservations released after the verdict).
+    pub async fn decr_if_positive(&self, key: &str) -> StoreResult<i64> {
+        dispatch!(self, decr_if_positive(key))
+    }
+
     /// Adds members to a set; with a TTL, (re)sets the set's TTL. Returns how many were new.
     pub async fn set_add(&self, key: &str, members: &[&str], ttl: Option<Duration>) -> StoreResult<u64> {
         dispatch!(self, set_add(key, members, ttl))

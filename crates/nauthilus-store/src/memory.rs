@@ -291,6 +291,26 @@ impl MemoryStore {
         })
     }
 
+    pub(crate) fn decr_if_positive(&self, key: &str) -> Result<i64, StoreError> {
+        self.with(true, |m, now| {
+            let Some(entry) = live_mut(m, key, now) else {
+                return Ok(0);
+            };
+            let Data::Str(s) = &mut entry.data else {
+                return Err(wrong_type());
+            };
+            let current: i64 = s
+                .parse()
+                .map_err(|_| StoreError::Command("ERR value is not an integer or out of range".into()))?;
+            if current <= 0 {
+                return Ok(current);
+            }
+            let next = current - 1;
+            *s = next.to_string();
+            Ok(next)
+        })
+    }
+
     pub(crate) fn set_add(
         &self,
         key: &str,

@@ -3,8 +3,16 @@
 //! the source backend, the field names and the attributes, for `positive_cache_ttl`. A later
 //! login with the same password is answered from it; a different password falls through to the
 //! next backend (so a changed password works at once).
+//!
+//! The user → account mapping the cache reads first is kept per user name and login context
+//! (`<user>|<protocol>|<oidc_cid>`). Nauthilus writes a field for every protocol and client id a
+//! request names, without TTL, so one valid user sending made-up protocol names grows the hash
+//! without bound. Here the context is bounded: a protocol is kept only if it is a well-known
+//! mail/web protocol or one the configuration has an LDAP search for, any other is mapped as
+//! `default` (whose search it uses anyway), and the client id is left empty (the account does
+//! not depend on it). So a user has at most one field per known protocol.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +44,28 @@ pub struct PositiveCache {
     ttl: Duration,
     /// Protocol → cache name (`search[].cache_name`); `default` is the fallback.
     cache_names: Arc<BTreeMap<String, String>>,
+    /// Protocols with an LDAP search of their own (mapped under their name).
+    search_protocols: Arc<BTreeSet<String>>,
 }
+
+/// Protocols mapped under their own name even without a search of their own: the ones mail
+/// and web front ends send.
+const WELL_KNOWN_PROTOCOLS: &[&str] = &[
+    "default",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+    "smtp",
+    "smtps",
+    "submission",
+    "submissions",
+    "lmtp",
+    "sieve",
+    "managesieve",
+    "http",
+    "https",
+];
 
 impl PositiveCache {
     /// A cache in `store`, digesting passwords with `digester`, keeping entries for `ttl`.
@@ -47,12 +76,14 @@ impl PositiveCache {
             digester,
             ttl,
             cache_names: Arc::default(),
+            search_protocols: Arc::default(),
         }
     }
 
     /// The same cache with per-protocol namespaces: `names` maps a protocol (or `default`, the
     /// fallback) to its cache name; protocols without one use `__default__`.
     pub fn with_cache_names(mut self, names: BTreeMap<String, String>) -> Self {
+        self.search_protocols = Arc::new(names.keys().cloned().collect());
         self.cache_names = Arc::new(names.into_iter().filter(|(_, n)| !n.is_empty()).collect());
         self
     }
@@ -63,6 +94,14 @@ impl PositiveCache {
             .get(protocol)
             .or_else(|| self.cache_names.get(Protocol::DEFAULT))
             .map_or(DEFAULT_CACHE_NAME, String::as_str)
+    }
+
+    /// The login context `req` is mapped under (see the module docs): its protocol if well
+    /// known or searched for, else `default`; never a client id.
+    pub fn mapping_context<'a>(&self, req: &'a AuthRequest) -> (&'a str, &'static str) {
+        let protocol = req.protocol.as_str();
+        let known = WELL_KNOWN_PROTOCOLS.contains(&protocol) || self.search_protocols.contains(protocol);
+        (if known { protocol } else { Protocol::DEFAULT }, "")
     }
 
     /// The store it writes to.
@@ -97,11 +136,8 @@ impl PositiveCache {
     /// Answers from the cache: `UserNotFound` when there is no entry, `Found` with
     /// `password_ok` telling whether the presented password matches the cached digest.
     pub async fn lookup(&self, req: &AuthRequest) -> Result<PassDbResult, StoreError> {
-        let Some(account) = self
-            .mapping
-            .get(&req.username, req.protocol.as_str(), &req.oidc_cid)
-            .await?
-        else {
+        let (protocol, oidc_cid) = self.mapping_context(req);
+        let Some(account) = self.mapping.get(&req.username, protocol, oidc_cid).await? else {
             return Ok(PassDbResult::UserNotFound);
         };
         let entry = self
@@ -152,9 +188,9 @@ impl PositiveCache {
         // Independent writes: send both at once (one round trip of latency, not two). A reader
         // seeing one without the other finds no usable entry and asks the next backend.
         let key = self.key(req.protocol.as_str(), &user.account);
+        let (protocol, oidc_cid) = self.mapping_context(req);
         tokio::try_join!(
-            self.mapping
-                .set(&req.username, req.protocol.as_str(), &req.oidc_cid, &user.account),
+            self.mapping.set(&req.username, protocol, oidc_cid, &user.account),
             self.store.hash_replace(&key, &fields, Some(self.ttl)),
         )?;
         Ok(())

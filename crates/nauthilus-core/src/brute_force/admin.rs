@@ -8,6 +8,7 @@ use nauthilus_store::{StoreError, StoreResult};
 
 use super::BruteForce;
 use super::network::{parse_client_ip, parse_net};
+use super::rule::{Scope, account_subject, account_subject_from_admin};
 
 /// Filters of the list API; empty lists list everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,7 +20,8 @@ pub struct ListFilter {
 /// What the list API shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BanList {
-    /// Banned scope (`<network>[:<protocol>][:oidc:<cid>]`) → the rule that banned it.
+    /// Banned scope (`<network>[:<protocol>][:oidc:<cid>]`, or `account:<user>[...]` for the
+    /// address-less logins of a user) → the rule that banned it.
     pub ip_addresses: BTreeMap<String, String>,
     /// Account → the banned client IPs that tried it.
     pub accounts: BTreeMap<String, Vec<String>>,
@@ -28,6 +30,8 @@ pub struct BanList {
 /// One flush request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlushRequest {
+    /// An IP address, or `account:<user>` for the address-less state of a user (as the list
+    /// API shows it).
     pub ip_address: String,
     /// A rule name, or `*` for every rule.
     pub rule_name: String,
@@ -79,11 +83,17 @@ impl BruteForce {
         Ok(list)
     }
 
-    /// Removes the buckets and bans of `req.ip_address` for the named rule (or all), narrowed to
-    /// a protocol or client id when given. Returns the keys that existed and were removed.
+    /// Removes the buckets and bans of `req.ip_address` (or of the address-less logins of
+    /// `account:<user>`) for the named rule (or all), narrowed to a protocol or client id when
+    /// given. Returns the keys that existed and were removed.
     pub async fn flush(&self, req: &FlushRequest) -> Result<Vec<String>, FlushError> {
-        let ip =
-            parse_client_ip(&req.ip_address).ok_or_else(|| FlushError::BadAddress(req.ip_address.clone()))?;
+        let target = match account_subject_from_admin(&req.ip_address) {
+            Some(subject) => Target::Account(subject),
+            None => Target::Ip(
+                parse_client_ip(&req.ip_address)
+                    .ok_or_else(|| FlushError::BadAddress(req.ip_address.clone()))?,
+            ),
+        };
         let all = req.rule_name == "*";
         let rules: Vec<_> = self
             .rules()
@@ -97,10 +107,28 @@ impl BruteForce {
         let keys = store.keys();
         let mut removed = Vec::new();
         let mut unbanned = Vec::new();
+        let (protocol, cid) = (req.protocol.as_deref(), req.oidc_cid.as_deref());
         for rule in rules {
-            for scope in rule.scopes_for_flush(ip, req.protocol.as_deref(), req.oidc_cid.as_deref()) {
+            let scoped: Vec<(Scope, String)> = match &target {
+                Target::Ip(ip) => rule
+                    .scopes_for_flush(*ip, protocol, cid)
+                    .into_iter()
+                    .map(|s| {
+                        let bucket = rule.bucket_key(keys, *ip, &s);
+                        (s, bucket)
+                    })
+                    .collect(),
+                Target::Account(subject) => rule
+                    .account_scopes_for_flush(subject, protocol, cid)
+                    .into_iter()
+                    .map(|s| {
+                        let bucket = rule.account_bucket_key(keys, &s);
+                        (s, bucket)
+                    })
+                    .collect(),
+            };
+            for (scope, bucket) in scoped {
                 let tail = scope.tail();
-                let bucket = rule.bucket_key(keys, ip, &scope);
                 if store.delete(&bucket).await? {
                     removed.push(bucket);
                 }
@@ -115,7 +143,11 @@ impl BruteForce {
             let members: Vec<&str> = unbanned.iter().map(String::as_str).collect();
             store.set_remove(&keys.brute_force_ban_index(), &members).await?;
         }
-        if all && req.protocol.is_none() && req.oidc_cid.is_none() {
+        if let Target::Ip(ip) = target
+            && all
+            && req.protocol.is_none()
+            && req.oidc_cid.is_none()
+        {
             // Every ban of the client is gone: it no longer affects any account.
             removed.extend(self.forget_client_in_affected(ip).await?);
         }
@@ -140,13 +172,24 @@ impl BruteForce {
         Ok(emptied)
     }
 
-    /// Forgets `account` for brute force (cache flush): the buckets and bans of every client
-    /// address it failed from or was tried from while banned, its password history and its
-    /// affected-account entry. Returns the keys that existed and were removed.
+    /// Forgets `account` for brute force (cache flush): its address-less buckets and bans, the
+    /// buckets and bans of every client address it failed from or was tried from while banned,
+    /// its password history and its affected-account entry. Returns the keys that existed and were removed.
     pub async fn flush_account(&self, account: &str) -> StoreResult<Vec<String>> {
         let store = self.store();
         let keys = store.keys();
         let mut removed = Vec::new();
+        let address_less = FlushRequest {
+            ip_address: account_subject(account),
+            rule_name: "*".into(),
+            protocol: None,
+            oidc_cid: None,
+        };
+        match self.flush(&address_less).await {
+            Ok(keys) => removed.extend(keys),
+            Err(FlushError::Store(e)) => return Err(e),
+            Err(FlushError::BadAddress(_) | FlushError::UnknownRule(_)) => {}
+        }
         let clients_key = keys.repeated_wrong_password_clients(account);
         let clients = store.set_members(&clients_key).await?;
         let mut addresses: Vec<IpAddr> = clients.iter().filter_map(|c| parse_client_ip(c)).collect();
@@ -187,6 +230,13 @@ impl BruteForce {
         removed.dedup();
         Ok(removed)
     }
+}
+
+/// What a flush names.
+enum Target {
+    Ip(IpAddr),
+    /// The address-less state of one user ([`account_subject`]).
+    Account(String),
 }
 
 /// True when the network of a banned scope contains one of `nets` (or is contained in it).

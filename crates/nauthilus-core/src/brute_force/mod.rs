@@ -6,6 +6,14 @@
 //! the same account is not counted again (`repeated_password`), and clients with many recent
 //! successful logins may fail a share of them (`toleration`).
 //!
+//! Requests without a usable client address are never waved through: their failures are
+//! counted per user name in buckets of their own (`account:<name>` scopes), which ban only
+//! address-less attempts for that name.
+//!
+//! Attempts that reach a real password verification are counted before it runs
+//! ([`BruteForce::reserve`]), so a burst of parallel guesses cannot all be verified before the
+//! first failure lands in the bucket.
+//!
 //! All state is in the `Store`; every operation touches one key, so it is safe in a Redis
 //! Cluster. Time for history entries is passed in; TTLs are the store's.
 
@@ -32,6 +40,7 @@ pub use rule::{Rule, Scope};
 
 use network::{NetSet, parse_client_ip, scoped_client};
 use repeated_password::Repetition;
+use rule::account_subject;
 use toleration::Tolerations;
 
 /// A ban that blocks a request.
@@ -39,9 +48,85 @@ use toleration::Tolerations;
 pub struct Ban {
     /// The rule that banned the network.
     pub rule: String,
-    /// The banned scope (`<network>[:<protocol>][:oidc:<cid>]`).
+    /// The banned scope (`<network>[:<protocol>][:oidc:<cid>]`, or `account:<user>...` for
+    /// address-less logins).
     pub scope: String,
 }
+
+/// What [`BruteForce::reserve`] decided about an attempt about to be verified.
+#[derive(Debug)]
+#[must_use = "a reservation must be confirmed or released"]
+pub enum Admission {
+    /// Verify the password, then settle the reservation: [`BruteForce::confirm_success`],
+    /// [`BruteForce::confirm_failure`] or [`BruteForce::release`].
+    Admitted(Reservation),
+    /// Too many attempts are failed or in flight in a bucket of this client: refuse the login
+    /// without verifying (as for a ban). Nothing is left reserved.
+    Refused(Ban),
+}
+
+/// An attempt counted in its client's buckets while its password is verified. Dropping it
+/// without settling leaves the attempt counted as a failure until the buckets expire (the safe
+/// side: a cancelled request cannot be used to guess for free).
+#[derive(Debug)]
+#[must_use = "a reservation must be confirmed or released"]
+pub struct Reservation {
+    /// `None` when brute force does not apply to the request (nothing reserved).
+    client: Option<Client>,
+    buckets: Vec<Reserved>,
+    /// The toleration failure counter this attempt holds one in (only when a bucket overflowed
+    /// and the client's toleration let it through).
+    toleration: Option<String>,
+}
+
+impl Reservation {
+    /// A reservation holding nothing (brute force off or not applying).
+    pub fn none() -> Self {
+        Self {
+            client: None,
+            buckets: Vec::new(),
+            toleration: None,
+        }
+    }
+
+    /// True when nothing is held in the store.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty() && self.toleration.is_none()
+    }
+}
+
+#[derive(Debug)]
+struct Reserved {
+    /// Index of the rule in `Inner::rules`.
+    rule: usize,
+    tail: String,
+    bucket: String,
+    /// The bucket after this attempt was added: failures plus attempts in flight.
+    count: i64,
+}
+
+/// Who brute force counts a request under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Client {
+    /// A usable client address.
+    Ip(IpAddr),
+    /// No usable address: the user name's subject ([`account_subject`]).
+    Unknown(String),
+}
+
+/// One bucket a request is counted in.
+struct Slot {
+    rule: usize,
+    tail: String,
+    bucket: String,
+}
+
+/// The client label of the password history of address-less logins.
+const UNKNOWN_CLIENT: &str = "unknown";
+
+/// Largest number of (client, account) pairs remembered in process as already counted for
+/// tolerations in their period.
+const SUCCESS_MEMO_CAPACITY: u64 = 100_000;
 
 /// What became of one failed login.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,6 +146,8 @@ struct Stats {
     forgiven: AtomicU64,
     tolerated: AtomicU64,
     bans: AtomicU64,
+    refused_in_flight: AtomicU64,
+    no_address: AtomicU64,
     rule_bans: Vec<AtomicU64>,
 }
 
@@ -79,11 +166,32 @@ pub struct BruteForceStats {
     pub tolerated: u64,
     /// Bans started.
     pub bans: u64,
+    /// Logins refused before verification because failures and attempts in flight filled a
+    /// bucket.
+    pub refused_in_flight: u64,
+    /// Logins judged without a usable client address (counted per user name).
+    pub no_address: u64,
     /// Bans started, per rule name.
     pub rule_bans: Vec<(String, u64)>,
 }
 
 /// The brute-force service (cheap to clone).
+///
+/// How the pipeline uses it for one authenticating login (lookups in `no-auth` mode are not
+/// judged):
+///
+/// 1. [`check`](Self::check) before anything else; a ban fails the login.
+/// 2. In-process cache and positive-cache hits need no reservation: a hit means the password
+///    matched a password verified before, so it cannot be a wrong guess, and a miss goes on to
+///    a backend. Count the success with [`record_success`](Self::record_success).
+/// 3. Before the first real backend verification, [`reserve`](Self::reserve) once. `Refused`
+///    fails the login like a ban, without verifying.
+/// 4. Settle the reservation by the verdict: right password →
+///    [`confirm_success`](Self::confirm_success) (a `Some(ban)` answer fails the login: the
+///    network was banned while the password was verified); wrong password or unknown user →
+///    [`confirm_failure`](Self::confirm_failure); backend error → [`release`](Self::release).
+///
+/// Failures of paths that reserved nothing go to [`record_failure`](Self::record_failure).
 #[derive(Clone, Debug)]
 pub struct BruteForce {
     inner: Arc<Inner>,
@@ -103,6 +211,9 @@ struct Inner {
     store: Store,
     digester: PasswordDigester,
     stats: Stats,
+    /// (toleration client, account) → until when its success is counted for this period, so
+    /// repeated successes (cache hits) cost no store write.
+    counted_successes: moka::sync::Cache<(String, String), SystemTime>,
 }
 
 fn unix_secs(now: SystemTime) -> u64 {
@@ -140,6 +251,7 @@ impl BruteForce {
                 store,
                 digester,
                 stats,
+                counted_successes: moka::sync::Cache::new(SUCCESS_MEMO_CAPACITY),
             }),
         })
     }
@@ -154,42 +266,80 @@ impl BruteForce {
         &self.inner.store
     }
 
-    /// The client address of `req` if brute-force protection applies to it: a parseable client
-    /// IP, not allowlisted, and a protocol in `server.brute_force_protocols` (when listed).
-    fn client(&self, req: &AuthRequest) -> Option<IpAddr> {
+    /// Who `req` is counted under, if brute-force protection applies to it: `None` only for a
+    /// protocol outside `server.brute_force_protocols` (when listed) or an allowlisted address.
+    /// Without a usable client IP the request is counted per user name; an IP that is there but
+    /// does not parse is logged (at warn when `warn`) and treated the same way, never as a free
+    /// pass.
+    fn client(&self, req: &AuthRequest, warn: bool) -> Option<Client> {
         let inner = &self.inner;
         let protocol = req.protocol.as_str();
         if !inner.protocols.is_empty() && !inner.protocols.iter().any(|p| p == protocol) {
             return None;
         }
-        let Some(ip) = parse_client_ip(&req.client.ip) else {
-            tracing::debug!(session = %req.session, client_ip = %req.client.ip, "no usable client IP: brute-force protection skipped");
-            return None;
-        };
-        (!inner.whitelist.contains(ip)).then_some(ip)
+        match parse_client_ip(&req.client.ip) {
+            Some(ip) => (!inner.whitelist.contains(ip)).then_some(Client::Ip(ip)),
+            None => {
+                if warn {
+                    inner.stats.no_address.fetch_add(1, Ordering::Relaxed);
+                    if req.client.ip.trim().is_empty() {
+                        tracing::debug!(session = %req.session, username = %req.username, "no client IP: brute force counts this login per user name");
+                    } else {
+                        tracing::warn!(session = %req.session, username = %req.username, client_ip = %req.client.ip, "client IP does not parse: brute force counts this login per user name");
+                    }
+                }
+                Some(Client::Unknown(account_subject(&req.username)))
+            }
+        }
     }
 
-    /// The rules that count `req` from `ip`, with their scopes.
-    fn scopes<'a>(
-        &'a self,
-        req: &'a AuthRequest,
-        ip: IpAddr,
-    ) -> impl Iterator<Item = (usize, &'a Rule, Scope)> + 'a {
-        self.inner.rules.iter().enumerate().filter_map(move |(i, rule)| {
-            rule.scope(ip, req.protocol.as_str(), &req.oidc_cid)
-                .map(|scope| (i, rule, scope))
-        })
+    /// The buckets `req` from `client` is counted in. Address-less requests are counted once
+    /// per distinct bucket key (rules that differ only in address family or prefix share one).
+    fn slots(&self, req: &AuthRequest, client: &Client) -> Vec<Slot> {
+        let keys = self.inner.store.keys();
+        let protocol = req.protocol.as_str();
+        let mut slots: Vec<Slot> = Vec::new();
+        for (i, rule) in self.inner.rules.iter().enumerate() {
+            let slot = match client {
+                Client::Ip(ip) => rule.scope(*ip, protocol, &req.oidc_cid).map(|scope| Slot {
+                    rule: i,
+                    bucket: rule.bucket_key(keys, *ip, &scope),
+                    tail: scope.tail(),
+                }),
+                Client::Unknown(subject) => rule
+                    .account_scope(subject, protocol, &req.oidc_cid)
+                    .map(|scope| Slot {
+                        rule: i,
+                        bucket: rule.account_bucket_key(keys, &scope),
+                        tail: scope.tail(),
+                    })
+                    .filter(|s| !slots.iter().any(|o| o.bucket == s.bucket)),
+            };
+            slots.extend(slot);
+        }
+        slots
     }
 
-    /// The ban that blocks `req`, if its network is banned: one GET per rule, in one round trip.
+    fn rule(&self, index: usize) -> &Rule {
+        &self.inner.rules[index]
+    }
+
+    /// The ban that blocks `req`, if its network (or, without a client address, its user
+    /// name's address-less state) is banned: one GET per rule, in one round trip. Call it first
+    /// for every authenticating login; a `Some` fails the login.
     pub async fn check(&self, req: &AuthRequest) -> StoreResult<Option<Ban>> {
-        let Some(ip) = self.client(req) else {
+        let Some(client) = self.client(req, true) else {
             return Ok(None);
         };
+        self.check_client(req, &client).await
+    }
+
+    async fn check_client(&self, req: &AuthRequest, client: &Client) -> StoreResult<Option<Ban>> {
         let inner = &self.inner;
         inner.stats.checks.fetch_add(1, Ordering::Relaxed);
         let keys = inner.store.keys();
-        let scopes: Vec<String> = self.scopes(req, ip).map(|(_, _, s)| s.tail()).collect();
+        let mut scopes: Vec<String> = self.slots(req, client).into_iter().map(|s| s.tail).collect();
+        scopes.dedup();
         let ban_keys: Vec<String> = scopes.iter().map(|s| keys.brute_force_ban(s)).collect();
         let ban_keys: Vec<&str> = ban_keys.iter().map(String::as_str).collect();
         let found = inner.store.get_many(&ban_keys).await?;
@@ -203,6 +353,267 @@ impl BruteForce {
             inner.stats.blocked.fetch_add(1, Ordering::Relaxed);
         }
         Ok(ban)
+    }
+
+    /// Counts an attempt in every bucket of its client before its password is verified, so
+    /// that attempts in flight count against the limit as failures would (one atomic INCR per
+    /// bucket, all in flight at once; a new bucket gets the rule's period as TTL).
+    ///
+    /// If a bucket then holds more than the rule's `failed_requests` (failures plus attempts in
+    /// flight beyond what the limit allows), the attempt is `Refused` without verification and
+    /// its reservation undone — unless the client's toleration still covers one more failure
+    /// (that failure is then held in the toleration counter as well). A client with one login
+    /// in flight is refused only when its buckets are already full, i.e. when a completed
+    /// failure would have banned it anyway.
+    ///
+    /// Call once per login, right before the first real backend verification (not for cache
+    /// hits), after [`check`](Self::check); then settle the reservation.
+    pub async fn reserve(&self, req: &AuthRequest) -> StoreResult<Admission> {
+        let Some(client) = self.client(req, false) else {
+            return Ok(Admission::Admitted(Reservation::none()));
+        };
+        let inner = &self.inner;
+        let store = &inner.store;
+        let slots = self.slots(req, &client);
+        let counts = try_join_all(slots.iter().map(|s| {
+            let period = self.rule(s.rule).period;
+            store.incr(&s.bucket, 1, Some(period))
+        }))
+        .await?;
+        let mut reservation = Reservation {
+            client: Some(client.clone()),
+            buckets: slots
+                .into_iter()
+                .zip(counts)
+                .map(|(s, count)| Reserved {
+                    rule: s.rule,
+                    tail: s.tail,
+                    bucket: s.bucket,
+                    count,
+                })
+                .collect(),
+            toleration: None,
+        };
+        let over = reservation
+            .buckets
+            .iter()
+            .find(|b| u64::try_from(b.count).unwrap_or(0) > self.rule(b.rule).failed_requests)
+            .map(|b| Ban {
+                rule: self.rule(b.rule).name.clone(),
+                scope: b.tail.clone(),
+            });
+        let Some(over) = over else {
+            return Ok(Admission::Admitted(reservation));
+        };
+        if let Client::Ip(ip) = client
+            && let Some(policy) = inner.tolerations.for_client(ip)
+        {
+            let tol_client = scoped_client(ip, inner.tolerations_ipv6_cidr);
+            let keys = store.keys();
+            let failures_key = keys.toleration(&tol_client, false);
+            let failures = store.incr(&failures_key, 1, Some(policy.ttl)).await?;
+            reservation.toleration = Some(failures_key);
+            let successes = store
+                .get(&keys.toleration(&tol_client, true))
+                .await?
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            if policy.tolerates(successes, u64::try_from(failures).unwrap_or(u64::MAX)) {
+                return Ok(Admission::Admitted(reservation));
+            }
+        }
+        self.release(reservation).await?;
+        inner.stats.blocked.fetch_add(1, Ordering::Relaxed);
+        inner.stats.refused_in_flight.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(session = %req.session, rule = %over.rule, scope = %over.scope, "brute force: login refused, bucket full with failures and attempts in flight");
+        Ok(Admission::Refused(over))
+    }
+
+    /// Undoes a reservation (the backend could not answer, or the failure is not to be
+    /// counted): one guarded DECR per bucket, which never goes below zero and never creates a
+    /// key.
+    pub async fn release(&self, reservation: Reservation) -> StoreResult<()> {
+        let store = &self.inner.store;
+        let keys = reservation
+            .buckets
+            .iter()
+            .map(|b| b.bucket.as_str())
+            .chain(reservation.toleration.as_deref());
+        try_join_all(keys.map(|k| store.decr_if_positive(k))).await?;
+        Ok(())
+    }
+
+    /// Settles a reservation whose password was right: releases it and reads the bans again
+    /// (concurrently; only when something was reserved). A `Some(ban)` means the client was
+    /// banned while its password was verified: fail the login. Otherwise the success is
+    /// counted for tolerations (see [`record_success`](Self::record_success)).
+    pub async fn confirm_success(
+        &self,
+        req: &AuthRequest,
+        reservation: Reservation,
+        account: &str,
+        now: SystemTime,
+    ) -> StoreResult<Option<Ban>> {
+        let recheck = reservation
+            .client
+            .clone()
+            .filter(|_| !reservation.buckets.is_empty());
+        let check = async {
+            match &recheck {
+                Some(client) => self.check_client(req, client).await,
+                None => Ok(None),
+            }
+        };
+        let ((), ban) = tokio::try_join!(self.release(reservation), check)?;
+        if let Some(ban) = ban {
+            tracing::warn!(session = %req.session, rule = %ban.rule, scope = %ban.scope, "brute force: right password refused, banned while it was verified");
+            return Ok(Some(ban));
+        }
+        self.record_success(req, account, now).await?;
+        Ok(None)
+    }
+
+    /// Settles a reservation whose password was wrong (or whose user no backend knows), for
+    /// `account` (the account a backend found, else the user name) at `now`: a repeated wrong
+    /// password is released; any other failure stays counted, and buckets it fills ban their
+    /// scope exactly as [`record_failure`](Self::record_failure) does.
+    pub async fn confirm_failure(
+        &self,
+        req: &AuthRequest,
+        reservation: Reservation,
+        account: &str,
+        now: SystemTime,
+    ) -> StoreResult<FailureRecord> {
+        let Some(client) = reservation.client.clone() else {
+            return Ok(FailureRecord::default());
+        };
+        if !req.password.is_empty() && self.is_repeated_password(req, account, &client, now).await? {
+            self.inner.stats.forgiven.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(session = %req.session, account, "repeated wrong password: not counted again");
+            self.release(reservation).await?;
+            return Ok(FailureRecord::default());
+        }
+        let tolerated = reservation.toleration.is_some();
+        let counted: Vec<(Slot, i64)> = reservation
+            .buckets
+            .into_iter()
+            .map(|b| {
+                (
+                    Slot {
+                        rule: b.rule,
+                        tail: b.tail,
+                        bucket: b.bucket,
+                    },
+                    b.count,
+                )
+            })
+            .collect();
+        self.settle_failure(req, &client, account, counted, tolerated)
+            .await
+    }
+
+    /// Counts a failed login that reserved nothing (see [`reserve`](Self::reserve)) of
+    /// `account` (the account a backend found, else the user name) at `now`, and bans the
+    /// scopes whose buckets it fills.
+    pub async fn record_failure(
+        &self,
+        req: &AuthRequest,
+        account: &str,
+        now: SystemTime,
+    ) -> StoreResult<FailureRecord> {
+        let Some(client) = self.client(req, false) else {
+            return Ok(FailureRecord::default());
+        };
+        let inner = &self.inner;
+        if !req.password.is_empty() && self.is_repeated_password(req, account, &client, now).await? {
+            inner.stats.forgiven.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(session = %req.session, account, "repeated wrong password: not counted again");
+            return Ok(FailureRecord::default());
+        }
+        let slots = self.slots(req, &client);
+        let counts = try_join_all(slots.iter().map(|s| {
+            let period = self.rule(s.rule).period;
+            inner.store.incr(&s.bucket, 1, Some(period))
+        }))
+        .await?;
+        self.settle_failure(
+            req,
+            &client,
+            account,
+            slots.into_iter().zip(counts).collect(),
+            false,
+        )
+        .await
+    }
+
+    /// A counted failure with its buckets' counts: bans the scopes of full buckets unless a
+    /// toleration lets the client pass (`tolerated`: already decided at reservation).
+    async fn settle_failure(
+        &self,
+        req: &AuthRequest,
+        client: &Client,
+        account: &str,
+        counted: Vec<(Slot, i64)>,
+        tolerated: bool,
+    ) -> StoreResult<FailureRecord> {
+        let inner = &self.inner;
+        inner.stats.counted.fetch_add(1, Ordering::Relaxed);
+        let keys = inner.store.keys();
+        let full: Vec<&Slot> = counted
+            .iter()
+            .filter(|(s, count)| u64::try_from(*count).unwrap_or(0) >= self.rule(s.rule).failed_requests)
+            .map(|(s, _)| s)
+            .collect();
+        let mut record = FailureRecord {
+            counted: true,
+            banned: None,
+        };
+        let ip = match client {
+            Client::Ip(ip) => Some(*ip),
+            Client::Unknown(_) => None,
+        };
+        if full.is_empty() {
+            if let Some(ip) = ip {
+                self.count_toleration(ip, false).await?;
+            }
+            return Ok(record);
+        }
+        let tolerated = match ip {
+            Some(_) if tolerated => true,
+            Some(ip) => self.is_tolerated(ip).await?,
+            None => false,
+        };
+        if tolerated {
+            inner.stats.tolerated.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(session = %req.session, client_ip = %req.client.ip, "bucket full but failures are within the toleration");
+            return Ok(record);
+        }
+        for slot in full {
+            let rule = self.rule(slot.rule);
+            let started = inner
+                .store
+                .set_nx(&keys.brute_force_ban(&slot.tail), &rule.name, Some(rule.ban_time))
+                .await?;
+            if started {
+                inner
+                    .store
+                    .set_add(&keys.brute_force_ban_index(), &[&slot.tail], None)
+                    .await?;
+                inner.stats.bans.fetch_add(1, Ordering::Relaxed);
+                if let Some(c) = inner.stats.rule_bans.get(slot.rule) {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::warn!(session = %req.session, rule = %rule.name, scope = %slot.tail, ban_time = ?rule.ban_time, "brute force: banned");
+                if let Some(ip) = ip {
+                    self.note_affected(account, ip, rule.ban_time).await?;
+                }
+            }
+            record.banned.get_or_insert(Ban {
+                rule: rule.name.clone(),
+                scope: slot.tail.clone(),
+            });
+        }
+        Ok(record)
     }
 
     /// Remembers that a failure for `account` from `ip` started a ban (for the list API).
@@ -225,90 +636,20 @@ impl BruteForce {
         Ok(())
     }
 
-    /// Counts a failed login of `account` (the account a backend found, else the user name) at
-    /// `now`, and bans the networks whose buckets it fills.
-    pub async fn record_failure(
-        &self,
-        req: &AuthRequest,
-        account: &str,
-        now: SystemTime,
-    ) -> StoreResult<FailureRecord> {
-        let Some(ip) = self.client(req) else {
-            return Ok(FailureRecord::default());
-        };
-        let inner = &self.inner;
-        if !req.password.is_empty() && self.is_repeated_password(req, account, ip, now).await? {
-            inner.stats.forgiven.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(session = %req.session, account, client_ip = %ip, "repeated wrong password: not counted again");
-            return Ok(FailureRecord::default());
-        }
-        inner.stats.counted.fetch_add(1, Ordering::Relaxed);
-        let keys = inner.store.keys();
-        let scoped: Vec<(usize, &Rule, Scope)> = self.scopes(req, ip).collect();
-        let counts = try_join_all(scoped.iter().map(|(_, rule, scope)| {
-            let key = rule.bucket_key(keys, ip, scope);
-            async move { inner.store.incr(&key, 1, Some(rule.period)).await }
-        }))
-        .await?;
-        let full: Vec<&(usize, &Rule, Scope)> = scoped
-            .iter()
-            .zip(&counts)
-            .filter(|((_, rule, _), count)| u64::try_from(**count).unwrap_or(0) >= rule.failed_requests)
-            .map(|(s, _)| s)
-            .collect();
-        let mut record = FailureRecord {
-            counted: true,
-            banned: None,
-        };
-        if full.is_empty() {
-            self.count_toleration(ip, false).await?;
-            return Ok(record);
-        }
-        if self.is_tolerated(ip).await? {
-            inner.stats.tolerated.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(session = %req.session, client_ip = %ip, "bucket full but failures are within the toleration");
-            return Ok(record);
-        }
-        for (index, rule, scope) in full {
-            let tail = scope.tail();
-            let started = inner
-                .store
-                .set_nx(&keys.brute_force_ban(&tail), &rule.name, Some(rule.ban_time))
-                .await?;
-            if started {
-                inner
-                    .store
-                    .set_add(&keys.brute_force_ban_index(), &[&tail], None)
-                    .await?;
-                inner.stats.bans.fetch_add(1, Ordering::Relaxed);
-                if let Some(c) = inner.stats.rule_bans.get(*index) {
-                    c.fetch_add(1, Ordering::Relaxed);
-                }
-                tracing::warn!(session = %req.session, rule = %rule.name, scope = %tail, ban_time = ?rule.ban_time, "brute force: network banned");
-            }
-            let ban = Ban {
-                rule: rule.name.clone(),
-                scope: tail,
-            };
-            if started {
-                self.note_affected(account, ip, rule.ban_time).await?;
-            }
-            record.banned.get_or_insert(ban);
-        }
-        Ok(record)
-    }
-
     /// Checks the password history of this client and account and records the password in it.
     async fn is_repeated_password(
         &self,
         req: &AuthRequest,
         account: &str,
-        ip: IpAddr,
+        client: &Client,
         now: SystemTime,
     ) -> StoreResult<bool> {
         let inner = &self.inner;
         let keys = inner.store.keys();
-        let client = scoped_client(ip, inner.rwp_ipv6_cidr);
+        let client = match client {
+            Client::Ip(ip) => scoped_client(*ip, inner.rwp_ipv6_cidr),
+            Client::Unknown(_) => UNKNOWN_CLIENT.to_owned(),
+        };
         let key = keys.repeated_wrong_password(&client, account);
         let digest = inner.digester.history_digest(account, req.password.expose());
         let history = inner.store.hash_get_all(&key).await?;
@@ -346,7 +687,7 @@ impl BruteForce {
         Ok(verdict == Repetition::Repeat)
     }
 
-    /// Counts one success (or failure) of a client whose toleration policy is active.
+    /// Counts one failure of a client whose toleration policy is active.
     async fn count_toleration(&self, ip: IpAddr, positive: bool) -> StoreResult<()> {
         let inner = &self.inner;
         let Some(policy) = inner.tolerations.for_client(ip) else {
@@ -379,12 +720,42 @@ impl BruteForce {
         Ok(policy.tolerates(successes, u64::try_from(failures).unwrap_or(u64::MAX)))
     }
 
-    /// Counts a successful login for tolerations (only where a toleration policy applies).
-    pub async fn record_success(&self, req: &AuthRequest) -> StoreResult<()> {
-        match self.client(req) {
-            Some(ip) => self.count_toleration(ip, true).await,
-            None => Ok(()),
+    /// Counts a successful login of `account` for tolerations (only where a toleration policy
+    /// applies): once per client and account within the policy's `tolerate_ttl`, so that one
+    /// account logging in again and again (cheap cache hits) cannot buy a client tolerated
+    /// failures. The first success of a pair in a period is one SET NX (plus one INCR when it
+    /// is new there); repeats are answered from an in-process memo without a store write.
+    pub async fn record_success(&self, req: &AuthRequest, account: &str, now: SystemTime) -> StoreResult<()> {
+        let inner = &self.inner;
+        let Some(Client::Ip(ip)) = self.client(req, false) else {
+            return Ok(());
+        };
+        let Some(policy) = inner.tolerations.for_client(ip) else {
+            return Ok(());
+        };
+        let client = scoped_client(ip, inner.tolerations_ipv6_cidr);
+        let memo_key = (client, account.to_owned());
+        if inner
+            .counted_successes
+            .get(&memo_key)
+            .is_some_and(|until| now < until)
+        {
+            return Ok(());
         }
+        let keys = inner.store.keys();
+        let (client, account) = &memo_key;
+        let first = inner
+            .store
+            .set_nx(&keys.toleration_account(client, account), "1", Some(policy.ttl))
+            .await?;
+        if first {
+            inner
+                .store
+                .incr(&keys.toleration(client, true), 1, Some(policy.ttl))
+                .await?;
+        }
+        inner.counted_successes.insert(memo_key, now + policy.ttl);
+        Ok(())
     }
 
     /// The counters.
@@ -398,6 +769,8 @@ impl BruteForce {
             forgiven: load(&s.forgiven),
             tolerated: load(&s.tolerated),
             bans: load(&s.bans),
+            refused_in_flight: load(&s.refused_in_flight),
+            no_address: load(&s.no_address),
             rule_bans: self
                 .inner
                 .rules

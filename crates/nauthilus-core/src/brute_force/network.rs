@@ -25,15 +25,54 @@ pub fn scoped_client(ip: IpAddr, ipv6_cidr: u8) -> String {
     }
 }
 
-/// Parses a client IP as callers send it: plain, bracketed IPv6, or IPv4-mapped IPv6 (taken as
-/// the IPv4 address, so one client has one identity).
+/// Parses a client IP as callers send it. Accepted, because each names exactly one address:
+/// a plain IPv4 or IPv6 address, bracketed IPv6 (`[2001:db8::1]`), an address with a port
+/// (`192.0.2.1:5678`, `[2001:db8::1]:5678`; the port is dropped), and an IPv6 address with a
+/// zone id (`fe80::1%eth0`; the zone is dropped, so the address is counted whatever the
+/// interface). IPv4-mapped IPv6 is taken as the IPv4 address, so one client has one identity.
+/// Anything else is `None`: empty, `unknown`, host names, and IPv4 with leading zeros
+/// (`010.1.2.3`, octal to some parsers and decimal to others).
 pub fn parse_client_ip(raw: &str) -> Option<IpAddr> {
-    let s = raw.trim().trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = s.parse().ok()?;
+    let s = raw.trim();
+    let host = if let Some(rest) = s.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !after.is_empty() {
+            port(after.strip_prefix(':')?)?;
+        }
+        inside
+    } else if let Some((host, p)) = s
+        .split_once(':')
+        .filter(|(h, p)| h.contains('.') && !p.contains(':'))
+    {
+        port(p)?;
+        host
+    } else {
+        s
+    };
+    let ip: IpAddr = match host.split_once('%') {
+        Some((addr, zone)) => {
+            let zone_ok = !zone.is_empty()
+                && zone
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !zone_ok {
+                return None;
+            }
+            IpAddr::V6(addr.parse().ok()?)
+        }
+        None => host.parse().ok()?,
+    };
     Some(match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     })
+}
+
+/// A port: 1 to 5 decimal digits, at most 65535.
+fn port(s: &str) -> Option<u16> {
+    (!s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 /// An address or network from the configuration (`192.0.2.7`, `10.0.0.0/8`).
@@ -101,6 +140,32 @@ mod tests {
         assert_eq!(parse_client_ip("::ffff:192.0.2.1"), Some(ip("192.0.2.1")));
         assert_eq!(parse_client_ip(""), None);
         assert_eq!(parse_client_ip("unknown"), None);
+    }
+
+    #[test]
+    fn unambiguous_client_ip_forms_are_accepted_and_the_rest_refused() {
+        assert_eq!(parse_client_ip("192.0.2.1:5678"), Some(ip("192.0.2.1")));
+        assert_eq!(parse_client_ip("[2001:db8::1]:5678"), Some(ip("2001:db8::1")));
+        assert_eq!(parse_client_ip("fe80::1%eth0"), Some(ip("fe80::1")));
+        assert_eq!(parse_client_ip("[fe80::1%eth0]:993"), Some(ip("fe80::1")));
+        assert_eq!(parse_client_ip("[::ffff:192.0.2.1]:1"), Some(ip("192.0.2.1")));
+        for bad in [
+            "010.1.2.3",
+            "192.0.2.1%eth0",
+            "fe80::1%",
+            "192.0.2.1:",
+            "192.0.2.1:99999",
+            "192.0.2.1:80:80",
+            "[2001:db8::1]x",
+            "[2001:db8::1]:",
+            "[192.0.2.1",
+            "2001:db8::1:5678x",
+            "mail.example.test",
+            "mail.example.test:25",
+            "1.2.3",
+        ] {
+            assert_eq!(parse_client_ip(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -79,6 +79,17 @@ impl Rule {
         if !self.covers_family(ip) {
             return None;
         }
+        self.filtered(network_of(ip, self.cidr)?, protocol, oidc_cid)
+    }
+
+    /// The scope this rule counts an address-less request for `subject` (see
+    /// [`account_subject`]) in: every rule counts those, whatever its address family, if its
+    /// protocol and client-id filters match.
+    pub fn account_scope(&self, subject: &str, protocol: &str, oidc_cid: &str) -> Option<Scope> {
+        self.filtered(subject.to_owned(), protocol, oidc_cid)
+    }
+
+    fn filtered(&self, network: String, protocol: &str, oidc_cid: &str) -> Option<Scope> {
         let protocol = if self.protocols.is_empty() {
             None
         } else if self.protocols.iter().any(|p| p == protocol) {
@@ -94,7 +105,7 @@ impl Rule {
             return None;
         };
         Some(Scope {
-            network: network_of(ip, self.cidr)?,
+            network,
             protocol,
             oidc_cid,
         })
@@ -110,6 +121,20 @@ impl Rule {
         else {
             return Vec::new();
         };
+        self.flush_scopes(network, protocol, oidc_cid)
+    }
+
+    /// [`Self::scopes_for_flush`] for the address-less state of `subject`.
+    pub fn account_scopes_for_flush(
+        &self,
+        subject: &str,
+        protocol: Option<&str>,
+        oidc_cid: Option<&str>,
+    ) -> Vec<Scope> {
+        self.flush_scopes(subject.to_owned(), protocol, oidc_cid)
+    }
+
+    fn flush_scopes(&self, network: String, protocol: Option<&str>, oidc_cid: Option<&str>) -> Vec<Scope> {
         let narrow = |filter: &[String], wanted: Option<&str>| -> Vec<Option<String>> {
             if filter.is_empty() {
                 return vec![None];
@@ -146,6 +171,39 @@ impl Rule {
             &scope.tail(),
         )
     }
+
+    /// The failure counter of an address-less `scope` (see [`Self::account_scope`]):
+    /// `<prefix>bf:<period_s>:<failed>:account:<user>[:<protocol>][:oidc:<cid>]`.
+    pub fn account_bucket_key(&self, keys: &KeyLayout, scope: &Scope) -> String {
+        keys.brute_force_account_bucket(self.period.as_secs(), self.failed_requests, &scope.tail())
+    }
+}
+
+/// What address-less state is kept under for one user name: `account:<name>`, the name trimmed
+/// and lower-cased (so `Alice` and `alice ` share one bucket whatever the backend makes of
+/// case), with `%` and `:` percent-encoded (so the protocol and client id that follow in a
+/// scope cannot be confused with the name).
+pub fn account_subject(username: &str) -> String {
+    let mut s = String::from(ACCOUNT_SUBJECT_PREFIX);
+    for c in username.trim().to_lowercase().chars() {
+        match c {
+            '%' => s.push_str("%25"),
+            ':' => s.push_str("%3A"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// Marks address-less scopes: no IP network starts with it.
+pub const ACCOUNT_SUBJECT_PREFIX: &str = "account:";
+
+/// The subject an admin names as `account:<name>` (as the list API shows it, percent-encoded
+/// or not).
+pub fn account_subject_from_admin(text: &str) -> Option<String> {
+    let name = text.trim().strip_prefix(ACCOUNT_SUBJECT_PREFIX)?;
+    let decoded = name.replace("%3A", ":").replace("%3a", ":").replace("%25", "%");
+    (!decoded.trim().is_empty()).then(|| account_subject(&decoded))
 }
 
 #[cfg(test)]

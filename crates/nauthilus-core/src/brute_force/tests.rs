@@ -339,10 +339,15 @@ async fn protocols_outside_brute_force_protocols_are_not_counted() {
 async fn a_client_with_many_successes_is_tolerated() {
     let time = Time::new();
     let bf = service(&format!("{ONE_RULE}  tolerate_percent: 20\n"), &time);
-    for _ in 0..20 {
-        bf.record_success(&request("192.0.2.1", "a", "ok", "imap"))
-            .await
-            .unwrap();
+    for i in 0..20 {
+        let account = format!("user{i}");
+        bf.record_success(
+            &request("192.0.2.1", &account, "ok", "imap"),
+            &account,
+            time.now(),
+        )
+        .await
+        .unwrap();
     }
     let rec = fail_n(&bf, &time, "192.0.2.1", 4).await;
     assert!(
@@ -358,7 +363,7 @@ async fn a_client_with_many_successes_is_tolerated() {
 async fn without_tolerations_successes_are_not_stored() {
     let time = Time::new();
     let bf = service(ONE_RULE, &time);
-    bf.record_success(&request("192.0.2.1", "a", "ok", "imap"))
+    bf.record_success(&request("192.0.2.1", "a", "ok", "imap"), "a", time.now())
         .await
         .unwrap();
     let keys = bf.store().keys();
@@ -521,6 +526,491 @@ async fn brute_force_is_off_without_the_feature() {
     let mut c = config(ONE_RULE);
     c.server.features.clear();
     assert!(BruteForce::from_config(&c, time.store(), PasswordDigester::new("n")).is_none());
+}
+
+async fn reserve(bf: &BruteForce, ip: &str, password: &str) -> Admission {
+    bf.reserve(&request(ip, "alice", password, "imap")).await.unwrap()
+}
+
+fn admitted(a: Admission) -> Reservation {
+    match a {
+        Admission::Admitted(r) => r,
+        Admission::Refused(ban) => panic!("refused: {ban:?}"),
+    }
+}
+
+async fn bucket(bf: &BruteForce, key: &str) -> Option<String> {
+    bf.store().get(key).await.unwrap()
+}
+
+const R24_BUCKET: &str = "nauthilus:bf:3600:24:3:4:192.0.2.0/24";
+
+#[tokio::test]
+async fn attempts_in_flight_fill_the_bucket_before_they_are_verified() {
+    let time = Time::new();
+    let bf = service(ONE_RULE, &time);
+    let mut held = Vec::new();
+    for i in 0..3 {
+        held.push(admitted(reserve(&bf, "192.0.2.1", &format!("g{i}")).await));
+    }
+    assert_eq!(bucket(&bf, R24_BUCKET).await.as_deref(), Some("3"));
+    for i in 3..6 {
+        match reserve(&bf, "192.0.2.2", &format!("g{i}")).await {
+            Admission::Refused(ban) => assert_eq!(
+                ban,
+                Ban {
+                    rule: "r24".into(),
+                    scope: "192.0.2.0/24".into()
+                }
+            ),
+            Admission::Admitted(_) => panic!("a fourth attempt in flight is verified"),
+        }
+    }
+    assert_eq!(
+        bucket(&bf, R24_BUCKET).await.as_deref(),
+        Some("3"),
+        "refused attempts leave nothing reserved"
+    );
+    assert_eq!(bf.stats().refused_in_flight, 3);
+    let mut records = Vec::new();
+    for (i, r) in held.into_iter().enumerate() {
+        let req = request("192.0.2.1", "alice", &format!("g{i}"), "imap");
+        records.push(bf.confirm_failure(&req, r, "alice", time.now()).await.unwrap());
+    }
+    assert!(records.iter().all(|r| r.counted));
+    assert!(
+        records[2].banned.is_some(),
+        "the failures fill the bucket: banned"
+    );
+    assert_eq!(
+        bucket(&bf, R24_BUCKET).await.as_deref(),
+        Some("3"),
+        "counted once each"
+    );
+}
+
+#[tokio::test]
+async fn a_single_login_in_flight_is_refused_only_when_a_failure_would_have_banned() {
+    let time = Time::new();
+    let bf = service(ONE_RULE, &time);
+    fail_n(&bf, &time, "192.0.2.1", 2).await;
+    let r = admitted(reserve(&bf, "192.0.2.1", "secret").await);
+    assert_eq!(
+        bf.confirm_success(
+            &request("192.0.2.1", "alice", "secret", "imap"),
+            r,
+            "alice",
+            time.now()
+        )
+        .await
+        .unwrap(),
+        None
+    );
+    assert_eq!(
+        bucket(&bf, R24_BUCKET).await.as_deref(),
+        Some("2"),
+        "a success gives its reservation back"
+    );
+    for _ in 0..5 {
+        let r = admitted(reserve(&bf, "192.0.2.1", "secret").await);
+        bf.release(r).await.unwrap();
+    }
+    assert_eq!(bucket(&bf, R24_BUCKET).await.as_deref(), Some("2"));
+}
+
+#[tokio::test]
+async fn a_right_password_verified_while_the_network_got_banned_is_refused() {
+    let time = Time::new();
+    let bf = service(ONE_RULE, &time);
+    let r = admitted(reserve(&bf, "192.0.2.1", "secret").await);
+    // Meanwhile other clients of the /24 fill the bucket.
+    let rec = fail_n(&bf, &time, "192.0.2.9", 2).await;
+    assert!(
+        rec.banned.is_some(),
+        "2 failures + 1 in flight fill a bucket of 3"
+    );
+    let ban = bf
+        .confirm_success(
+            &request("192.0.2.1", "alice", "secret", "imap"),
+            r,
+            "alice",
+            time.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ban.map(|b| b.scope).as_deref(), Some("192.0.2.0/24"));
+}
+
+#[tokio::test]
+async fn a_forgiven_repeated_password_gives_its_reservation_back() {
+    let time = Time::new();
+    let bf = service(ONE_RULE, &time);
+    for _ in 0..5 {
+        let r = admitted(reserve(&bf, "192.0.2.1", "last-month").await);
+        let req = request("192.0.2.1", "alice", "last-month", "imap");
+        bf.confirm_failure(&req, r, "alice", time.now()).await.unwrap();
+    }
+    assert_eq!(bucket(&bf, R24_BUCKET).await.as_deref(), Some("1"));
+    assert_eq!(bf.stats().forgiven, 4);
+}
+
+#[tokio::test]
+async fn releasing_never_drives_an_expired_bucket_below_zero_or_recreates_it() {
+    let time = Time::new();
+    let bf = service(ONE_RULE, &time);
+    let r = admitted(reserve(&bf, "192.0.2.1", "x").await);
+    time.advance(Duration::from_secs(3600));
+    bf.release(r).await.unwrap();
+    assert!(!bf.store().exists(R24_BUCKET).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_failures_are_counted_exactly() {
+    const N: usize = 50;
+    let time = Arc::new(Time::new());
+    let bf = service(
+        "  buckets: [{name: r, period: 1h, cidr: 32, ipv4: true, failed_requests: 1000}]\n",
+        &time,
+    );
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let (bf, time) = (bf.clone(), time.clone());
+            tokio::spawn(async move {
+                let req = request("192.0.2.1", "alice", &format!("p{i}"), "imap");
+                let Admission::Admitted(r) = bf.reserve(&req).await.unwrap() else {
+                    panic!("refused below the limit")
+                };
+                bf.confirm_failure(&req, r, "alice", time.now()).await.unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap().counted);
+    }
+    assert_eq!(
+        bucket(&bf, "nauthilus:bf:3600:32:1000:4:192.0.2.1/32")
+            .await
+            .as_deref(),
+        Some("50")
+    );
+}
+
+#[tokio::test]
+async fn logins_without_a_usable_address_are_counted_per_user_name() {
+    for ip in ["", "unknown", "010.1.2.3", "IP", "192.0.2.1%eth0"] {
+        let time = Time::new();
+        let bf = service(ONE_RULE, &time);
+        for i in 0..2 {
+            let rec = bf
+                .record_failure(
+                    &request(ip, "Alice", &format!("g{i}"), "imap"),
+                    "alice",
+                    time.now(),
+                )
+                .await
+                .unwrap();
+            assert!(rec.counted && rec.banned.is_none(), "{ip:?}");
+        }
+        let rec = bf
+            .record_failure(&request(ip, " alice", "g2", "imap"), "alice", time.now())
+            .await
+            .unwrap();
+        assert_eq!(
+            rec.banned,
+            Some(Ban {
+                rule: "r24".into(),
+                scope: "account:alice".into()
+            }),
+            "{ip:?}: three guesses for one user name without an address ban"
+        );
+        assert_eq!(
+            bucket(&bf, "nauthilus:bf:3600:3:account:alice").await.as_deref(),
+            Some("3")
+        );
+        assert!(
+            bf.check(&request(ip, "ALICE", "x", "imap"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            bf.check(&request("", "alice", "x", "smtp"))
+                .await
+                .unwrap()
+                .is_some(),
+            "every address-less login of the name"
+        );
+        assert!(
+            bf.check(&request("192.0.2.1", "alice", "x", "imap"))
+                .await
+                .unwrap()
+                .is_none(),
+            "logins with an address are not locked out"
+        );
+        assert!(
+            bf.check(&request(ip, "bob", "x", "imap"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(bf.stats().no_address, 3, "checks without an address");
+    }
+}
+
+#[tokio::test]
+async fn address_less_bans_are_listed_and_flushed_by_user_name() {
+    let time = Time::new();
+    let bf = service(
+        "  buckets:\n    - {name: v4, period: 1h, cidr: 24, ipv4: true, failed_requests: 2}\n    - {name: v6, period: 1h, cidr: 24, ipv6: true, failed_requests: 2}\n",
+        &time,
+    );
+    for i in 0..2 {
+        bf.record_failure(
+            &request("unknown", "a:b%c", &format!("g{i}"), "imap"),
+            "a:b%c",
+            time.now(),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        bucket(&bf, "nauthilus:bf:3600:2:account:a%3Ab%25c")
+            .await
+            .as_deref(),
+        Some("2"),
+        "rules that share a bucket key count once"
+    );
+    let list = bf.list(&ListFilter::default()).await.unwrap();
+    assert_eq!(
+        list.ip_addresses.into_iter().collect::<Vec<_>>(),
+        [("account:a%3Ab%25c".to_owned(), "v4".to_owned())]
+    );
+    let filtered = bf
+        .list(&ListFilter {
+            ip_addresses: vec!["192.0.2.0/24".into()],
+            accounts: vec![],
+        })
+        .await
+        .unwrap();
+    assert!(filtered.ip_addresses.is_empty());
+    let removed = bf
+        .flush(&FlushRequest {
+            ip_address: "account:a%3Ab%25c".into(),
+            rule_name: "*".into(),
+            protocol: None,
+            oidc_cid: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        removed,
+        [
+            "nauthilus:bf:3600:2:account:a%3Ab%25c",
+            "nauthilus:bf:ban:account:a%3Ab%25c"
+        ]
+    );
+    assert!(
+        bf.check(&request("", "a:b%c", "x", "imap"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        bf.list(&ListFilter::default())
+            .await
+            .unwrap()
+            .ip_addresses
+            .is_empty()
+    );
+
+    for i in 0..2 {
+        bf.record_failure(
+            &request("", "a:b%c", &format!("h{i}"), "imap"),
+            "a:b%c",
+            time.now(),
+        )
+        .await
+        .unwrap();
+    }
+    let removed = bf.flush_account("a:b%c").await.unwrap();
+    assert!(
+        removed.contains(&"nauthilus:bf:ban:account:a%3Ab%25c".to_owned())
+            && removed.contains(&"nauthilus:bf:rwp:unknown:a:b%c".to_owned()),
+        "{removed:?}"
+    );
+    assert!(
+        bf.check(&request("", "a:b%c", "x", "imap"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn successes_of_one_account_buy_no_toleration() {
+    let time = Time::new();
+    let bf = service(&format!("{ONE_RULE}  tolerate_percent: 20\n"), &time);
+    for _ in 0..199 {
+        bf.record_success(
+            &request("192.0.2.1", "mallory", "own", "imap"),
+            "mallory",
+            time.now(),
+        )
+        .await
+        .unwrap();
+    }
+    let keys = bf.store().keys();
+    assert_eq!(
+        bf.store()
+            .get(&keys.toleration("192.0.2.1", true))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1"),
+        "one account, one success per period"
+    );
+    let rec = fail_n(&bf, &time, "192.0.2.1", 3).await;
+    assert!(
+        rec.banned.is_some(),
+        "3 guesses against one account's successes are not tolerated"
+    );
+}
+
+#[tokio::test]
+async fn a_success_counts_again_in_the_next_toleration_period() {
+    let time = Time::new();
+    let bf = service(
+        &format!("{ONE_RULE}  tolerate_percent: 20\n  tolerate_ttl: 10m\n"),
+        &time,
+    );
+    let keys = bf.store().keys();
+    let p = keys.toleration("192.0.2.1", true);
+    let req = request("192.0.2.1", "a", "ok", "imap");
+    let succeed = || bf.record_success(&req, "a", time.now());
+    succeed().await.unwrap();
+    succeed().await.unwrap();
+    assert_eq!(bf.store().get(&p).await.unwrap().as_deref(), Some("1"));
+    time.advance(Duration::from_secs(600));
+    succeed().await.unwrap();
+    assert_eq!(
+        bf.store().get(&p).await.unwrap().as_deref(),
+        Some("1"),
+        "a new period"
+    );
+    let b = "b".to_owned();
+    bf.record_success(&request("192.0.2.1", &b, "ok", "imap"), &b, time.now())
+        .await
+        .unwrap();
+    assert_eq!(bf.store().get(&p).await.unwrap().as_deref(), Some("2"));
+}
+
+#[tokio::test]
+async fn a_tolerated_client_may_have_a_login_in_flight_beyond_the_bucket() {
+    let time = Time::new();
+    let bf = service(&format!("{ONE_RULE}  tolerate_percent: 50\n"), &time);
+    for i in 0..10 {
+        let account = format!("user{i}");
+        bf.record_success(
+            &request("192.0.2.1", &account, "ok", "imap"),
+            &account,
+            time.now(),
+        )
+        .await
+        .unwrap();
+    }
+    let rec = fail_n(&bf, &time, "192.0.2.1", 3).await;
+    assert!(rec.banned.is_none(), "tolerated");
+    let r = admitted(reserve(&bf, "192.0.2.1", "next").await);
+    let keys = bf.store().keys();
+    let n = keys.toleration("192.0.2.1", false);
+    assert_eq!(
+        bf.store().get(&n).await.unwrap().as_deref(),
+        Some("4"),
+        "held in flight"
+    );
+    bf.confirm_failure(
+        &request("192.0.2.1", "alice", "next", "imap"),
+        r,
+        "alice",
+        time.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        bf.store().get(&n).await.unwrap().as_deref(),
+        Some("4"),
+        "not counted twice"
+    );
+    fail_n(&bf, &time, "192.0.2.1", 1).await;
+    let refused = reserve(&bf, "192.0.2.1", "more").await;
+    assert!(
+        matches!(refused, Admission::Refused(_))
+            || bf
+                .check(&request("192.0.2.1", "a", "x", "imap"))
+                .await
+                .unwrap()
+                .is_some(),
+        "beyond the toleration: refused or banned"
+    );
+}
+
+mod burst {
+    //! The pipeline against a parallel burst on a slow-hash account: attempts in flight count
+    //! before their (queued) verification, so the right password sent after the burst fails.
+
+    use super::*;
+    use crate::backend::Backend;
+    use crate::outcome::{Decision, FailReason};
+    use crate::pipeline::{Pipeline, PipelineParts};
+    use nauthilus_backends::passwd_file::PasswdFile;
+    use nauthilus_backends::password::PasswordVerifier;
+
+    /// `slow-secret` as argon2id with m=16 MiB, t=2: a real, deliberately slow verification.
+    const SLOW_USER: &str = "slow:{ARGON2ID}$argon2id$v=19$m=16384,t=2,p=1$YmYtYnVyc3Qtc2FsdC0xNg$PocIBHY2oBtLX54GWxc9JoBWXNNpfZsARvcckx937ko\n";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_parallel_burst_cannot_outrun_the_bucket_on_a_slow_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, SLOW_USER).unwrap();
+        let file = Arc::new(PasswdFile::open(&path).unwrap());
+        let time = Arc::new(Time::new());
+        let bf = service(ONE_RULE, &time);
+        let mut parts = PipelineParts::new(PasswordVerifier::new(1));
+        parts.backends = vec![Backend::PasswdFile(file)];
+        parts.brute_force = Some(bf.clone());
+        let pipeline = Pipeline::new(parts);
+        let login = |password: String| {
+            let (pipeline, time) = (pipeline.clone(), time.clone());
+            tokio::spawn(async move {
+                let req = request("192.0.2.1", "slow", &password, "imap");
+                pipeline.authenticate(&req, time.now()).await
+            })
+        };
+        let burst: Vec<_> = (0..60).map(|i| login(format!("guess-{i}"))).collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let right = login("slow-secret".into()).await.unwrap();
+        assert!(
+            matches!(right.decision, Decision::Fail(FailReason::BruteForce)),
+            "the right password after the burst: {:?}",
+            right.decision
+        );
+        let mut refused = 0;
+        for t in burst {
+            match t.await.unwrap().decision {
+                Decision::Fail(FailReason::BruteForce) => refused += 1,
+                Decision::Fail(FailReason::WrongPassword) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(refused, 57, "only failed_requests guesses were verified");
+        assert!(
+            bf.check(&request("192.0.2.1", "slow", "x", "imap"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }
 
 mod property {

@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use crate::backend::PositiveCache;
+use crate::brute_force::Reservation;
 use crate::request::{AuthMode, AuthRequest};
 
 /// Where a verdict came from; the commit stage decides from it what to write back.
@@ -35,6 +36,11 @@ pub struct Attempt<'r> {
     pub source: Source,
     /// The account a backend found, for brute-force bookkeeping of a failure.
     pub account: Option<String>,
+    /// Brute-force buckets this attempt holds while a backend verifies its password; the
+    /// commit stage settles a failure's, the backends stage a success's.
+    pub reservation: Option<Reservation>,
+    /// True once brute force counted this login's success (`confirm_success`).
+    pub success_counted: bool,
 }
 
 impl<'r> Attempt<'r> {
@@ -46,6 +52,8 @@ impl<'r> Attempt<'r> {
             authenticating: req.mode == AuthMode::Authenticate,
             source: Source::None,
             account: None,
+            reservation: None,
+            success_counted: false,
         }
     }
 }

@@ -8,7 +8,8 @@ use std::ops::ControlFlow;
 
 use super::{Attempt, Pipeline, Source};
 use crate::backend::{Backend, PassDbResult, PositiveCache};
-use crate::outcome::{AuthOutcome, FailReason};
+use crate::brute_force::Admission;
+use crate::outcome::{AuthOutcome, FailReason, UserData};
 
 impl Pipeline {
     /// `Break` with the verdict of the backend that knew the user; `Continue` if none did.
@@ -22,6 +23,8 @@ impl Pipeline {
                     continue;
                 }
                 cache_before = Some(cache);
+            } else {
+                self.reserve(a).await?;
             }
             match backend.verify(req, &self.parts.verifier).await {
                 Ok(PassDbResult::UserNotFound) => {}
@@ -38,13 +41,14 @@ impl Pipeline {
                         }
                     };
                     if password_ok {
-                        return ControlFlow::Break(AuthOutcome::ok(user));
+                        return ControlFlow::Break(self.verified(a, user).await);
                     }
                     a.account = Some(user.account.clone());
                     return ControlFlow::Break(self.fail(req, FailReason::WrongPassword));
                 }
                 Err(e) => {
                     tracing::warn!(session = %req.session, backend = backend.id().name(), error = %e, "backend failed");
+                    self.release(a).await;
                     return ControlFlow::Break(AuthOutcome::temp_fail(format!(
                         "{} backend failed",
                         backend.id().name()
@@ -53,6 +57,56 @@ impl Pipeline {
             }
         }
         ControlFlow::Continue(())
+    }
+
+    /// Attempts that reach a real verification count against the brute-force buckets before
+    /// it runs (once per login), so a parallel burst of guesses cannot all be verified before
+    /// the first failure is counted. Cache hits need no reservation: a cache only matches a
+    /// password a backend verified, and a wrong password always reaches a backend.
+    async fn reserve(&self, a: &mut Attempt<'_>) -> ControlFlow<AuthOutcome> {
+        let Some(bf) = self.parts.brute_force.as_ref() else {
+            return ControlFlow::Continue(());
+        };
+        if !a.authenticating || a.reservation.is_some() {
+            return ControlFlow::Continue(());
+        }
+        match bf.reserve(a.req).await {
+            Ok(Admission::Admitted(r)) => {
+                a.reservation = Some(r);
+                ControlFlow::Continue(())
+            }
+            Ok(Admission::Refused(ban)) => {
+                tracing::warn!(session = %a.req.session, rule = %ban.rule, scope = %ban.scope, "brute force: login refused, too many attempts in flight");
+                ControlFlow::Break(self.fail(a.req, FailReason::BruteForce))
+            }
+            Err(e) => ControlFlow::Break(Self::brute_force_unavailable(a, &e)),
+        }
+    }
+
+    /// A backend verified the password: give the reservation back and make sure the network
+    /// was not banned while the password was being checked.
+    async fn verified(&self, a: &mut Attempt<'_>, user: std::sync::Arc<UserData>) -> AuthOutcome {
+        let (Some(bf), Some(r)) = (self.parts.brute_force.as_ref(), a.reservation.take()) else {
+            return AuthOutcome::ok(user);
+        };
+        a.success_counted = true;
+        match bf.confirm_success(a.req, r, &user.account, a.now).await {
+            Ok(None) => AuthOutcome::ok(user),
+            Ok(Some(ban)) => {
+                tracing::warn!(session = %a.req.session, rule = %ban.rule, scope = %ban.scope, "brute force: network banned while the password was checked");
+                self.fail(a.req, FailReason::BruteForce)
+            }
+            Err(e) => Self::brute_force_unavailable(a, &e),
+        }
+    }
+
+    /// Gives a reservation back unused (the login ends without a verdict).
+    pub(super) async fn release(&self, a: &mut Attempt<'_>) {
+        if let (Some(bf), Some(r)) = (self.parts.brute_force.as_ref(), a.reservation.take())
+            && let Err(e) = bf.release(r).await
+        {
+            tracing::warn!(session = %a.req.session, error = %e, "brute-force reservation not released");
+        }
     }
 
     /// No backend knew the user.

@@ -17,11 +17,13 @@ impl Pipeline {
                 tracing::warn!(session = %a.req.session, rule = %ban.rule, scope = %ban.scope, "brute force: login refused, network banned");
                 ControlFlow::Break(self.fail(a.req, FailReason::BruteForce))
             }
-            Err(e) => {
-                // Without the ban state the login cannot be judged safely: fail closed.
-                tracing::warn!(session = %a.req.session, error = %e, "brute-force state unavailable");
-                ControlFlow::Break(AuthOutcome::temp_fail("brute-force state unavailable"))
-            }
+            Err(e) => ControlFlow::Break(Self::brute_force_unavailable(a, &e)),
         }
+    }
+
+    /// Without the brute-force state a login cannot be judged safely: fail closed, temporarily.
+    pub(super) fn brute_force_unavailable(a: &Attempt<'_>, e: &nauthilus_store::StoreError) -> AuthOutcome {
+        tracing::warn!(session = %a.req.session, error = %e, "brute-force state unavailable");
+        AuthOutcome::temp_fail("brute-force state unavailable")
     }
 }

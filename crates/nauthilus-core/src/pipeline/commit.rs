@@ -8,7 +8,7 @@ use super::{Attempt, Pipeline, Source};
 use crate::outcome::{AuthOutcome, Decision, FailReason, UserData};
 
 impl Pipeline {
-    pub(super) async fn commit(&self, a: &Attempt<'_>, outcome: AuthOutcome) -> AuthOutcome {
+    pub(super) async fn commit(&self, a: &mut Attempt<'_>, outcome: AuthOutcome) -> AuthOutcome {
         if !a.authenticating {
             return outcome;
         }
@@ -17,7 +17,10 @@ impl Pipeline {
             Decision::Fail(FailReason::WrongPassword | FailReason::UnknownUser) => {
                 self.commit_failure(a).await;
             }
-            Decision::Fail(FailReason::BruteForce | FailReason::Filtered) | Decision::TempFail(_) => {}
+            // Not a guess (or no verdict): a reservation still held is given back.
+            Decision::Fail(FailReason::BruteForce | FailReason::Filtered) | Decision::TempFail(_) => {
+                self.release(a).await;
+            }
         }
         outcome
     }
@@ -40,18 +43,23 @@ impl Pipeline {
             memory.insert(req, user.clone(), a.now);
         }
         if let Some(bf) = &self.parts.brute_force
-            && let Err(e) = bf.record_success(req).await
+            && !a.success_counted
+            && let Err(e) = bf.record_success(req, &user.account, a.now).await
         {
             tracing::warn!(session = %req.session, error = %e, "brute-force success not counted");
         }
     }
 
-    async fn commit_failure(&self, a: &Attempt<'_>) {
+    async fn commit_failure(&self, a: &mut Attempt<'_>) {
         let Some(bf) = &self.parts.brute_force else {
             return;
         };
         let account = a.account.as_deref().unwrap_or(&a.req.username);
-        if let Err(e) = bf.record_failure(a.req, account, a.now).await {
+        let counted = match a.reservation.take() {
+            Some(r) => bf.confirm_failure(a.req, r, account, a.now).await.map(drop),
+            None => bf.record_failure(a.req, account, a.now).await.map(drop),
+        };
+        if let Err(e) = counted {
             // The login fails either way; an uncounted failure only weakens the protection.
             tracing::warn!(session = %a.req.session, error = %e, "brute-force failure not counted");
         }

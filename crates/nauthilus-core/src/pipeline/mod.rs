@@ -140,7 +140,7 @@ impl Pipeline {
         let outcome = match self.decide(&mut attempt).await {
             ControlFlow::Break(outcome) | ControlFlow::Continue(outcome) => outcome,
         };
-        let outcome = self.commit(&attempt, outcome).await;
+        let outcome = self.commit(&mut attempt, outcome).await;
         self.parts.timing.equalize(&attempt, &outcome, started).await;
         log::outcome(req, &outcome);
         self.spawn_post_actions(req, &outcome);

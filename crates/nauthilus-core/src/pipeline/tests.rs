@@ -255,6 +255,30 @@ async fn flushing_a_user_removes_cache_entry_and_mapping() {
 }
 
 #[tokio::test]
+async fn made_up_protocols_and_client_ids_do_not_grow_the_account_mapping() {
+    let f = fixture("alice:{PLAIN}pw\n");
+    let p = pipeline(&f, true, false);
+    let now = SystemTime::now();
+    for i in 0..20 {
+        let mut r = req("alice", "pw");
+        r.protocol = Protocol::new(&format!("made-up-{i}"));
+        r.oidc_cid = format!("client-{i}");
+        assert!(p.authenticate(&r, now).await.is_ok());
+    }
+    assert!(p.authenticate(&req("alice", "pw"), now).await.is_ok());
+    let mut fields: Vec<String> = f
+        .store
+        .hash_fields_with_prefix("nauthilus:user:{47}", "alice|")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["alice|default|", "alice|imap|"]);
+}
+
+#[tokio::test]
 async fn list_accounts_comes_from_listing_backends() {
     let f = fixture("b:{PLAIN}x\na:{PLAIN}y\n");
     let p = pipeline(&f, true, false);

@@ -25,6 +25,21 @@ return value",
     )
 });
 
+/// DECR only when the key holds an integer above zero: never creates a key (which would have
+/// no TTL) and never goes below zero. GET fails with WRONGTYPE on other types, as INCRBY does.
+pub(crate) static DECR_IF_POSITIVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local n = tonumber(v)
+if n == nil or n ~= math.floor(n) then
+  return redis.error_reply('ERR value is not an integer or out of range')
+end
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return n",
+    )
+});
+
 /// SADD then PEXPIRE; a failing SADD (WRONGTYPE) aborts before the TTL is touched, which a
 /// MULTI block would not do. Members go in batches to stay below Lua's `unpack` limit.
 pub(crate) static SADD_WITH_TTL: LazyLock<Script> = LazyLock::new(|| {

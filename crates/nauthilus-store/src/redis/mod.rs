@@ -233,6 +233,11 @@ impl RedisStore {
         }
     }
 
+    pub(crate) async fn decr_if_positive(&self, key: &str) -> StoreResult<i64> {
+        let call = c::DECR_IF_POSITIVE.key(key);
+        self.run(async |conn| call.invoke_async(conn).await).await
+    }
+
     /// No members: nothing changes (SADD needs at least one, and an empty set does not exist).
     pub(crate) async fn set_add(
         &self,

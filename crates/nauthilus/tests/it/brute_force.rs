@@ -390,3 +390,201 @@ async fn a_redis_outage_fails_logins_closed() {
     }
     assert!(ok, "logins work again once Redis is back");
 }
+
+/// `slow@example.test` / `slow-secret` as argon2id with m=16 MiB, t=2: a real verification,
+/// deliberately slow (the reported attack used m=64 MiB).
+const SLOW_USERS: &str = "slow@example.test:{ARGON2ID}$argon2id$v=19$m=16384,t=2,p=1$YmYtYnVyc3Qtc2FsdC0xNg$PocIBHY2oBtLX54GWxc9JoBWXNNpfZsARvcckx937ko\n";
+
+async fn slow_server(state: State, rules: &str) -> TestServer {
+    let store = match state {
+        State::Memory => String::new(),
+        State::Redis(prefix) => format!(
+            "redis:\n  master: {{address: \"{}\"}}\n  prefix: \"{prefix}\"\n  password_nonce: {NONCE}\n",
+            shared_redis().unwrap().addr()
+        ),
+        State::Cluster(prefix) => {
+            let seeds: Vec<String> = shared_redis_cluster()
+                .unwrap()
+                .seed_addrs()
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect();
+            format!(
+                "redis:\n  cluster: {{addresses: [{}]}}\n  prefix: \"{prefix}\"\n  password_nonce: {NONCE}\n",
+                seeds.join(", ")
+            )
+        }
+    };
+    TestServer::with_users(SLOW_USERS, &format!("features: [brute_force]\n{store}"), rules).await
+}
+
+/// A string key's value, from Redis or from whichever Cluster node holds it.
+fn stored_value(state: State, key: &str) -> Option<String> {
+    let nodes: Vec<&RedisServer> = match state {
+        State::Memory => return None,
+        State::Redis(_) => vec![shared_redis().unwrap()],
+        State::Cluster(_) => shared_redis_cluster().unwrap().nodes().iter().collect(),
+    };
+    // Nodes that do not hold the key's slot answer MOVED.
+    nodes.iter().find_map(|n| match n.command(&["GET", key]) {
+        Ok(Reply::Bulk(v)) => Some(String::from_utf8(v).unwrap()),
+        _ => None,
+    })
+}
+
+fn slow_login(s: &TestServer, ip: &'static str, password: String) -> tokio::task::JoinHandle<u16> {
+    let (http, url) = (s.http.clone(), s.url("/api/v1/auth/json"));
+    tokio::spawn(async move {
+        http.post(url)
+            .json(&json!({"username": "slow@example.test", "password": password, "client_ip": ip, "protocol": "imap"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+/// Issue 10: 60 parallel wrong passwords for a slow-hash account, then the right one from the
+/// same address while they are still queued for verification. Before attempts in flight were
+/// counted, every guess was verified and the right password got a 200.
+async fn a_parallel_burst_cannot_outrun_the_bucket(state: State) {
+    let s = slow_server(state, RULES).await;
+    let burst: Vec<_> = (0..60)
+        .map(|i| slow_login(&s, "192.0.2.60", format!("guess-{i}")))
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let right = slow_login(&s, "192.0.2.60", "slow-secret".into()).await.unwrap();
+    assert_eq!(right, 403, "{state:?}: the right password after the burst");
+    for t in burst {
+        assert_eq!(t.await.unwrap(), 403);
+    }
+    assert_eq!(
+        list(&s, None).await[0]["ip_addresses"],
+        json!({"192.0.2.0/24": "b24"}),
+        "{state:?}"
+    );
+    if !matches!(state, State::Memory) {
+        assert_eq!(
+            stored_value(state, &format!("{}bf:3600:24:5:4:192.0.2.0/24", prefix(state))).as_deref(),
+            Some("5"),
+            "{state:?}: only the verified guesses stay counted"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_burst_on_a_slow_hash_is_cut_at_the_bucket_in_memory() {
+    a_parallel_burst_cannot_outrun_the_bucket(State::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_burst_on_a_slow_hash_is_cut_at_the_bucket_in_redis() {
+    a_parallel_burst_cannot_outrun_the_bucket(State::Redis("itbf7:")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parallel_burst_on_a_slow_hash_is_cut_at_the_bucket_in_a_cluster() {
+    a_parallel_burst_cannot_outrun_the_bucket(State::Cluster("itbf8:")).await;
+}
+
+/// N failures at once leave exactly N in the bucket (atomic counting on every store).
+async fn concurrent_failures_are_counted_exactly(state: State) {
+    const N: usize = 40;
+    let rules = "brute_force:\n  buckets:\n    - {name: wide, period: 1h, cidr: 32, ipv4: true, failed_requests: 1000}\n";
+    let s = server(state, rules).await;
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let (http, url) = (s.http.clone(), s.url("/api/v1/auth/json"));
+            tokio::spawn(async move {
+                http.post(url)
+                    .json(&json!({"username": ALICE, "password": format!("wrong-{i}"), "client_ip": "192.0.2.70", "protocol": "imap"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 403);
+    }
+    let key = format!("{}bf:3600:32:1000:4:192.0.2.70/32", prefix(state));
+    assert_eq!(stored_value(state, &key).as_deref(), Some("40"), "{state:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_failures_are_counted_exactly_in_redis() {
+    concurrent_failures_are_counted_exactly(State::Redis("itbf9:")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_failures_are_counted_exactly_in_a_cluster() {
+    concurrent_failures_are_counted_exactly(State::Cluster("itbf10:")).await;
+}
+
+/// Issue 10: logins without a usable client address were never counted. They are now counted
+/// per user name, and a ban refuses only address-less logins of that name.
+async fn logins_without_an_address_are_counted_per_user(state: State) {
+    let s = server(state, RULES).await;
+    // Every rule counts address-less logins whatever its address family: the strictest one
+    // here is imap64 (3 failures, imap only).
+    for (i, ip) in ["", "IP%eth0", "010.1.2.3"].iter().enumerate() {
+        assert_eq!(status(&s, ip, &format!("nope-{i}")).await, 403);
+    }
+    assert_eq!(
+        status(&s, "unknown", SECRET).await,
+        403,
+        "{state:?}: the right password without an address, after 3 guesses"
+    );
+    assert_eq!(
+        s.json(
+            "",
+            json!({"username": ALICE, "password": SECRET, "protocol": "imap"})
+        )
+        .await
+        .status(),
+        403,
+        "no client_ip at all"
+    );
+    assert_eq!(
+        status(&s, "192.0.2.80", SECRET).await,
+        200,
+        "logins that carry an address are not locked out"
+    );
+    let scope = format!("account:{ALICE}");
+    assert_eq!(
+        list(&s, None).await[0]["ip_addresses"],
+        json!({ format!("{scope}:imap"): "imap64" }),
+        "{state:?}"
+    );
+    if !matches!(state, State::Memory) {
+        let p = prefix(state);
+        for bucket in [
+            format!("{p}bf:3600:3:{scope}:imap"),
+            format!("{p}bf:3600:5:{scope}"),
+        ] {
+            assert_eq!(
+                stored_value(state, &bucket).as_deref(),
+                Some("3"),
+                "{state:?} {bucket}"
+            );
+        }
+    }
+    let r = flush(&s, json!({"ip_address": scope, "rule_name": "*"})).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["result"]["status"], "flushed");
+    assert_eq!(status(&s, "", SECRET).await, 200, "{state:?}: flushed");
+}
+
+#[tokio::test]
+async fn logins_without_an_address_are_counted_per_user_in_memory() {
+    logins_without_an_address_are_counted_per_user(State::Memory).await;
+}
+
+#[tokio::test]
+async fn logins_without_an_address_are_counted_per_user_in_redis() {
+    logins_without_an_address_are_counted_per_user(State::Redis("itbf11:")).await;
+}
