@@ -92,7 +92,7 @@ mod tests {
     #[tokio::test]
     async fn requests_beyond_the_limit_get_429_while_others_run() {
         let mut config = Config::default();
-        config.server.max_concurrent_requests = 1;
+        config.server.max_concurrent_requests = std::num::NonZeroUsize::MIN;
         let pipeline = Pipeline::new(
             Vec::new(),
             PasswordVerifier::new(1),

@@ -37,8 +37,10 @@ impl AppState {
                 );
             }
         }
-        let permits = usize::try_from(config.server.max_concurrent_requests)
-            .unwrap_or(usize::MAX)
+        let permits = config
+            .server
+            .max_concurrent_requests
+            .get()
             .min(Semaphore::MAX_PERMITS);
         Arc::new(Self {
             pipeline,

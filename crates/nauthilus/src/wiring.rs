@@ -147,12 +147,12 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
             }
         }
     }
-    let workers = usize::try_from(config.server.password_hash_workers).unwrap_or(0);
+    let workers = usize::from(config.server.password_hash_workers);
     let ttl = config.local_cache_auth_ttl.get();
     let memory = (!ttl.is_zero()).then(|| MemoryAuthCache::new(ttl));
     let failure = FailurePolicy {
-        max_wait: config.nginx_wait_delay,
-        max_attempts: config.max_login_attempts,
+        max_wait: u64::from(config.nginx_wait_delay),
+        max_attempts: u64::from(config.max_login_attempts),
     };
     let mut pipeline = Pipeline::new(backends, PasswordVerifier::new(workers), memory, failure);
     let digester = PasswordDigester::new(&redis.password_nonce);
