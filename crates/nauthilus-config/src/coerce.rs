@@ -9,7 +9,7 @@ use crate::model::BackendName;
 
 /// The canonical value, or a message saying what was expected. `Ok(None)` means "unset: use the
 /// default" (a YAML `null`).
-pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
+pub fn coerce(kind: &Kind, value: &Value) -> Result<Option<Value>, String> {
     if value.is_null() {
         return Ok(None);
     }
@@ -24,9 +24,9 @@ pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
         Kind::HeaderName => Value::String(header_name(&scalar(value, kind)?)?),
         Kind::HostPort => Value::String(host_port(&scalar(value, kind)?)?),
         Kind::Bool => Value::Bool(boolean(value)?),
-        Kind::UInt { min, max } => Value::from(unsigned(value, min, max)?),
-        Kind::Float { min, max } => Value::from(decimal(value, min, max)?),
-        Kind::Duration { max_secs } => Value::String(duration(value, max_secs)?),
+        Kind::UInt { min, max } => Value::from(unsigned(value, *min, *max)?),
+        Kind::Float { min, max } => Value::from(decimal(value, *min, *max)?),
+        Kind::Duration { max_secs } => Value::String(duration(value, *max_secs)?),
         Kind::Enum(words) => Value::String(word(&scalar(value, kind)?, words)?),
         Kind::StrList => Value::Array(list(value)?.into_iter().map(Value::String).collect()),
         Kind::HostPortList => {
@@ -80,7 +80,7 @@ pub fn coerce(kind: Kind, value: &Value) -> Result<Option<Value>, String> {
     Ok(Some(canonical))
 }
 
-fn scalar(value: &Value, kind: Kind) -> Result<String, String> {
+fn scalar(value: &Value, kind: &Kind) -> Result<String, String> {
     match value {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
@@ -182,9 +182,9 @@ fn duration(value: &Value, max_secs: u64) -> Result<String, String> {
     Ok(format_duration(d))
 }
 
-fn word(s: &str, words: &[&str]) -> Result<String, String> {
+fn word(s: &str, words: &[String]) -> Result<String, String> {
     let w = s.trim().to_ascii_lowercase();
-    if words.contains(&w.as_str()) {
+    if words.contains(&w) {
         Ok(w)
     } else {
         Err(format!("{s:?} is not one of: {}", words.join(", ")))
@@ -251,62 +251,62 @@ mod tests {
 
     #[test]
     fn env_strings_become_typed_values() {
-        assert_eq!(coerce(Kind::Bool, &json!("TRUE")), Ok(Some(json!(true))));
+        assert_eq!(coerce(&Kind::Bool, &json!("TRUE")), Ok(Some(json!(true))));
         assert_eq!(
-            coerce(Kind::UInt { min: 1, max: 9 }, &json!("7")),
+            coerce(&Kind::UInt { min: 1, max: 9 }, &json!("7")),
             Ok(Some(json!(7)))
         );
         assert_eq!(
-            coerce(Kind::Duration { max_secs: 10_000 }, &json!(3600)),
+            coerce(&Kind::Duration { max_secs: 10_000 }, &json!(3600)),
             Ok(Some(json!("1h")))
         );
         assert_eq!(
-            coerce(Kind::StrList, &json!("a, b,,c")),
+            coerce(&Kind::StrList, &json!("a, b,,c")),
             Ok(Some(json!(["a", "b", "c"])))
         );
         assert_eq!(
-            coerce(Kind::BackendList, &json!("Cache,passwd_file")),
+            coerce(&Kind::BackendList, &json!("Cache,passwd_file")),
             Ok(Some(json!(["cache", "passwd_file"])))
         );
     }
 
     #[test]
     fn wrong_values_say_what_was_expected() {
-        let e = coerce(Kind::UInt { min: 1, max: 9 }, &json!("many")).unwrap_err();
+        let e = coerce(&Kind::UInt { min: 1, max: 9 }, &json!("many")).unwrap_err();
         assert!(e.contains("whole number"), "{e}");
         assert!(
-            coerce(Kind::UInt { min: 1, max: 9 }, &json!(10))
+            coerce(&Kind::UInt { min: 1, max: 9 }, &json!(10))
                 .unwrap_err()
                 .contains("out of range")
         );
-        assert!(coerce(Kind::HostPort, &json!("localhost")).is_err());
-        assert!(coerce(Kind::HostPort, &json!("::1:80")).is_err());
-        assert!(coerce(Kind::HostPort, &json!("[::1]:80")).is_ok());
-        assert!(coerce(Kind::Enum(&["a", "b"]), &json!("c")).is_err());
-        assert!(coerce(Kind::HeaderName, &json!("Bad Header")).is_err());
+        assert!(coerce(&Kind::HostPort, &json!("localhost")).is_err());
+        assert!(coerce(&Kind::HostPort, &json!("::1:80")).is_err());
+        assert!(coerce(&Kind::HostPort, &json!("[::1]:80")).is_ok());
+        assert!(coerce(&Kind::Enum(vec!["a".into(), "b".into()]), &json!("c")).is_err());
+        assert!(coerce(&Kind::HeaderName, &json!("Bad Header")).is_err());
         assert!(
-            coerce(Kind::Duration { max_secs: 60 }, &json!("2m"))
+            coerce(&Kind::Duration { max_secs: 60 }, &json!("2m"))
                 .unwrap_err()
                 .contains("maximum")
         );
         assert!(
-            coerce(Kind::BackendList, &json!(["lua"]))
+            coerce(&Kind::BackendList, &json!(["lua"]))
                 .unwrap_err()
                 .contains("not implement yet")
         );
-        assert!(coerce(Kind::Str, &json!({"a": 1})).is_err());
+        assert!(coerce(&Kind::Str, &json!({"a": 1})).is_err());
     }
 
     #[test]
     fn secrets_are_not_echoed() {
-        let e = coerce(Kind::Secret, &json!(["hunter2"])).unwrap_err();
+        let e = coerce(&Kind::Secret, &json!(["hunter2"])).unwrap_err();
         assert!(!e.contains("hunter2"));
     }
 
     #[test]
     fn null_means_default() {
-        assert_eq!(coerce(Kind::Str, &Value::Null), Ok(None));
-        assert_eq!(coerce(Kind::HostPort, &json!("")), Ok(None));
-        assert_eq!(coerce(Kind::HeaderName, &json!(" ")), Ok(None));
+        assert_eq!(coerce(&Kind::Str, &Value::Null), Ok(None));
+        assert_eq!(coerce(&Kind::HostPort, &json!("")), Ok(None));
+        assert_eq!(coerce(&Kind::HeaderName, &json!(" ")), Ok(None));
     }
 }

@@ -162,6 +162,31 @@ impl<'de> Deserialize<'de> for ConfigDuration {
     }
 }
 
+/// Go duration strings and bare numbers of seconds, as [`parse_duration`] accepts them.
+const DURATION_PATTERN: &str =
+    r"^\s*\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+\s*$|^\s*[0-9]+(\.[0-9]*)?\s*$";
+
+/// Inline, so that a field's `#[schemars(range(max = N))]` bounds a bare number of seconds (the
+/// catalogue reads that maximum as the longest duration the key accepts).
+impl schemars::JsonSchema for ConfigDuration {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["string", "number"],
+            "format": "duration",
+            "pattern": DURATION_PATTERN,
+            "minimum": 0,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

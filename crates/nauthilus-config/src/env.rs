@@ -22,9 +22,9 @@ pub fn apply_overrides<I>(tree: &mut Map<String, Value>, env: I) -> (EnvOrigins,
 where
     I: IntoIterator<Item = (String, String)>,
 {
-    let by_env: HashMap<String, &'static str> = catalogue::KEYS
+    let by_env: HashMap<String, &'static str> = catalogue::keys()
         .iter()
-        .filter_map(|k| k.env_var().map(|v| (v, k.path)))
+        .filter_map(|k| k.env_var().map(|v| (v, k.path.as_str())))
         .collect();
     let mut origins = EnvOrigins::new();
     let mut warnings = Vec::new();

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::catalogue::{self, KEYS};
+use crate::catalogue;
 use crate::coerce::coerce;
 use crate::diagnostic::Diagnostic;
 use crate::env::EnvOrigins;
@@ -50,7 +50,7 @@ fn walk_map(
             continue;
         }
         if let Some(spec) = catalogue::find(&path) {
-            match coerce(spec.kind, value) {
+            match coerce(&spec.kind, value) {
                 Ok(Some(v)) => {
                     result.insert(key, v);
                 }
@@ -123,7 +123,10 @@ fn walk_map(
 /// The closest implemented or Nauthilus key with the same parent, if it is close enough.
 fn suggestion(path: &str) -> Option<String> {
     let (parent, leaf) = path.rsplit_once('.').unwrap_or(("", path));
-    let candidates = KEYS.iter().map(|k| k.path.to_owned()).chain(known_keys::all());
+    let candidates = catalogue::keys()
+        .iter()
+        .map(|k| k.path.clone())
+        .chain(known_keys::all());
     let mut best: Option<(usize, String)> = None;
     for candidate in candidates {
         let segments: Vec<&str> = candidate.split('.').collect();

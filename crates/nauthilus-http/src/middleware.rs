@@ -151,8 +151,8 @@ mod tests {
     #[tokio::test]
     async fn requests_beyond_the_limit_get_429_while_others_run() {
         let mut config = Config::default();
-        config.server.max_concurrent_requests = 1;
         let pipeline = Pipeline::new(PipelineParts::new(PasswordVerifier::new(1)));
+        config.server.max_concurrent_requests = std::num::NonZeroUsize::MIN;
         let state = AppState::new(pipeline, &config);
         let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let (e, r) = (entered.clone(), release.clone());

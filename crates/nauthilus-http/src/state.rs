@@ -87,8 +87,10 @@ pub struct AppState {
 impl AppState {
     /// State for `pipeline`, with the HTTP settings of `config`.
     pub fn new(pipeline: Pipeline, config: &Config) -> Arc<Self> {
-        let permits = usize::try_from(config.server.max_concurrent_requests)
-            .unwrap_or(usize::MAX)
+        let permits = config
+            .server
+            .max_concurrent_requests
+            .get()
             .min(Semaphore::MAX_PERMITS);
         Arc::new(Self {
             current: ArcSwap::from_pointee(Current::new(pipeline, config)),

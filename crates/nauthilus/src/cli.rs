@@ -15,4 +15,8 @@ pub struct Cli {
     /// Check the configuration, print every problem, and exit (0 = usable, 1 = errors).
     #[arg(long)]
     pub config_check: bool,
+
+    /// Print the JSON Schema of the configuration file (for editors such as yaml-language-server) and exit.
+    #[arg(long, conflicts_with_all = ["config", "config_check"])]
+    pub config_schema: bool,
 }

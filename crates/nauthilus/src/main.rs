@@ -8,6 +8,10 @@ use nauthilus_config::{LoadedConfig, find_config_file, load_file};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.config_schema {
+        print!("{}", nauthilus_config::json_schema_text());
+        return ExitCode::SUCCESS;
+    }
     // One crypto provider for every TLS user (Redis, later LDAP and the listener).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let loaded = match find_config_file(cli.config.as_deref())

@@ -110,10 +110,11 @@ pub struct Services {
 impl Services {
     /// Opens the long-lived services `config` needs. Must run inside a Tokio runtime.
     pub async fn start(config: &Config) -> Result<Arc<Self>, StartupError> {
-        let workers = usize::try_from(config.server.password_hash_workers).unwrap_or(0);
+        let workers = usize::from(config.server.password_hash_workers);
         Ok(Arc::new(Self {
             store: build_store(config).await?,
-            verifier: PasswordVerifier::new(workers),
+            verifier: PasswordVerifier::new(workers)
+                .with_memory_budget(config.server.password_hash_memory.saturating_mul(1024)),
             passwd_files: Mutex::default(),
             ldap: Mutex::default(),
             state: Mutex::default(),
@@ -221,10 +222,14 @@ impl Services {
         let ttl = config.local_cache_auth_ttl.get();
         parts.memory_cache = (!ttl.is_zero()).then(|| MemoryAuthCache::new(ttl));
         parts.failure = FailurePolicy {
-            max_wait: config.nginx_wait_delay,
-            max_attempts: config.max_login_attempts,
+            max_wait: u64::from(config.nginx_wait_delay),
+            max_attempts: u64::from(config.max_login_attempts),
         };
-        parts.timing = FailureTiming::on();
+        parts.timing = if config.server.equalize_failure_timing {
+            FailureTiming::on()
+        } else {
+            FailureTiming::off()
+        };
         let digester = PasswordDigester::new(&redis.password_nonce);
         parts.brute_force = BruteForce::from_config(config, self.store.clone(), digester);
         if let Some(bf) = &parts.brute_force {

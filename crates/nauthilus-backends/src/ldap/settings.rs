@@ -91,10 +91,10 @@ impl PoolSettings {
                 "tls_client_cert and tls_client_key must be given together".into(),
             );
         }
-        if config.lookup_idle_pool_size > config.lookup_pool_size {
+        if config.lookup_idle_pool_size > config.lookup_pool_size.get() {
             problem("lookup_idle_pool_size", "must not exceed lookup_pool_size".into());
         }
-        if config.auth_idle_pool_size > config.auth_pool_size {
+        if config.auth_idle_pool_size > config.auth_pool_size.get() {
             problem("auth_idle_pool_size", "must not exceed auth_pool_size".into());
         }
         let tls = match tls_config(config) {
@@ -107,8 +107,6 @@ impl PoolSettings {
         let (Some(tls), true) = (tls, problems.is_empty()) else {
             return Err(problems);
         };
-        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX).max(1);
-        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         Ok(Self {
             name: name.to_owned(),
             servers: config.server_uri.clone(),
@@ -117,18 +115,18 @@ impl PoolSettings {
             starttls: config.starttls,
             sasl_external: config.sasl_external,
             tls,
-            lookup_pool_size: size(config.lookup_pool_size),
-            lookup_idle_pool_size: usize::try_from(config.lookup_idle_pool_size).unwrap_or(0),
-            auth_pool_size: size(config.auth_pool_size),
-            auth_idle_pool_size: usize::try_from(config.auth_idle_pool_size).unwrap_or(0),
+            lookup_pool_size: usize::from(config.lookup_pool_size.get()),
+            lookup_idle_pool_size: usize::from(config.lookup_idle_pool_size),
+            auth_pool_size: usize::from(config.auth_pool_size.get()),
+            auth_idle_pool_size: usize::from(config.auth_idle_pool_size),
             connect_timeout: nonzero(config.connect_abort_timeout.get(), Duration::from_secs(10)),
             search_timeout: nonzero(config.search_timeout.get(), Duration::from_secs(5)),
             bind_timeout: nonzero(config.bind_timeout.get(), Duration::from_secs(5)),
-            search_size_limit: i32::try_from(config.search_size_limit).unwrap_or(i32::MAX),
-            retry_max: count(config.retry_max),
+            search_size_limit: config.search_size_limit,
+            retry_max: u32::from(config.retry_max),
             retry_base: config.retry_base.get(),
             retry_max_backoff: config.retry_max_backoff.get(),
-            cb_failure_threshold: count(config.cb_failure_threshold),
+            cb_failure_threshold: u32::from(config.cb_failure_threshold),
             cb_cooldown: config.cb_cooldown.get(),
             health_check_interval: config.health_check_interval.get(),
         })
@@ -239,7 +237,7 @@ mod tests {
             server_uri: vec!["http://x".into()],
             sasl_external: true,
             lookup_idle_pool_size: 9,
-            lookup_pool_size: 1,
+            lookup_pool_size: std::num::NonZeroU16::MIN,
             ..LdapPoolConfig::default()
         };
         let problems = PoolSettings::from_config("default", "ldap.config", &config).unwrap_err();

@@ -72,6 +72,24 @@ impl Serialize for BackendName {
     }
 }
 
+impl schemars::JsonSchema for BackendName {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BackendName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "backend",
+            "pattern": r"^\s*([Cc][Aa][Cc][Hh][Ee]|[Pp][Aa][Ss][Ss][Ww][Dd]_[Ff][Ii][Ll][Ee]|[Ll][Dd][Aa][Pp](\([^()]+\))?)\s*$",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for BackendName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;

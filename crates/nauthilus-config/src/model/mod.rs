@@ -8,6 +8,7 @@ pub mod ldap;
 pub mod redis;
 pub mod server;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::ConfigDuration;
@@ -20,21 +21,36 @@ pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentin
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 
 /// The whole configuration file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
     pub ldap: LdapSection,
     pub brute_force: BruteForceConfig,
+    /// `Auth-Server` for imap on the nginx endpoint.
     pub imap_backend_address: String,
+    /// `Auth-Port` for imap on the nginx endpoint.
+    #[schemars(range(min = 1))]
     pub imap_backend_port: u16,
+    /// `Auth-Server` for pop3 on the nginx endpoint.
     pub pop3_backend_address: String,
+    /// `Auth-Port` for pop3 on the nginx endpoint.
+    #[schemars(range(min = 1))]
     pub pop3_backend_port: u16,
+    /// `Auth-Server` for smtp on the nginx endpoint.
     pub smtp_backend_address: String,
+    /// `Auth-Port` for smtp on the nginx endpoint.
+    #[schemars(range(min = 1))]
     pub smtp_backend_port: u16,
-    pub nginx_wait_delay: u64,
-    pub max_login_attempts: u64,
+    /// Largest `Auth-Wait` (seconds) after a failed login; 0 sends none.
+    #[schemars(range(max = 3600))]
+    pub nginx_wait_delay: u16,
+    /// Attempt count at which `Auth-Wait` stops growing.
+    #[schemars(range(min = 1))]
+    pub max_login_attempts: u8,
+    /// How long this process remembers a successful login (in-process cache); 0 = off.
+    #[schemars(range(max = 3600))]
     pub local_cache_auth_ttl: ConfigDuration,
 }
 
@@ -75,10 +91,14 @@ impl Config {
 }
 
 /// `passwd_file`: a Dovecot passwd-file as the password database.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct PasswdFileConfig {
+    /// Dovecot passwd-file of users; relative paths are relative to the config file.
+    #[schemars(schema_with = "crate::schema::path", example = "users.passwd")]
     pub path: String,
+    /// How often the file is checked for changes (0 = never reload).
+    #[schemars(range(max = 3600))]
     pub check_interval: ConfigDuration,
 }
 

@@ -1,7 +1,9 @@
 //! The `server:` section.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backend::BackendName;
@@ -10,20 +12,42 @@ use super::redis::RedisConfig;
 use crate::duration::ConfigDuration;
 
 /// `server:`: listener, backends, logging, request headers, Redis.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ServerConfig {
+    /// Address and port the HTTP server listens on.
+    #[schemars(schema_with = "crate::schema::host_port")]
     pub address: String,
+    /// Name of this instance, logged at startup.
     pub instance_name: String,
+    /// Password databases in the order they are asked: `cache`, `passwd_file`, `ldap`, `ldap(<pool>)`. Required.
+    #[schemars(schema_with = "crate::schema::backend_list", extend("x-required" = true))]
+    #[schemars(example = serde_json::json!(["cache", "passwd_file"]))]
     pub backends: Vec<BackendName>,
+    /// Optional stages of the pipeline to run: `brute_force`.
+    #[schemars(schema_with = "crate::schema::str_list", example = serde_json::json!(["brute_force"]))]
     pub features: Vec<String>,
+    /// Protocols brute-force protection applies to (`imap`, `smtp`, ...); empty: every protocol.
+    #[schemars(schema_with = "crate::schema::str_list")]
     pub brute_force_protocols: Vec<String>,
-    pub max_concurrent_requests: u64,
-    pub password_hash_workers: u64,
+    /// Requests served at once; more get 429.
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub max_concurrent_requests: NonZeroUsize,
+    /// Password hashes verified at once, off the async workers; 0 = number of CPUs.
+    #[schemars(range(max = 4096))]
+    pub password_hash_workers: u16,
+    /// Memory all concurrent password hashes may use together, in MiB (argon2's `m` per hash); a burst waits, a hash needing more is refused.
+    #[schemars(range(min = 1, max = 1_048_576))]
+    pub password_hash_memory: u32,
+    /// Hold an unknown user's failed login back to the running average of known users' logins, so timing does not tell which users exist.
+    pub equalize_failure_timing: bool,
+    /// How long a client may take to send a request.
     pub timeouts: ServerTimeouts,
     pub log: LogConfig,
     pub disabled_endpoints: DisabledEndpoints,
     pub default_http_request_header: RequestHeaders,
+    /// Upstreams the nginx endpoint names per protocol.
+    #[schemars(example = serde_json::json!({"sieve": {"address": "127.0.0.1", "port": 4190}}))]
     pub nginx_backends: BTreeMap<String, NginxBackend>,
     pub redis: RedisConfig,
 }
@@ -43,8 +67,10 @@ impl Default for ServerConfig {
             backends: Vec::new(),
             features: Vec::new(),
             brute_force_protocols: Vec::new(),
-            max_concurrent_requests: 3000,
+            max_concurrent_requests: NonZeroUsize::new(3000).unwrap_or(NonZeroUsize::MIN),
             password_hash_workers: 0,
+            password_hash_memory: 256,
+            equalize_failure_timing: true,
             timeouts: ServerTimeouts::default(),
             log: LogConfig::default(),
             disabled_endpoints: DisabledEndpoints::default(),
@@ -58,13 +84,14 @@ impl Default for ServerConfig {
 /// `server.timeouts`: how long a client may take to send a request. (Nauthilus' own keys in this
 /// section, `redis_read`, `ldap_search`, ..., bound calls to other systems; nauthilus-rs has
 /// those under `server.redis` and `ldap`.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ServerTimeouts {
-    /// Time to send a request's headers (HTTP/1), counted from the connection's start or from
-    /// the end of the previous response, so it also closes idle keep-alive connections.
+    /// Time to send a request's headers (HTTP/1), from connecting or from the previous response, so idle keep-alive connections close after it too; 0 = default.
+    #[schemars(range(max = 3600))]
     pub header_read: ConfigDuration,
-    /// Time to send a request's body, counted once its headers are in.
+    /// Time to send a request's body once its headers are in; a slower one gets 408 and is closed; 0 = default.
+    #[schemars(range(max = 3600))]
     pub body_read: ConfigDuration,
 }
 
@@ -103,11 +130,14 @@ impl Default for ServerTimeouts {
 }
 
 /// `server.log`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct LogConfig {
+    /// Write logs as JSON lines.
     pub json: bool,
+    /// Colour text logs (ignored for JSON).
     pub color: bool,
+    /// Log level: none, error, warn, notice (= info), info, debug.
     pub level: LogLevel,
 }
 
@@ -122,7 +152,7 @@ impl Default for LogConfig {
 }
 
 /// `server.log.level`, from quiet to verbose. Nauthilus' `notice` logs like `info`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     None,
@@ -134,20 +164,29 @@ pub enum LogLevel {
 }
 
 /// `server.disabled_endpoints`: a disabled endpoint answers 404.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct DisabledEndpoints {
+    /// Disable `/api/v1/auth/header` (404).
     pub auth_header: bool,
+    /// Disable `/api/v1/auth/json` (404).
     pub auth_json: bool,
+    /// Disable `/api/v1/auth/basic` (404).
     pub auth_basic: bool,
+    /// Disable `/api/v1/auth/nginx` (404).
     pub auth_nginx: bool,
+    /// Disable `/api/v1/auth/saslauthd` (404).
     pub auth_saslauthd: bool,
 }
 
 /// `server.nginx_backends.<protocol>`: the upstream the nginx endpoint names for a protocol.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct NginxBackend {
+    /// `Auth-Server` the nginx endpoint returns for this protocol (overrides `<protocol>_backend_address`).
+    #[schemars(extend("x-required" = true))]
     pub address: String,
+    /// `Auth-Port` the nginx endpoint returns for this protocol.
+    #[schemars(range(min = 1), extend("x-required" = true))]
     pub port: u16,
 }

@@ -54,10 +54,10 @@ impl Rule {
         Self {
             name: c.name.clone(),
             period: c.period.get(),
-            cidr: u8::try_from(c.cidr).unwrap_or(u8::MAX),
+            cidr: c.cidr,
             ipv4: c.ipv4,
             ipv6: c.ipv6,
-            failed_requests: c.failed_requests,
+            failed_requests: u64::from(c.failed_requests),
             ban_time: c.ban_time.get(),
             protocols: c
                 .filter_by_protocol
@@ -212,7 +212,7 @@ mod tests {
 
     use super::*;
 
-    fn rule(cidr: u64, v4: bool, v6: bool, protocols: &[&str], cids: &[&str]) -> Rule {
+    fn rule(cidr: u8, v4: bool, v6: bool, protocols: &[&str], cids: &[&str]) -> Rule {
         Rule::from_config(&BruteForceRule {
             name: "r".into(),
             period: ConfigDuration::from_secs(3600),

@@ -25,11 +25,11 @@ impl TolerationPolicy {
     /// The policy a configuration entry describes.
     pub fn from_config(t: &Toleration) -> Self {
         Self {
-            percent: t.tolerate_percent,
+            percent: u64::from(t.tolerate_percent),
             ttl: t.tolerate_ttl.get(),
             adaptive: t.adaptive_toleration,
-            min_percent: t.min_tolerate_percent,
-            max_percent: t.max_tolerate_percent,
+            min_percent: u64::from(t.min_tolerate_percent),
+            max_percent: u64::from(t.max_tolerate_percent),
             scale_factor: t.scale_factor,
         }
     }

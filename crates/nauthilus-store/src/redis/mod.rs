@@ -54,9 +54,7 @@ impl RedisStore {
     /// background reconnect succeeds. Only unusable settings are errors (`StoreError::Config`).
     pub(crate) async fn connect(config: &RedisConfig) -> StoreResult<Self> {
         let connector = Connector::from_config(config)?;
-        let size = usize::try_from(config.pool_size)
-            .unwrap_or(usize::MAX)
-            .clamp(1, 1024);
+        let size = usize::from(config.pool_size.get()).min(1024);
         Ok(Self {
             pool: Pool::start(connector, size).await,
         })

@@ -161,7 +161,7 @@ async fn sentinel_and_master_passwords_are_both_used() {
 async fn an_outage_fails_fast_and_the_same_store_recovers() {
     let redis = RedisServer::start().unwrap();
     let mut config = standalone(&redis.addr());
-    config.pool_size = 3;
+    config.pool_size = std::num::NonZeroU16::new(3).unwrap();
     let store = Store::connect(&config).await.unwrap();
     store.set("outage:k", "v", None).await.unwrap();
 

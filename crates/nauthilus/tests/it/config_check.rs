@@ -1,4 +1,5 @@
-//! The binary itself: `--config-check` reports every error in one run; `--version` answers.
+//! The binary itself: `--config-check` reports every error in one run; `--config-schema` prints
+//! the published schema; `--version` answers.
 
 use std::process::Command;
 
@@ -86,6 +87,24 @@ fn a_missing_config_file_is_a_clear_error() {
     let out = nauthilus(&["--config", "/nonexistent/nauthilus.yml", "--config-check"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/nauthilus.yml: cannot read"));
+}
+
+#[test]
+fn config_schema_prints_the_published_schema() {
+    let out = nauthilus(&["--config-schema"]);
+    assert!(out.status.success());
+    let published = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/nauthilus.schema.json"
+    ))
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == published,
+        "docs/nauthilus.schema.json differs from --config-schema: NAUTHILUS_BLESS=1 cargo test -p nauthilus-config"
+    );
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["properties"]["server"]["$ref"], "#/$defs/ServerConfig");
+    assert_eq!(schema["additionalProperties"], false);
 }
 
 #[test]
