@@ -260,6 +260,13 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
             ));
         }
     }
+    // A finding about a key an environment variable set names that variable, whichever check
+    // made it.
+    for diagnostic in &mut out {
+        if diagnostic.env_var.is_none() {
+            diagnostic.env_var = origins.get(&diagnostic.path).cloned();
+        }
+    }
     out
 }
 
@@ -323,6 +330,22 @@ mod tests {
                 "server.log.level"
             ]
         );
+    }
+
+    #[test]
+    fn semantic_errors_about_overridden_keys_name_the_variable() {
+        let errors = crate::load_str(
+            "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users.passwd\n",
+            std::path::Path::new("/"),
+            vec![("NAUTHILUS_SERVER_REDIS_PREFIX".to_owned(), "a\u{0}b".to_owned())],
+        )
+        .unwrap_err();
+        let prefix = errors
+            .errors
+            .iter()
+            .find(|d| d.path == "server.redis.prefix")
+            .unwrap();
+        assert_eq!(prefix.env_var.as_deref(), Some("NAUTHILUS_SERVER_REDIS_PREFIX"));
     }
 
     #[test]

@@ -17,6 +17,14 @@
 //!   at start ([`TestCerts`]); [`Slapd::stop`], [`Slapd::start_again`], [`Slapd::pause`] (a hung
 //!   server) and [`Slapd::resume`] for fault tests.
 //!
+//! # One managed process
+//!
+//! Every service process is a `process::ManagedProcess`: start on free ports with retries when
+//! another process takes a port first, a readiness probe, classification of an exit while
+//! starting (port taken or crashed), the log tail in every error, stop/restart on the same ports,
+//! and stop on drop. A service type only supplies a `process::Service` (program, ports, config
+//! text, probe); adding one (PostgreSQL, MariaDB) means writing those and nothing else.
+//!
 //! # Sharing and cleanup
 //!
 //! Each test binary shares one instance per service through [`shared_redis`],
@@ -47,6 +55,7 @@ mod binary;
 mod cluster;
 mod error;
 mod port;
+mod process;
 mod resp;
 mod sentinel;
 mod server;

@@ -5,27 +5,22 @@ use std::fmt::Write as _;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::TestkitError;
 use crate::binary::find_binary;
 use crate::port::free_loopback_port;
+use crate::process::{
+    DEFAULT_STARTUP_TIMEOUT, ManagedProcess, Probe, Readiness, Service, addr_string, lifecycle_methods,
+};
 use crate::resp::{Reply, RespConnection, info_field};
-use crate::supervisor::{Supervisor, process_alive};
-use crate::wait::POLL_INTERVAL;
 
-/// Fresh ports tried when the picked port is taken before redis-server binds it.
-const START_ATTEMPTS: usize = 5;
-/// Default time a server may take to answer PING.
-const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connect timeout of one readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 /// Connect, read and write timeout of commands.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
-/// Lines of each log file shown in errors and by [`RedisServer::log_tail`].
-const LOG_TAIL_LINES: usize = 40;
+/// The log file redis-server writes into its directory.
+const LOG_FILE: &str = "redis.log";
 
 /// What kind of process a builder starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,53 +96,10 @@ impl RedisServerBuilder {
 
     /// Starts the server on a free loopback port, trying a few fresh ports if one gets taken.
     pub fn start(&self) -> Result<RedisServer, TestkitError> {
-        let program = find_binary("redis-server")?;
-        let mut last = None;
-        for _ in 0..START_ATTEMPTS {
-            let port = free_loopback_port(self.mode == Mode::ClusterNode)?;
-            match self.start_on(&program, port) {
-                Err(err @ TestkitError::PortTaken { .. }) => last = Some(err),
-                other => return other,
-            }
-        }
-        Err(TestkitError::NoFreePort {
-            service: self.mode.service(),
-            attempts: START_ATTEMPTS,
-            last: last.map(|err| err.to_string()).unwrap_or_default(),
+        let started = ManagedProcess::start(self)?;
+        Ok(RedisServer {
+            process: started.process,
         })
-    }
-
-    fn start_on(&self, program: &Path, port: u16) -> Result<RedisServer, TestkitError> {
-        let dir = tempfile::Builder::new()
-            .prefix("nauthilus-testkit-redis-")
-            .tempdir()
-            .map_err(|err| TestkitError::io("creating a temporary directory", err))?
-            // From here on the supervisor deletes the directory, also when the test process dies.
-            .keep();
-        let config = dir.join("redis.conf");
-        if let Err(err) = fs::write(&config, self.config_text(port, &dir)) {
-            let _ = fs::remove_dir_all(&dir);
-            return Err(TestkitError::io(format!("writing {}", config.display()), err));
-        }
-        let mut args = vec![OsString::from(config)];
-        if self.mode == Mode::Sentinel {
-            args.push("--sentinel".into());
-        }
-        let service = self.mode.service();
-        let supervisor = Supervisor::spawn(service, addr_string(port), &dir, program, &args)?;
-        let pid = supervisor.pid();
-        let server = RedisServer {
-            service,
-            port,
-            dir,
-            credentials: self.credentials(),
-            startup_timeout: self.startup_timeout,
-            supervisor: Mutex::new(supervisor),
-        };
-        if let Some(pid) = pid {
-            server.wait_ready(pid)?;
-        }
-        Ok(server)
     }
 
     fn credentials(&self) -> Option<Credentials> {
@@ -169,7 +121,7 @@ impl RedisServerBuilder {
             "bind 127.0.0.1".to_owned(),
             format!("port {port}"),
             format!("dir {}", quote(&dir.to_string_lossy())),
-            format!("logfile {}", quote(&dir.join("redis.log").to_string_lossy())),
+            format!("logfile {}", quote(&dir.join(LOG_FILE).to_string_lossy())),
             "daemonize no".to_owned(),
         ];
         if self.mode != Mode::Sentinel {
@@ -196,6 +148,54 @@ impl RedisServerBuilder {
     }
 }
 
+impl Service for RedisServerBuilder {
+    type Probe = RedisEndpoint;
+    type Extra = ();
+
+    fn name(&self) -> &'static str {
+        self.mode.service()
+    }
+
+    fn dir_prefix(&self) -> &'static str {
+        "nauthilus-testkit-redis-"
+    }
+
+    fn program(&self) -> Result<PathBuf, TestkitError> {
+        find_binary("redis-server")
+    }
+
+    fn ready_within(&self) -> Duration {
+        self.startup_timeout
+    }
+
+    fn log_file(&self) -> Option<&'static str> {
+        Some(LOG_FILE)
+    }
+
+    fn pick_ports(&self) -> Result<Vec<u16>, TestkitError> {
+        Ok(vec![free_loopback_port(self.mode == Mode::ClusterNode)?])
+    }
+
+    fn prepare(&self, dir: &Path, ports: &[u16]) -> Result<(Vec<OsString>, ()), TestkitError> {
+        let config = dir.join("redis.conf");
+        fs::write(&config, self.config_text(port_of(ports), dir))
+            .map_err(|err| TestkitError::io(format!("writing {}", config.display()), err))?;
+        let mut args = vec![OsString::from(config)];
+        if self.mode == Mode::Sentinel {
+            args.push("--sentinel".into());
+        }
+        Ok((args, ()))
+    }
+
+    fn probe(&self, _dir: &Path, ports: &[u16]) -> RedisEndpoint {
+        RedisEndpoint {
+            service: self.mode.service(),
+            port: port_of(ports),
+            credentials: self.credentials(),
+        }
+    }
+}
+
 /// Credentials the testkit itself uses for readiness checks and [`RedisServer::command`].
 #[derive(Debug, Clone)]
 struct Credentials {
@@ -203,92 +203,28 @@ struct Credentials {
     password: String,
 }
 
-/// A private redis-server process on `127.0.0.1:<free port>` with its own temporary directory.
-///
-/// Dropping it kills the process and deletes the directory before `drop` returns. Kept in a
-/// static it is never dropped; the supervisor still removes it when the test process exits.
+/// How the testkit reaches one redis-server: its port and the credentials it was given. It is
+/// the readiness probe too: PING answered, and `INFO server` naming our process.
 #[derive(Debug)]
-pub struct RedisServer {
+pub(crate) struct RedisEndpoint {
     service: &'static str,
     port: u16,
-    dir: PathBuf,
     credentials: Option<Credentials>,
-    startup_timeout: Duration,
-    supervisor: Mutex<Supervisor>,
 }
 
-impl RedisServer {
-    /// Options for a server to start.
-    pub fn builder() -> RedisServerBuilder {
-        RedisServerBuilder::default()
-    }
-
-    /// Starts a server with default options (no password, no persistence).
-    pub fn start() -> Result<Self, TestkitError> {
-        Self::builder().start()
-    }
-
-    /// The TCP port; it stays this server's across [`stop`](Self::stop) and
-    /// [`start_again`](Self::start_again).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// `127.0.0.1:<port>`.
-    pub fn addr(&self) -> String {
+impl RedisEndpoint {
+    fn addr(&self) -> String {
         addr_string(self.port)
     }
 
-    /// `redis://127.0.0.1:<port>` (without credentials).
-    pub fn url(&self) -> String {
-        format!("redis://{}", self.addr())
+    fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
 
-    /// The server's private directory (config, `redis.log`, `stderr.log`).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Pid of the redis-server process, `None` while stopped.
-    pub fn pid(&self) -> Option<u32> {
-        self.lock().pid()
-    }
-
-    /// Kills the server (SIGKILL, like a crash) and waits until it is gone; no-op when stopped.
-    pub fn stop(&self) -> Result<(), TestkitError> {
-        self.lock().stop()
-    }
-
-    /// Starts the server again on the same port with the same directory and waits until it
-    /// answers PING; a running server is killed first.
-    pub fn start_again(&self) -> Result<(), TestkitError> {
-        let mut supervisor = self.lock();
-        let pid = supervisor.start()?;
-        let ready = self.wait_ready(pid);
-        if ready.is_err() {
-            // Leave a consistent "stopped" state behind; the readiness error is the one to report.
-            let _ = supervisor.stop();
-        }
-        ready
-    }
-
-    /// Sends one command (authenticating first if the server has credentials) and returns the
-    /// reply; a RESP error reply becomes [`TestkitError::ErrorReply`].
-    pub fn command<S: AsRef<str>>(&self, args: &[S]) -> Result<Reply, TestkitError> {
+    /// Sends one command on a fresh, authenticated connection.
+    fn command<S: AsRef<str>>(&self, args: &[S]) -> Result<Reply, TestkitError> {
         let mut connection = self.connect()?;
         self.call(&mut connection, args)
-    }
-
-    /// The last lines of the server's log (and of its stderr, if it wrote any).
-    pub fn log_tail(&self) -> String {
-        let mut tail = tail_of(&self.dir.join("redis.log"));
-        for extra in ["stderr.log", "supervisor.log"] {
-            let extra_tail = tail_of(&self.dir.join(extra));
-            if !extra_tail.trim().is_empty() {
-                let _ = write!(tail, "\n--- {extra} ---\n{extra_tail}");
-            }
-        }
-        tail
     }
 
     /// Connects and authenticates.
@@ -328,7 +264,7 @@ impl RedisServer {
     }
 
     /// Sends `args` and returns the reply as text (status or bulk string).
-    pub(crate) fn text<S: AsRef<str>>(&self, args: &[S]) -> Result<String, TestkitError> {
+    fn text<S: AsRef<str>>(&self, args: &[S]) -> Result<String, TestkitError> {
         let reply = self.command(args)?;
         reply.as_text().ok_or_else(|| TestkitError::UnexpectedReply {
             addr: self.addr(),
@@ -338,57 +274,6 @@ impl RedisServer {
                 .unwrap_or_default(),
             reply: reply.to_string(),
         })
-    }
-
-    /// Waits until the process `pid` answers PING, and proves that it is this process (and not
-    /// another server that grabbed the port) by comparing `INFO server`'s `process_id`.
-    fn wait_ready(&self, pid: u32) -> Result<(), TestkitError> {
-        let deadline = Instant::now() + self.startup_timeout;
-        while !self.answers_ping() {
-            if !process_alive(pid) {
-                return Err(self.startup_exit());
-            }
-            if Instant::now() >= deadline {
-                return Err(TestkitError::StartTimeout {
-                    service: self.service,
-                    addr: self.addr(),
-                    timeout: self.startup_timeout,
-                    log_tail: self.log_tail(),
-                });
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
-        let answered_pid = self
-            .text(&["INFO", "server"])
-            .map(|info| info_field(&info, "process_id").map(str::to_owned));
-        match answered_pid {
-            Ok(Some(answered)) if answered == pid.to_string() => Ok(()),
-            Ok(_) => Err(TestkitError::PortTaken {
-                service: self.service,
-                addr: self.addr(),
-                log_tail: self.log_tail(),
-            }),
-            Err(_) if !process_alive(pid) => Err(self.startup_exit()),
-            Err(err) => Err(err),
-        }
-    }
-
-    /// The error for a process that died while starting.
-    fn startup_exit(&self) -> TestkitError {
-        let log_tail = self.log_tail();
-        if log_tail.contains("Address already in use") {
-            TestkitError::PortTaken {
-                service: self.service,
-                addr: self.addr(),
-                log_tail,
-            }
-        } else {
-            TestkitError::Exited {
-                service: self.service,
-                addr: self.addr(),
-                log_tail,
-            }
-        }
     }
 
     /// `+PONG`, or `-NOAUTH` from a server that wants a password, means it is up.
@@ -401,20 +286,75 @@ impl RedisServer {
                 _ => false,
             })
     }
+}
 
-    fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Supervisor> {
-        // A panic while holding the lock cannot leave the supervisor half-updated in a way that
-        // matters more than losing the server, so poisoning is ignored.
-        self.supervisor.lock().unwrap_or_else(PoisonError::into_inner)
+impl Probe for RedisEndpoint {
+    /// PING answered, then `INFO server`'s `process_id` proves it is our process and not another
+    /// server that grabbed the port.
+    fn probe(&self, pid: u32) -> Readiness {
+        if !self.answers_ping() {
+            return Readiness::NotYet;
+        }
+        match self.text(&["INFO", "server"]) {
+            Ok(info) if info_field(&info, "process_id") == Some(pid.to_string().as_str()) => Readiness::Ready,
+            Ok(_) => Readiness::Taken,
+            Err(err) => Readiness::Failed(err),
+        }
     }
 }
 
-fn addr_string(port: u16) -> String {
-    format!("127.0.0.1:{port}")
+/// A private redis-server process on `127.0.0.1:<free port>` with its own temporary directory.
+///
+/// Dropping it kills the process and deletes the directory before `drop` returns. Kept in a
+/// static it is never dropped; the supervisor still removes it when the test process exits.
+#[derive(Debug)]
+pub struct RedisServer {
+    process: ManagedProcess<RedisEndpoint>,
+}
+
+impl RedisServer {
+    /// Options for a server to start.
+    pub fn builder() -> RedisServerBuilder {
+        RedisServerBuilder::default()
+    }
+
+    /// Starts a server with default options (no password, no persistence).
+    pub fn start() -> Result<Self, TestkitError> {
+        Self::builder().start()
+    }
+
+    /// The TCP port; it stays this server's across [`stop`](Self::stop) and
+    /// [`start_again`](Self::start_again).
+    pub fn port(&self) -> u16 {
+        self.process.port()
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        self.process.addr()
+    }
+
+    /// `redis://127.0.0.1:<port>` (without credentials).
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr())
+    }
+
+    lifecycle_methods!("server");
+
+    /// Sends one command (authenticating first if the server has credentials) and returns the
+    /// reply; a RESP error reply becomes [`TestkitError::ErrorReply`].
+    pub fn command<S: AsRef<str>>(&self, args: &[S]) -> Result<Reply, TestkitError> {
+        self.process.probe().command(args)
+    }
+
+    /// Sends `args` and returns the reply as text (status or bulk string).
+    pub(crate) fn text<S: AsRef<str>>(&self, args: &[S]) -> Result<String, TestkitError> {
+        self.process.probe().text(args)
+    }
+}
+
+fn port_of(ports: &[u16]) -> u16 {
+    ports.first().copied().unwrap_or_default()
 }
 
 /// Quotes a redis.conf argument (double quotes; `\\`, `\"` and `\xHH` escapes).
@@ -437,24 +377,16 @@ pub(crate) fn quote(value: &str) -> String {
     quoted
 }
 
-fn tail_of(path: &Path) -> String {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
-        }
-        Err(err) => format!("({} unreadable: {err})", path.display()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn start_on_taken_port(port: u16) -> TestkitError {
-        let program = find_binary("redis-server").unwrap();
-        RedisServer::builder().start_on(&program, port).unwrap_err()
+        let builder = RedisServer::builder();
+        let program = builder.program().unwrap();
+        ManagedProcess::start_on(&builder, &program, vec![port])
+            .map(drop)
+            .unwrap_err()
     }
 
     #[test]

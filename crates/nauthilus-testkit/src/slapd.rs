@@ -7,21 +7,21 @@
 //! `ldaps://` besides `ldap://` (StartTLS works on the plain port); the client certificate maps
 //! to [`ADMIN_DN`] for SASL EXTERNAL. A Unix socket (`ldapi://`) is always there.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::TestkitError;
 use crate::binary::find_binary;
 use crate::port::free_loopback_port;
-use crate::supervisor::{Supervisor, process_alive};
+use crate::process::{
+    DEFAULT_STARTUP_TIMEOUT, ManagedProcess, Probe, Readiness, Service, addr_string, lifecycle_methods,
+};
 use crate::tls::{CLIENT_CERT_CN, TestCerts};
-use crate::wait::POLL_INTERVAL;
 
 /// The suffix of the fixture directory.
 pub const SUFFIX: &str = "dc=example,dc=test";
@@ -33,10 +33,7 @@ pub const ADMIN_PASSWORD: &str = "admin-secret";
 pub const DEFAULT_LDIF: &str = include_str!("../fixtures/directory.ldif");
 
 const SERVICE: &str = "slapd";
-const START_ATTEMPTS: usize = 5;
-const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
-const LOG_TAIL_LINES: usize = 40;
 /// An anonymous simple bind, message id 1 (BER): what the readiness probe sends.
 const ANONYMOUS_BIND: [u8; 14] = [
     0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
@@ -81,75 +78,16 @@ impl SlapdBuilder {
 
     /// Loads the fixture and starts slapd on free loopback ports.
     pub fn start(&self) -> Result<Slapd, TestkitError> {
-        let program = find_binary("slapd")?;
-        let slapadd = find_binary("slapadd")?;
-        let mut last = None;
-        for _ in 0..START_ATTEMPTS {
-            let port = free_loopback_port(false)?;
-            let tls_port = if self.tls {
-                Some(free_loopback_port(false)?)
-            } else {
-                None
-            };
-            match self.start_on(&program, &slapadd, port, tls_port) {
-                Err(err @ TestkitError::PortTaken { .. }) => last = Some(err),
-                other => return other,
-            }
-        }
-        Err(TestkitError::NoFreePort {
-            service: SERVICE,
-            attempts: START_ATTEMPTS,
-            last: last.map(|err| err.to_string()).unwrap_or_default(),
+        let started = ManagedProcess::start(self)?;
+        Ok(Slapd {
+            process: started.process,
+            certs: started.extra,
         })
     }
 
-    fn start_on(
-        &self,
-        program: &Path,
-        slapadd: &Path,
-        port: u16,
-        tls_port: Option<u16>,
-    ) -> Result<Slapd, TestkitError> {
-        let dir = tempfile::Builder::new()
-            .prefix("nauthilus-testkit-slapd-")
-            .tempdir()
-            .map_err(|err| TestkitError::io("creating a temporary directory", err))?
-            .keep();
-        match self.prepare(&dir, slapadd) {
-            Ok(certs) => {
-                let urls = listen_urls(port, tls_port, &dir);
-                let args = [
-                    "-d".into(),
-                    "0".into(),
-                    "-f".into(),
-                    dir.join("slapd.conf").into_os_string(),
-                    "-h".into(),
-                    urls.into(),
-                ];
-                let supervisor = Supervisor::spawn(SERVICE, addr_string(port), &dir, program, &args)?;
-                let pid = supervisor.pid();
-                let server = Slapd {
-                    port,
-                    tls_port,
-                    dir,
-                    certs,
-                    startup_timeout: self.startup_timeout,
-                    supervisor: Mutex::new(supervisor),
-                };
-                if let Some(pid) = pid {
-                    server.wait_ready(pid)?;
-                }
-                Ok(server)
-            }
-            Err(err) => {
-                let _ = fs::remove_dir_all(&dir);
-                Err(err)
-            }
-        }
-    }
-
     /// Writes certificates, slapd.conf and the database (slapadd).
-    fn prepare(&self, dir: &Path, slapadd: &Path) -> Result<Option<TestCerts>, TestkitError> {
+    fn load(&self, dir: &Path) -> Result<Option<TestCerts>, TestkitError> {
+        let slapadd = find_binary("slapadd")?;
         let certs = if self.tls {
             Some(TestCerts::generate(dir)?)
         } else {
@@ -163,7 +101,7 @@ impl SlapdBuilder {
         let ldif = dir.join("fixture.ldif");
         fs::write(&ldif, &self.ldif)
             .map_err(|err| TestkitError::io(format!("writing {}", ldif.display()), err))?;
-        let output = Command::new(slapadd)
+        let output = Command::new(&slapadd)
             .arg("-q")
             .arg("-f")
             .arg(&conf)
@@ -183,18 +121,77 @@ impl SlapdBuilder {
     }
 }
 
+impl Service for SlapdBuilder {
+    type Probe = SlapdProbe;
+    type Extra = Option<TestCerts>;
+
+    fn name(&self) -> &'static str {
+        SERVICE
+    }
+
+    fn dir_prefix(&self) -> &'static str {
+        "nauthilus-testkit-slapd-"
+    }
+
+    fn program(&self) -> Result<PathBuf, TestkitError> {
+        find_binary("slapd")
+    }
+
+    fn ready_within(&self) -> Duration {
+        self.startup_timeout
+    }
+
+    /// The plain port, then (with TLS) the ldaps port.
+    fn pick_ports(&self) -> Result<Vec<u16>, TestkitError> {
+        let count = if self.tls { 2 } else { 1 };
+        (0..count).map(|_| free_loopback_port(false)).collect()
+    }
+
+    fn prepare(&self, dir: &Path, ports: &[u16]) -> Result<(Vec<OsString>, Option<TestCerts>), TestkitError> {
+        let certs = self.load(dir)?;
+        let args = vec![
+            "-d".into(),
+            "0".into(),
+            "-f".into(),
+            dir.join("slapd.conf").into_os_string(),
+            "-h".into(),
+            listen_urls(ports, dir).into(),
+        ];
+        Ok((args, certs))
+    }
+
+    fn probe(&self, _dir: &Path, ports: &[u16]) -> SlapdProbe {
+        SlapdProbe {
+            ports: ports.to_vec(),
+        }
+    }
+}
+
+/// slapd is ready when every port accepts and the plain one answers an anonymous bind.
+#[derive(Debug)]
+pub(crate) struct SlapdProbe {
+    ports: Vec<u16>,
+}
+
+impl Probe for SlapdProbe {
+    fn probe(&self, _pid: u32) -> Readiness {
+        let first = self.ports.first().copied().unwrap_or_default();
+        if self.ports.iter().all(|port| accepts(*port)) && answers_bind(first) {
+            Readiness::Ready
+        } else {
+            Readiness::NotYet
+        }
+    }
+}
+
 /// A private slapd on `127.0.0.1:<free port>` (and an `ldaps://` port with TLS).
 ///
 /// Dropping it kills the process and deletes its directory; kept in a static it is never
 /// dropped and the supervisor removes it when the test process exits.
 #[derive(Debug)]
 pub struct Slapd {
-    port: u16,
-    tls_port: Option<u16>,
-    dir: PathBuf,
+    process: ManagedProcess<SlapdProbe>,
     certs: Option<TestCerts>,
-    startup_timeout: Duration,
-    supervisor: Mutex<Supervisor>,
 }
 
 impl Slapd {
@@ -210,22 +207,25 @@ impl Slapd {
 
     /// The plain LDAP port (StartTLS is offered on it with TLS).
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port()
     }
 
     /// `ldap://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("ldap://{}", addr_string(self.port))
+        format!("ldap://{}", self.process.addr())
     }
 
     /// `ldaps://127.0.0.1:<tls port>`, when started with TLS.
     pub fn ldaps_url(&self) -> Option<String> {
-        self.tls_port.map(|port| format!("ldaps://{}", addr_string(port)))
+        self.process
+            .ports()
+            .get(1)
+            .map(|port| format!("ldaps://{}", addr_string(*port)))
     }
 
     /// `ldapi://<percent-encoded socket path>`.
     pub fn ldapi_url(&self) -> String {
-        ldapi_url(&self.dir)
+        ldapi_url(self.dir())
     }
 
     /// The generated certificates, when started with TLS.
@@ -233,106 +233,17 @@ impl Slapd {
         self.certs.as_ref()
     }
 
-    /// The server's private directory (slapd.conf, database, certificates, `stderr.log`).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Pid of the slapd process, `None` while stopped.
-    pub fn pid(&self) -> Option<u32> {
-        self.lock().pid()
-    }
-
-    /// Kills slapd (SIGKILL, like a crash) and waits until it is gone; no-op when stopped.
-    pub fn stop(&self) -> Result<(), TestkitError> {
-        self.lock().stop()
-    }
-
-    /// Starts slapd again on the same ports with the same database and waits until it answers.
-    pub fn start_again(&self) -> Result<(), TestkitError> {
-        let mut supervisor = self.lock();
-        let pid = supervisor.start()?;
-        let ready = self.wait_ready(pid);
-        if ready.is_err() {
-            let _ = supervisor.stop();
-        }
-        ready
-    }
+    lifecycle_methods!("slapd");
 
     /// Freezes slapd (SIGSTOP): connections are accepted by the kernel but never answered, like
     /// a hung server. [`resume`](Self::resume) undoes it.
     pub fn pause(&self) -> Result<(), TestkitError> {
-        self.signal("-STOP")
+        self.process.signal("-STOP")
     }
 
     /// Lets a paused slapd run again (SIGCONT).
     pub fn resume(&self) -> Result<(), TestkitError> {
-        self.signal("-CONT")
-    }
-
-    /// The last lines of slapd's output and of the supervisor log.
-    pub fn log_tail(&self) -> String {
-        log_tail(&self.dir)
-    }
-
-    fn signal(&self, signal: &str) -> Result<(), TestkitError> {
-        let Some(pid) = self.pid() else {
-            return Err(TestkitError::InvalidSetup("slapd is not running".to_owned()));
-        };
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(pid.to_string())
-            .status()
-            .map_err(|err| TestkitError::io(format!("kill {signal} {pid}"), err))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(TestkitError::InvalidSetup(format!(
-                "kill {signal} {pid}: {status}"
-            )))
-        }
-    }
-
-    fn wait_ready(&self, pid: u32) -> Result<(), TestkitError> {
-        let deadline = Instant::now() + self.startup_timeout;
-        loop {
-            if !process_alive(pid) {
-                let log_tail = self.log_tail();
-                return Err(if log_tail.contains("Address already in use") {
-                    TestkitError::PortTaken {
-                        service: SERVICE,
-                        addr: addr_string(self.port),
-                        log_tail,
-                    }
-                } else {
-                    TestkitError::Exited {
-                        service: SERVICE,
-                        addr: addr_string(self.port),
-                        log_tail,
-                    }
-                });
-            }
-            let ports = [Some(self.port), self.tls_port];
-            let tcp_ready = ports.iter().flatten().all(|port| accepts(*port));
-            // A bind answered by someone else's server on our port would pass the probe; slapd
-            // exits when it cannot listen, so it must still be alive after the probe.
-            if tcp_ready && answers_bind(self.port) && process_alive(pid) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(TestkitError::StartTimeout {
-                    service: SERVICE,
-                    addr: addr_string(self.port),
-                    timeout: self.startup_timeout,
-                    log_tail: self.log_tail(),
-                });
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Supervisor> {
-        self.supervisor.lock().unwrap_or_else(PoisonError::into_inner)
+        self.process.signal("-CONT")
     }
 }
 
@@ -380,12 +291,14 @@ fn config_text(dir: &Path, certs: Option<&TestCerts>) -> String {
     lines.join("\n") + "\n"
 }
 
-/// The `-h` argument: plain, ldaps (with TLS) and the Unix socket.
-fn listen_urls(port: u16, tls_port: Option<u16>, dir: &Path) -> String {
-    let mut urls = vec![format!("ldap://{}/", addr_string(port))];
-    if let Some(tls_port) = tls_port {
-        urls.push(format!("ldaps://{}/", addr_string(tls_port)));
-    }
+/// The `-h` argument: plain, ldaps (with TLS: the second port) and the Unix socket.
+fn listen_urls(ports: &[u16], dir: &Path) -> String {
+    let schemes = ["ldap", "ldaps"];
+    let mut urls: Vec<String> = schemes
+        .iter()
+        .zip(ports)
+        .map(|(scheme, port)| format!("{scheme}://{}/", addr_string(*port)))
+        .collect();
     urls.push(format!("{}/", ldapi_url(dir)));
     urls.join(" ")
 }
@@ -423,27 +336,9 @@ fn answers_bind(port: u16) -> bool {
     probe().unwrap_or(false)
 }
 
-fn addr_string(port: u16) -> String {
-    format!("127.0.0.1:{port}")
-}
-
 /// Quotes a slapd.conf argument.
 fn quote(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn log_tail(dir: &Path) -> String {
-    let mut tail = String::new();
-    for name in ["stderr.log", "supervisor.log"] {
-        if let Ok(bytes) = fs::read(dir.join(name)) {
-            let text = String::from_utf8_lossy(&bytes);
-            let lines: Vec<&str> = text.lines().collect();
-            tail.push_str(&format!("--- {name} ---\n"));
-            tail.push_str(&lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n"));
-            tail.push('\n');
-        }
-    }
-    tail
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ const PEOPLE: &str = "ou=people,dc=example,dc=test";
 const FAST: &str = "    connect_abort_timeout: 1s\n    search_timeout: 500ms\n    bind_timeout: 500ms\n    retry_max: 1\n    retry_base: 10ms\n    retry_max_backoff: 50ms\n";
 
 /// A pool block (indented for `ldap.config:`) over `servers`, bound as the slapd root DN.
-fn pool(servers: &[String], extra: &str) -> String {
+pub(crate) fn pool(servers: &[String], extra: &str) -> String {
     let list: Vec<String> = servers.iter().map(|s| format!("'{s}'")).collect();
     format!(
         "    server_uri: [{}]\n    bind_dn: '{ADMIN_DN}'\n    bind_pw: '{ADMIN_PASSWORD}'\n{FAST}{extra}",
@@ -29,7 +29,7 @@ fn deeper(block: &str) -> String {
 }
 
 /// The imap/pop3 search on the default pool (users by uid, `%L{username}`).
-fn imap_search() -> String {
+pub(crate) fn imap_search() -> String {
     format!(
         "    - protocol: [imap, pop3]\n      base_dn: '{PEOPLE}'\n      filter:\n        user: '(&(objectClass=inetOrgPerson)(uid=%L{{username}}))'\n        list_accounts: '(objectClass=inetOrgPerson)'\n      mapping:\n        account_field: uid\n        display_name_field: displayName\n        unique_user_id_field: employeeNumber\n      attribute: [mail, cn, displayName]\n"
     )

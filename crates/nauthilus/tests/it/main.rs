@@ -8,6 +8,7 @@ mod bad_input;
 mod brute_force;
 mod config_check;
 mod endpoints;
+mod faults;
 mod hardening;
 mod ldap;
 mod passwd_reload;
