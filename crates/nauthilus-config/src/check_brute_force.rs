@@ -2,19 +2,8 @@
 
 use crate::coerce::is_ip_or_network;
 use crate::diagnostic::Diagnostic;
-use crate::model::Config;
+use crate::model::{Config, Feature};
 
-/// Features Nauthilus knows; only these are accepted in `server.features`.
-const NAUTHILUS_FEATURES: &[&str] = &[
-    "brute_force",
-    "tls_encryption",
-    "relay_domains",
-    "rbl",
-    "lua",
-    "backend_server_monitoring",
-];
-/// Features nauthilus-rs implements.
-const IMPLEMENTED_FEATURES: &[&str] = &["brute_force"];
 /// Features whose rejections `brute_force.learning` may name.
 const LEARNING_SOURCES: &[&str] = &[
     "realtime_blackhole_lists",
@@ -26,26 +15,34 @@ const LEARNING_SOURCES: &[&str] = &[
 
 /// Every problem of the brute-force settings.
 pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
+    let names = |pick: fn(&Feature) -> bool| {
+        Feature::ALL
+            .iter()
+            .filter(|f| pick(f))
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for (i, feature) in config.server.features.iter().enumerate() {
-        if !NAUTHILUS_FEATURES.contains(&feature.as_str()) {
-            out.push(Diagnostic::error(
+        match Feature::from_name(feature) {
+            None => out.push(Diagnostic::error(
                 format!("server.features[{i}]"),
-                format!(
-                    "unknown feature {feature:?}; known: {}",
-                    NAUTHILUS_FEATURES.join(", ")
-                ),
-            ));
-        } else if !IMPLEMENTED_FEATURES.contains(&feature.as_str()) {
+                format!("unknown feature {feature:?}; known: {}", names(|_| true)),
+            )),
             // Refused rather than ignored: an operator who lists tls_encryption expects
             // cleartext logins to fail, and silently skipping it would let them through.
-            out.push(Diagnostic::error(
+            Some(f) if !f.is_implemented() => out.push(Diagnostic::error(
                 format!("server.features[{i}]"),
-                format!("feature {feature:?} is not implemented by nauthilus-rs yet; available: brute_force"),
-            ));
+                format!(
+                    "feature {feature:?} is not implemented by nauthilus-rs yet; available: {}",
+                    names(|f| f.is_implemented())
+                ),
+            )),
+            Some(_) => {}
         }
     }
     let bf = &config.brute_force;
-    let enabled = config.server.has_feature("brute_force");
+    let enabled = config.server.has_feature(Feature::BruteForce);
     if enabled && bf.buckets.is_empty() {
         out.push(Diagnostic::error(
             "brute_force.buckets",

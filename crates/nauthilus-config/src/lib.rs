@@ -199,7 +199,7 @@ mod docs_tests {
         let loaded = crate::load_file(&repo("examples/quickstart.yml"), Vec::new())
             .unwrap_or_else(|e| panic!("{:?}", e.errors));
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-        assert!(loaded.config.server.has_feature("brute_force"));
+        assert!(loaded.config.server.has_feature(crate::Feature::BruteForce));
     }
 
     #[test]

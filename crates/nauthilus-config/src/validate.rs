@@ -189,7 +189,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
     let redis = &server.redis;
     let mode = redis.mode();
     let uses_cache = server.backends.contains(&BackendName::Cache);
-    let uses_history = server.has_feature("brute_force");
+    let uses_history = server.has_feature(crate::Feature::BruteForce);
     if mode != RedisMode::Embedded
         && (uses_cache || uses_history)
         && redis.password_nonce.chars().count() < 16

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod brute_force;
+pub mod feature;
 pub mod headers;
 pub mod ldap;
 pub mod redis;
@@ -15,6 +16,7 @@ use crate::duration::ConfigDuration;
 
 pub use backend::BackendName;
 pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
+pub use feature::Feature;
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};

@@ -53,9 +53,9 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// True when `feature` (`brute_force`, ...) is listed in `server.features`.
-    pub fn has_feature(&self, feature: &str) -> bool {
-        self.features.iter().any(|f| f == feature)
+    /// True when `feature` is listed in `server.features`.
+    pub fn has_feature(&self, feature: super::Feature) -> bool {
+        self.features.iter().any(|f| f == feature.name())
     }
 }
 

@@ -224,7 +224,7 @@ fn unix_secs(now: SystemTime) -> u64 {
 impl BruteForce {
     /// The service `config` asks for, or `None` when `brute_force` is not in `server.features`.
     pub fn from_config(config: &Config, store: Store, digester: PasswordDigester) -> Option<Self> {
-        if !config.server.has_feature("brute_force") {
+        if !config.server.has_feature(nauthilus_config::Feature::BruteForce) {
             return None;
         }
         let bf = &config.brute_force;
