@@ -7,6 +7,7 @@
 //!
 //! `LDAP_BENCH_SECS` (default 5) sets the measuring time per side, `LDAP_BENCH_CONCURRENCY`
 //! (default 4) the number of concurrent clients.
+#![allow(clippy::disallowed_methods)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;

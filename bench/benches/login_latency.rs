@@ -7,7 +7,7 @@
 //!   the bare-endpoint baseline.
 //!
 //! Run: `cargo bench -p nauthilus-bench` (needs `redis-server`; a private one is started).
-
+#![allow(clippy::disallowed_methods)]
 // A benchmark harness, like a test: a setup that fails should stop the run loudly.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 

@@ -1,5 +1,6 @@
 //! `nauthilus-bench`: the phases of `bench/run`, in one run, against one server process.
 //! Prints the table on stderr and one JSON object on stdout.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)]
 //! Property-based fuzzing of LDAP filter macro expansion (RFC 4515 escaping): whatever the user
 //! sends, the expanded filter has the template's structure, parses as a filter, carries no
 //! unescaped `(`, `)`, `*`, `\` or NUL from the value, and unescapes back to the value.

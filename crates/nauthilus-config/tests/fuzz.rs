@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)]
 //! Property-based fuzzing of the configuration loader: whatever the text, the values at real
 //! key paths or the `NAUTHILUS_*` overrides, loading never panics and ends in either a
 //! configuration or errors that each name a key path.

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)]
 //! The published JSON Schema (what `nauthilus --config-schema` prints) accepts the shipped
 //! configurations and refuses what the loader refuses: misspelt keys and out-of-range values.
 

@@ -2,7 +2,7 @@
 //! concurrency limit, the concurrency limit and the access log.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -21,7 +21,7 @@ fn session_of(request: &Request) -> SessionId {
         .extensions()
         .get::<SessionId>()
         .copied()
-        .unwrap_or_else(|| SessionId::new(std::time::SystemTime::now()))
+        .unwrap_or_else(|| SessionId::new(nauthilus_core::clock::now()))
 }
 
 /// Refuses a request whose target or header section exceeds [`limits`] with 414 or 431 and the
@@ -80,7 +80,7 @@ pub async fn catch_panics(request: Request, next: Next) -> Response {
         .extensions()
         .get::<SessionId>()
         .copied()
-        .unwrap_or_else(|| SessionId::new(std::time::SystemTime::now()));
+        .unwrap_or_else(|| SessionId::new(nauthilus_core::clock::now()));
     match std::panic::AssertUnwindSafe(next.run(request))
         .catch_unwind()
         .await
@@ -105,7 +105,7 @@ pub async fn limit_concurrency(State(st): State<Arc<AppState>>, request: Request
         let session = request.extensions().get::<SessionId>().copied();
         return match session {
             Some(s) => ApiError::TooManyRequests.into_response_for(s),
-            None => ApiError::TooManyRequests.into_response_for(SessionId::new(std::time::SystemTime::now())),
+            None => ApiError::TooManyRequests.into_response_for(SessionId::new(nauthilus_core::clock::now())),
         };
     };
     next.run(request).await
@@ -113,7 +113,7 @@ pub async fn limit_concurrency(State(st): State<Arc<AppState>>, request: Request
 
 /// One line per request: errors at info, the rest at debug (auth decisions have their own line).
 pub async fn access_log(request: Request, next: Next) -> Response {
-    let started = Instant::now();
+    let started = nauthilus_core::clock::instant();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let session = request

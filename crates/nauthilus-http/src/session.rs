@@ -1,8 +1,6 @@
 //! Gives every request its session id (a KSUID) before anything else runs, and stamps it on every
 //! response as `X-Nauthilus-Session`, whatever produced the response.
 
-use std::time::SystemTime;
-
 use axum::extract::{FromRequestParts, Request};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
@@ -16,7 +14,7 @@ pub const SESSION_HEADER: &str = "x-nauthilus-session";
 /// Middleware: creates the session id, renders a handler's `ApiError` with it as `guid`, and
 /// adds the response header.
 pub async fn assign_session(mut request: Request, next: Next) -> Response {
-    let session = SessionId::new(SystemTime::now());
+    let session = SessionId::new(nauthilus_core::clock::now());
     request.extensions_mut().insert(session);
     let mut response = crate::error::render_pending(next.run(request).await, session);
     if let Ok(value) = HeaderValue::from_str(&session.to_string()) {
@@ -39,7 +37,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
                 .extensions
                 .get::<SessionId>()
                 .copied()
-                .unwrap_or_else(|| SessionId::new(SystemTime::now())),
+                .unwrap_or_else(|| SessionId::new(nauthilus_core::clock::now())),
         ))
     }
 }

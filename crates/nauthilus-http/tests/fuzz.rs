@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)]
 //! Property-based fuzzing of the request codecs and of the router over a real pipeline.
 //!
 //! Properties:

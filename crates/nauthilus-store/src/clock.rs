@@ -17,7 +17,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
-        Instant::now()
+        nauthilus_clock::instant()
     }
 }
 
@@ -28,7 +28,7 @@ pub struct ManualClock(Arc<Mutex<Instant>>);
 impl ManualClock {
     /// A clock starting at the current instant.
     pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(Instant::now())))
+        Self(Arc::new(Mutex::new(nauthilus_clock::instant())))
     }
 
     /// Moves the clock forward.

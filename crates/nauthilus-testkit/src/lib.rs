@@ -51,6 +51,9 @@
 //! `/usr/sbin`. Debian packages `slapd` and `ldap-utils` for [`Slapd`] (it runs `slapadd` and
 //! `slapd`, loads `/usr/lib/ldap/back_mdb.so` and the schemas in `/etc/ldap/schema`). Linux is assumed (`/proc` is used to notice a server that died while starting).
 
+// Test infrastructure: it times service start-up itself.
+#![allow(clippy::disallowed_methods)]
+
 mod binary;
 mod cluster;
 mod error;

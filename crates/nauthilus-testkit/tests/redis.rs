@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)]
 //! Specifications of the testkit's Redis services, run against real redis-server processes.
 
 // clippy's allow-unwrap-in-tests covers `#[test]` functions only, not the helpers next to them.

@@ -174,7 +174,7 @@ impl LdapPool {
         };
         let ldap = match reused {
             Some(ldap) => ldap,
-            None => self.connect(connections.role, Instant::now()).await?,
+            None => self.connect(connections.role, nauthilus_clock::instant()).await?,
         };
         Ok(PooledConnection {
             ldap,
@@ -198,7 +198,7 @@ impl LdapPool {
                 }
                 Err(error) => {
                     tracing::warn!(pool = %self.settings.name, server = %server.url, role = role.name(), %error, "LDAP server failed");
-                    lock(&server.breaker).record_failure(Instant::now());
+                    lock(&server.breaker).record_failure(nauthilus_clock::instant());
                     last = Some(error);
                 }
             }
@@ -307,7 +307,7 @@ impl LdapPool {
                 let Some(pool) = weak.upgrade() else { break };
                 // A round can take several connect timeouts; never longer than one interval more.
                 let bound = interval.max(Duration::from_secs(1)) + pool.settings.connect_timeout;
-                let _ = tokio::time::timeout(bound, pool.health_check(Instant::now())).await;
+                let _ = tokio::time::timeout(bound, pool.health_check(nauthilus_clock::instant())).await;
             }
         });
     }

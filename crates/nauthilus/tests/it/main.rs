@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)]
 //! Integration tests: the real server, in process, over real HTTP. One test binary for the
 //! whole crate (each binary links everything, so there is only this one).
 
