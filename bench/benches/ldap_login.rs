@@ -72,7 +72,7 @@ async fn server_rate(slapd: &Slapd, clients: u64, warmup: Duration, measure: Dur
     let server = nauthilus::start(&loaded.config).await.unwrap();
     let url = format!("{}/api/v1/auth/json", server.url());
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients as usize)
+        .pool_max_idle_per_host(usize::try_from(clients).unwrap_or(1))
         .build()
         .unwrap();
     let body = serde_json::json!({"username": "alice", "password": "alice-secret", "protocol": "imap"});
@@ -108,7 +108,7 @@ async fn bare_rate(slapd: &Slapd, clients: u64, warmup: Duration, measure: Durat
     rate(clients, warmup, measure, move |client| {
         let connections = connections.clone();
         async move {
-            let mut pair = connections[client as usize].lock().await;
+            let mut pair = connections[usize::try_from(client).unwrap_or(0)].lock().await;
             let (lookup, auth) = &mut *pair;
             let (entries, _) = lookup
                 .search(PEOPLE, Scope::Subtree, FILTER, vec!["mail", "cn", "uid"])

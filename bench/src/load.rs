@@ -93,6 +93,8 @@ pub fn quantile(sorted: &[u32], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
+    // q is in [0, 1], so the rank is in [0, len] and the cast is exact for any real length.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     f64::from(sorted[rank - 1])
 }
@@ -171,7 +173,7 @@ async fn connection(
             None => {}
         }
         let sent = Instant::now();
-        let request = &target.requests[(seq % requests as u64) as usize];
+        let request = &target.requests[usize::try_from(seq % requests as u64).unwrap_or(0)];
         let answer = tokio::time::timeout(ANSWER_TIMEOUT, async {
             stream.write_all(request).await?;
             read_answer(&mut stream, &mut buf).await

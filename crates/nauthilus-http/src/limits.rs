@@ -7,7 +7,9 @@ pub const MAX_URI_BYTES: usize = 16 * 1024;
 
 /// Largest header section accepted (sum of names and values, plus 4 bytes per field for `: `
 /// and CRLF); larger gets 431. hyper's own buffer limit (about 400 KiB) is far above it.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub const MAX_HEADER_BYTES: usize = MAX_HEADER_KIB as usize * 1024;
+
+const MAX_HEADER_KIB: u32 = 64;
 
 /// Most header fields accepted; more get 431.
 pub const MAX_HEADERS: usize = 100;
@@ -18,7 +20,7 @@ pub const HYPER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
 
 /// The header list size hyper's HTTP/2 side accepts before refusing on its own (hyper's default
 /// is 16 KiB, below [`MAX_HEADER_BYTES`]; HTTP/2 counts 32 bytes more per field).
-pub const HYPER_H2_MAX_HEADER_LIST_SIZE: u32 = 4 * MAX_HEADER_BYTES as u32;
+pub const HYPER_H2_MAX_HEADER_LIST_SIZE: u32 = 4 * MAX_HEADER_KIB * 1024;
 
 /// The size of a header section as [`MAX_HEADER_BYTES`] counts it.
 pub fn header_bytes(headers: &http::HeaderMap) -> usize {

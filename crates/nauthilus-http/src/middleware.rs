@@ -123,7 +123,7 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if status >= 400 {
         tracing::info!(target: "nauthilus::http", session, %method, path, status, latency_us = micros, "request");
     } else {
