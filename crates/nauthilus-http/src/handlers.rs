@@ -2,6 +2,7 @@
 //! errors are returned as `ApiError` and rendered with the session by the session middleware.
 
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -51,6 +52,19 @@ async fn list(current: &Current, headers: &HeaderMap) -> Result<Response, ApiErr
     Ok(list_accounts::render(&accounts, format))
 }
 
+/// The request's query and auth mode; `mode=list-accounts` is answered here (`Break`).
+async fn query_and_mode(
+    current: &Current,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<ControlFlow<Response, (AuthQuery, AuthMode)>, ApiError> {
+    let query = AuthQuery::parse(uri.query())?;
+    Ok(match query.mode {
+        Mode::ListAccounts => ControlFlow::Break(list(current, headers).await?),
+        Mode::Auth(mode) => ControlFlow::Continue((query, mode)),
+    })
+}
+
 /// `GET|POST /api/v1/auth/json`
 pub async fn auth_json(
     State(st): State<Arc<AppState>>,
@@ -60,10 +74,9 @@ pub async fn auth_json(
     body: Body,
 ) -> Result<Response, ApiError> {
     let current = st.current();
-    let query = AuthQuery::parse(uri.query())?;
-    let mode = match query.mode {
-        Mode::ListAccounts => return list(&current, &headers).await,
-        Mode::Auth(mode) => mode,
+    let (query, mode) = match query_and_mode(&current, &uri, &headers).await? {
+        ControlFlow::Break(listed) => return Ok(listed),
+        ControlFlow::Continue(wanted) => wanted,
     };
     let format = json::body_format(&headers)?;
     let body = read_body(body).await?;
@@ -102,10 +115,9 @@ pub async fn auth_by_headers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let current = st.current();
-    let query = AuthQuery::parse(uri.query())?;
-    let mode = match query.mode {
-        Mode::ListAccounts => return list(&current, &headers).await,
-        Mode::Auth(mode) => mode,
+    let (query, mode) = match query_and_mode(&current, &uri, &headers).await? {
+        ControlFlow::Break(listed) => return Ok(listed),
+        ControlFlow::Continue(wanted) => wanted,
     };
     let req = headers_in::decode(&headers, &current.http.headers, session, service, mode)?;
     Ok(authenticate(&current, req, query).await)

@@ -107,6 +107,16 @@ async fn banned(bf: &BruteForce, ip: &str, protocol: &str) -> Option<String> {
         .map(|b| b.rule)
 }
 
+/// `n` successful logins of `ip`, each with its own account (what tolerations count).
+async fn succeed_as_distinct_accounts(bf: &BruteForce, time: &Time, ip: &str, n: usize) {
+    for i in 0..n {
+        let account = format!("user{i}");
+        bf.record_success(&request(ip, &account, "ok", "imap"), &account, time.now())
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn reaching_failed_requests_bans_the_network() {
     let time = Time::new();
@@ -339,16 +349,7 @@ async fn protocols_outside_brute_force_protocols_are_not_counted() {
 async fn a_client_with_many_successes_is_tolerated() {
     let time = Time::new();
     let bf = service(&format!("{ONE_RULE}  tolerate_percent: 20\n"), &time);
-    for i in 0..20 {
-        let account = format!("user{i}");
-        bf.record_success(
-            &request("192.0.2.1", &account, "ok", "imap"),
-            &account,
-            time.now(),
-        )
-        .await
-        .unwrap();
-    }
+    succeed_as_distinct_accounts(&bf, &time, "192.0.2.1", 20).await;
     let rec = fail_n(&bf, &time, "192.0.2.1", 4).await;
     assert!(
         rec.banned.is_none(),
@@ -908,16 +909,7 @@ async fn a_success_counts_again_in_the_next_toleration_period() {
 async fn a_tolerated_client_may_have_a_login_in_flight_beyond_the_bucket() {
     let time = Time::new();
     let bf = service(&format!("{ONE_RULE}  tolerate_percent: 50\n"), &time);
-    for i in 0..10 {
-        let account = format!("user{i}");
-        bf.record_success(
-            &request("192.0.2.1", &account, "ok", "imap"),
-            &account,
-            time.now(),
-        )
-        .await
-        .unwrap();
-    }
+    succeed_as_distinct_accounts(&bf, &time, "192.0.2.1", 10).await;
     let rec = fail_n(&bf, &time, "192.0.2.1", 3).await;
     assert!(rec.banned.is_none(), "tolerated");
     let r = admitted(reserve(&bf, "192.0.2.1", "next").await);
