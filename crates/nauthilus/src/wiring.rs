@@ -48,12 +48,22 @@ fn format_problems(problems: &[ConfigProblem]) -> String {
 /// Checks the LDAP settings the backends use (filters, server URIs, TLS files) without
 /// connecting; for `--config-check`.
 pub fn check_ldap(config: &Config) -> Result<(), StartupError> {
-    for name in &config.server.backends {
-        if let BackendName::Ldap(pool) = name {
-            check_backends(&config.ldap, std::slice::from_ref(pool)).map_err(StartupError::Ldap)?;
-        }
+    let pools: Vec<Option<String>> = config
+        .server
+        .backends
+        .iter()
+        .filter_map(|b| match b {
+            BackendName::Ldap(pool) => Some(pool.clone()),
+            _ => None,
+        })
+        .collect();
+    if pools.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // All pools at once, so that every problem is reported together.
+    check_backends(&config.ldap, &pools)
+        .map(drop)
+        .map_err(StartupError::Ldap)
 }
 
 /// The store the configuration selects: Redis when one is configured, else in process.
@@ -203,6 +213,8 @@ impl Services {
 
     /// The pipeline `config` describes, over these services.
     pub fn pipeline(self: &Arc<Self>, config: &Config) -> Result<Pipeline, StartupError> {
+        // Every LDAP problem at once, before any pool is built.
+        check_ldap(config)?;
         let redis = &config.server.redis;
         let positive_cache = PositiveCache::new(
             self.store.clone(),
