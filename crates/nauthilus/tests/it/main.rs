@@ -16,3 +16,4 @@ mod redis;
 mod reload;
 mod schemes;
 mod support;
+mod transport;
