@@ -945,3 +945,21 @@ async fn account_lists_are_gzipped_for_clients_that_accept_it_and_logins_never()
         "logins are not compressed"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Docs
+
+#[test]
+fn the_deployment_page_shows_the_deploy_files_as_they_are() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let page = std::fs::read_to_string(root.join("docs/deployment.md")).unwrap();
+    for file in ["deploy/nauthilus.service", "deploy/Dockerfile"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            page.contains(&text),
+            "docs/deployment.md does not show {file} as it is"
+        );
+    }
+    let unit = std::fs::read_to_string(root.join("deploy/nauthilus.service")).unwrap();
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+}
