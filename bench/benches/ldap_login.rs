@@ -71,6 +71,8 @@ async fn server_rate(slapd: &Slapd, clients: u64, warmup: Duration, measure: Dur
     let loaded = nauthilus_config::load_file(&path, Vec::new()).unwrap();
     let server = nauthilus::start(&loaded.config).await.unwrap();
     let url = format!("{}/api/v1/auth/json", server.url());
+    // reqwest may be built with rustls and no provider of its own (the server's TLS tests).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::try_from(clients).unwrap_or(1))
         .build()

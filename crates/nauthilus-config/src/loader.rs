@@ -150,6 +150,10 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
     resolve(&mut tls.ca_file);
     resolve(&mut tls.cert);
     resolve(&mut tls.key);
+    let tls = &mut config.server.tls;
+    resolve(&mut tls.ca_file);
+    resolve(&mut tls.cert);
+    resolve(&mut tls.key);
     let ldap = &mut config.ldap;
     for pool in std::iter::once(&mut ldap.config).chain(ldap.optional_ldap_pools.values_mut()) {
         resolve(&mut pool.tls_ca_cert);

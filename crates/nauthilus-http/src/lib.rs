@@ -8,6 +8,7 @@ pub mod admin;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod codec;
+pub mod compression;
 pub mod error;
 pub mod handlers;
 pub mod limits;
@@ -86,6 +87,9 @@ pub fn admin_router() -> Api {
 /// 6. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
 ///    `/ping` stays answerable under load.
 ///
+/// Around all of them, `compression::layer` gzips the replies handlers mark as worth it
+/// (account lists) for clients that accept gzip.
+///
 /// The auth and admin routers are separate so that each can get its own layers (backchannel
 /// authentication wraps them). With the `bench` cargo feature, `/api/v1/bench/bare` (module
 /// `bench`) is added under the same middleware; a default build has no such route.
@@ -111,5 +115,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(middleware::check_head_limits))
         .layer(axum::middleware::from_fn(middleware::access_log))
         .layer(axum::middleware::from_fn(session::assign_session))
+        .layer(compression::layer())
         .with_state(state)
 }

@@ -121,13 +121,20 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .get::<SessionId>()
         .map(ToString::to_string)
         .unwrap_or_default();
+    // The peer as the server saw it: the PROXY v2 source, or a trusted proxy's client. Only
+    // formatted when the line is written.
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical());
+    let peer = || peer.map(|p| p.to_string()).unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if status >= 400 {
-        tracing::info!(target: "nauthilus::http", session, %method, path, status, latency_us = micros, "request");
+        tracing::info!(target: "nauthilus::http", session, peer = %peer(), %method, path, status, latency_us = micros, "request");
     } else {
-        tracing::debug!(target: "nauthilus::http", session, %method, path, status, latency_us = micros, "request");
+        tracing::debug!(target: "nauthilus::http", session, peer = %peer(), %method, path, status, latency_us = micros, "request");
     }
     response
 }

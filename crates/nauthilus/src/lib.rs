@@ -7,9 +7,10 @@
 pub mod cli;
 pub mod logging;
 pub mod server;
+pub mod transport;
 pub mod wiring;
 
-pub use server::{RunningServer, start};
+pub use server::{ReloadReport, RunningServer, reload_from_file, start};
 pub use wiring::{Services, StartupError};
 
 /// The process environment as UTF-8 pairs (variables that are not UTF-8 are skipped).

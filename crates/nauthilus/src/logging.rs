@@ -18,11 +18,20 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// Changes the level filter of the subscriber [`init`] installed (SIGHUP applies the new
+/// `server.log.level` through it).
+pub type LevelHandle = tracing_subscriber::reload::Handle<EnvFilter, Box<dyn Subscriber + Send + Sync>>;
+
 /// Installs the global subscriber, writing to stderr. `RUST_LOG`, when set, refines the
 /// configured level. A second call (tests start several servers in one process) keeps the first
-/// subscriber.
-pub fn init(config: &LogConfig) {
-    let _ = subscriber(config, filter(config), std::io::stderr).try_init();
+/// subscriber and returns `None`. The level filter sits in a reloadable layer over the
+/// formatting subscriber (which itself lets everything through), so that the returned handle
+/// can raise the level as well as lower it.
+pub fn init(config: &LogConfig) -> Option<LevelHandle> {
+    use tracing_subscriber::layer::Layer;
+    let (level, handle) = tracing_subscriber::reload::Layer::new(filter(config));
+    let format = subscriber(config, EnvFilter::new("trace"), std::io::stderr);
+    level.with_subscriber(format).try_init().ok().map(|()| handle)
 }
 
 /// The level filter of `config`, or `RUST_LOG` when that is set.

@@ -1,9 +1,11 @@
 //! `nauthilus`: the server binary.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use nauthilus::cli::Cli;
+use nauthilus::logging::LevelHandle;
 use nauthilus_config::{LoadedConfig, find_config_file, load_file};
 
 fn main() -> ExitCode {
@@ -14,9 +16,17 @@ fn main() -> ExitCode {
     }
     // One crypto provider for every TLS user (Redis, later LDAP and the listener).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let loaded = match find_config_file(cli.config.as_deref())
-        .and_then(|path| load_file(&path, nauthilus::process_env()))
-    {
+    let path = match find_config_file(cli.config.as_deref()) {
+        Ok(path) => path,
+        Err(errors) => {
+            for d in errors.warnings.iter().chain(&errors.errors) {
+                eprintln!("{d}");
+            }
+            eprintln!("{} configuration error(s); not starting", errors.errors.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    let loaded = match load_file(&path, nauthilus::process_env()) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for d in errors.warnings.iter().chain(&errors.errors) {
@@ -29,7 +39,7 @@ fn main() -> ExitCode {
     if cli.config_check {
         return config_check(&loaded);
     }
-    nauthilus::logging::init(&loaded.config.server.log);
+    let log_level = nauthilus::logging::init(&loaded.config.server.log);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
@@ -40,7 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(loaded))
+    runtime.block_on(run(loaded, &path, log_level))
 }
 
 fn config_check(loaded: &LoadedConfig) -> ExitCode {
@@ -59,6 +69,9 @@ fn config_check(loaded: &LoadedConfig) -> ExitCode {
     if let Err(e) = nauthilus_store::Store::check_config(&loaded.config.server.redis) {
         errors.push(nauthilus::StartupError::from(e).to_string());
     }
+    if let Err(e) = nauthilus::server::check_transport(&loaded.config) {
+        errors.push(e.to_string());
+    }
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("error: {e}");
@@ -70,7 +83,16 @@ fn config_check(loaded: &LoadedConfig) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run(loaded: LoadedConfig) -> ExitCode {
+async fn run(loaded: LoadedConfig, path: &Path, log_level: Option<LevelHandle>) -> ExitCode {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Installed before serving, so that a SIGHUP or SIGTERM that arrives early is not fatal.
+    let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(term), Ok(hup)) => (term, hup),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("cannot install the signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = &loaded.config;
     let mut server = match nauthilus::start(config).await {
         Ok(s) => s,
@@ -83,46 +105,40 @@ async fn run(loaded: LoadedConfig) -> ExitCode {
     tracing::info!(
         instance = %config.server.instance_name,
         address = %server.addr,
+        tls = config.server.tls.enabled,
+        haproxy_v2 = config.server.haproxy_v2,
         config = %loaded.source.display(),
         store = server.services.store.kind(),
         backends = ?config.server.backends.iter().map(ToString::to_string).collect::<Vec<_>>(),
         version = env!("CARGO_PKG_VERSION"),
         "nauthilus listening"
     );
-    tokio::select! {
-        result = server.wait() => {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server stopped");
-                return ExitCode::FAILURE;
-            }
-            ExitCode::SUCCESS
-        }
-        () = shutdown_signal() => {
-            tracing::info!("shutting down: finishing requests in flight");
-            match server.shutdown().await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "shutdown failed");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM. SIGHUP is caught (it would otherwise kill the process) and
-/// logged: configuration reload is not implemented yet.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return,
-            _ = term.recv() => return,
-            _ = hup.recv() => tracing::warn!("SIGHUP: configuration reload is not implemented yet; restart to apply changes (passwd_file reloads by itself)"),
+            result = server.wait() => {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "server stopped");
+                    return ExitCode::FAILURE;
+                }
+                return ExitCode::SUCCESS;
+            }
+            _ = hup.recv() => {
+                tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+                nauthilus::reload_from_file(&server, path, nauthilus::process_env(), log_level.as_ref());
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    tracing::info!("shutting down: no new connections; finishing requests in flight");
+    match server.shutdown().await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "shutdown failed");
+            ExitCode::FAILURE
         }
     }
 }

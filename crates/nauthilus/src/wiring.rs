@@ -35,6 +35,8 @@ pub enum StartupError {
     Ldap(Vec<ConfigProblem>),
     #[error("server.address: cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
+    #[error("{0}")]
+    Transport(#[from] crate::transport::TransportError),
 }
 
 fn format_problems(problems: &[ConfigProblem]) -> String {

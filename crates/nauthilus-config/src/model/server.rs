@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::backend::BackendName;
 use super::headers::RequestHeaders;
 use super::redis::RedisConfig;
+use super::transport::ServerTls;
 use crate::duration::ConfigDuration;
 
 /// `server:`: listener, backends, logging, request headers, Redis.
@@ -18,6 +19,12 @@ pub struct ServerConfig {
     /// Address and port the HTTP server listens on.
     #[schemars(schema_with = "crate::schema::host_port")]
     pub address: String,
+    pub tls: ServerTls,
+    /// Expect a PROXY protocol v2 header (HAProxy `send-proxy-v2`) first on every connection and take its source as the peer; a connection without one is closed.
+    pub haproxy_v2: bool,
+    /// Peers (addresses or networks) whose `X-Forwarded-For` is believed: the right-most address in it that is not listed here becomes the peer.
+    #[schemars(schema_with = "crate::schema::net_list", example = serde_json::json!(["127.0.0.1", "10.0.0.0/8"]))]
+    pub trusted_proxies: Vec<String>,
     /// Name of this instance, logged at startup.
     pub instance_name: String,
     /// Password databases in the order they are asked: `cache`, `passwd_file`, `ldap`, `ldap(<pool>)`. Required.
@@ -63,6 +70,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             address: "127.0.0.1:9080".into(),
+            tls: ServerTls::default(),
+            haproxy_v2: false,
+            trusted_proxies: Vec::new(),
             instance_name: "nauthilus".into(),
             backends: Vec::new(),
             features: Vec::new(),
@@ -93,6 +103,9 @@ pub struct ServerTimeouts {
     /// Time to send a request's body once its headers are in; a slower one gets 408 and is closed; 0 = default.
     #[schemars(range(max = 3600))]
     pub body_read: ConfigDuration,
+    /// Time requests in flight get to finish after SIGTERM or SIGINT before the server exits anyway; 0 = default.
+    #[schemars(range(max = 3600))]
+    pub shutdown: ConfigDuration,
 }
 
 impl ServerTimeouts {
@@ -100,6 +113,8 @@ impl ServerTimeouts {
     pub const HEADER_READ: ConfigDuration = ConfigDuration::from_secs(30);
     /// Default of `server.timeouts.body_read`.
     pub const BODY_READ: ConfigDuration = ConfigDuration::from_secs(10);
+    /// Default of `server.timeouts.shutdown`.
+    pub const SHUTDOWN: ConfigDuration = ConfigDuration::from_secs(30);
 
     /// `header_read`; zero means the default (as Nauthilus treats non-positive timeouts).
     pub fn header_read(&self) -> std::time::Duration {
@@ -109,6 +124,11 @@ impl ServerTimeouts {
     /// `body_read`; zero means the default.
     pub fn body_read(&self) -> std::time::Duration {
         non_zero_or(self.body_read, Self::BODY_READ)
+    }
+
+    /// `shutdown`; zero means the default.
+    pub fn shutdown(&self) -> std::time::Duration {
+        non_zero_or(self.shutdown, Self::SHUTDOWN)
     }
 }
 
@@ -125,6 +145,7 @@ impl Default for ServerTimeouts {
         Self {
             header_read: Self::HEADER_READ,
             body_read: Self::BODY_READ,
+            shutdown: Self::SHUTDOWN,
         }
     }
 }

@@ -50,6 +50,13 @@ pub fn negotiate(headers: &HeaderMap) -> Result<ListFormat, ApiError> {
 
 /// Writes the list.
 pub fn render(accounts: &[String], format: ListFormat) -> Response {
+    let mut response = render_plain(accounts, format);
+    // A list can be long: the router gzips it for clients that accept that.
+    response.extensions_mut().insert(crate::compression::Compressible);
+    response
+}
+
+fn render_plain(accounts: &[String], format: ListFormat) -> Response {
     match format {
         ListFormat::Json => (StatusCode::OK, axum::Json(accounts)).into_response(),
         ListFormat::Text | ListFormat::Form => {

@@ -17,3 +17,4 @@ mod redis;
 mod reload;
 mod schemes;
 mod support;
+mod transport;

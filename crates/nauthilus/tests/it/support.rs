@@ -10,6 +10,12 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures")
 }
 
+/// Installs ring as the process's rustls provider, as `main` does (reqwest's TLS, enabled for
+/// the TLS tests, takes it from there).
+pub fn crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A running server with its config directory and an HTTP client.
 pub struct TestServer {
     pub server: RunningServer,
@@ -52,6 +58,7 @@ impl TestServer {
         let loaded = nauthilus_config::load_file(&path, Vec::new())
             .unwrap_or_else(|e| panic!("config: {:?}", e.errors));
         init_logging(&loaded.config.server.log);
+        crypto();
         let server = nauthilus::start(&loaded.config).await.unwrap();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(4)
