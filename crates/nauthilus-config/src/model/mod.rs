@@ -5,6 +5,7 @@ pub mod backend;
 pub mod brute_force;
 pub mod headers;
 pub mod ldap;
+pub mod metrics;
 pub mod redis;
 pub mod server;
 
@@ -17,6 +18,7 @@ pub use backend::BackendName;
 pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
+pub use metrics::{MetricsBasicAuth, MetricsConfig};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 
