@@ -29,7 +29,9 @@ fn main() -> ExitCode {
     if cli.config_check {
         return config_check(&loaded);
     }
-    nauthilus::logging::init(&loaded.config.server.log);
+    // Held to the end of main: dropping it flushes the lines still queued for the log writer
+    // (it is declared before the runtime, so it is dropped after it).
+    let _log = nauthilus::logging::init(&loaded.config.server.log);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
