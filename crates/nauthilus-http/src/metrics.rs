@@ -337,3 +337,61 @@ impl Scrape<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use nauthilus_backends::password::PasswordVerifier;
+    use nauthilus_config::Config;
+    use nauthilus_core::{Pipeline, PipelineParts};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get_metrics(config: &Config, authorization: Option<&str>) -> (StatusCode, String) {
+        let pipeline = Pipeline::new(PipelineParts::new(PasswordVerifier::new(1)));
+        let app = crate::router(AppState::new(pipeline, config));
+        let mut request = Request::get("/metrics");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn metrics_off_means_no_endpoint() {
+        let mut config = Config::default();
+        assert_eq!(get_metrics(&config, None).await.0, StatusCode::OK);
+        config.server.metrics.enabled = false;
+        assert_eq!(get_metrics(&config, None).await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn basic_credentials_are_checked_in_full() {
+        let mut config = Config::default();
+        config.server.metrics.basic_auth.username = "prom".into();
+        config.server.metrics.basic_auth.password = "pw:with:colons".into();
+        let basic = |s: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s));
+        for wrong in [
+            "prom:pw",
+            "prom:pw:with:colon",
+            "Prom:pw:with:colons",
+            "prom",
+            ":",
+        ] {
+            let (status, _) = get_metrics(&config, Some(&basic(wrong))).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong}");
+        }
+        assert_eq!(
+            get_metrics(&config, Some("Bearer x")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let (status, body) = get_metrics(&config, Some(&basic("prom:pw:with:colons"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("# TYPE logins_total counter"), "{body}");
+    }
+}

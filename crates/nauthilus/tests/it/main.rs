@@ -11,6 +11,7 @@ mod endpoints;
 mod faults;
 mod hardening;
 mod ldap;
+mod metrics;
 mod passwd_reload;
 mod redis;
 mod reload;
