@@ -102,7 +102,7 @@ pub fn filter(config: &LogConfig) -> EnvFilter {
 /// queued lines) and the handle that puts a new level in force.
 pub struct LogGuard {
     _writer: WorkerGuard,
-    filter: reload::Handle<EnvFilter, Registry>,
+    filter: FilterHandle,
 }
 
 impl LogGuard {
@@ -136,6 +136,9 @@ pub fn init(config: &LogConfig) -> Option<LogGuard> {
 }
 
 type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
+/// The formatting layer (text or JSON) over the filtered registry.
+type Formatted = Layered<Box<dyn Layer<Filtered> + Send + Sync>, Filtered>;
+type FilterHandle = reload::Handle<EnvFilter, Registry>;
 
 /// The subscriber for `config` (format and colour) with `filter`, writing lines to `writer`.
 pub fn subscriber<W>(config: &LogConfig, filter: EnvFilter, writer: W) -> Box<dyn Subscriber + Send + Sync>
@@ -146,14 +149,7 @@ where
 }
 
 /// [`subscriber`], with the handle that replaces its filter.
-fn reloadable<W>(
-    config: &LogConfig,
-    filter: EnvFilter,
-    writer: W,
-) -> (
-    Layered<Box<dyn Layer<Filtered> + Send + Sync>, Filtered>,
-    reload::Handle<EnvFilter, Registry>,
-)
+fn reloadable<W>(config: &LogConfig, filter: EnvFilter, writer: W) -> (Formatted, FilterHandle)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

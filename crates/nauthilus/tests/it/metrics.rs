@@ -329,3 +329,66 @@ async fn healthz_and_metrics_show_the_ldap_pool_and_its_breakers() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["ldap"]["status"], "down", "{body}");
 }
+
+/// The metric names a PromQL expression selects (`name{...}`).
+fn selected_metrics(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (at, _) in expr.match_indices('{') {
+        let name: String = expr[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !name.is_empty() && name != "by" {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[tokio::test]
+async fn every_metric_the_grafana_dashboard_queries_is_exported() {
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/grafana-dashboard.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut wanted = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            wanted.extend(selected_metrics(target["expr"].as_str().unwrap()));
+        }
+    }
+    assert!(wanted.len() > 20, "{wanted:?}");
+
+    // A server with every kind of service: Redis store, brute force, an LDAP pool.
+    let redis = nauthilus_testkit::shared_redis().unwrap();
+    let slapd = nauthilus_testkit::shared_slapd().unwrap();
+    let yaml = format!(
+        "server:\n  address: 127.0.0.1:0\n  backends: [ldap]\n  features: [brute_force]\n  log: {{level: error}}\n  redis:\n    master: {{address: \"{}\"}}\n    prefix: \"it-dash:\"\n    password_nonce: it-nonce-0123456789abcdef\nldap:\n  config:\n{}  search:\n{}{RULES}",
+        redis.addr(),
+        crate::ldap::pool(&[slapd.url()], ""),
+        crate::ldap::imap_search()
+    );
+    let s = TestServer::from_yaml(tempfile::tempdir().unwrap(), &yaml).await;
+    assert_eq!(login(&s, "alice", "alice-secret", Some("192.0.2.30")).await, 200);
+    let (text, _) = scrape(&s).await;
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|name| {
+            !text
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries metrics /metrics lacks: {missing:?}"
+    );
+}
