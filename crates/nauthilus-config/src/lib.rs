@@ -9,6 +9,7 @@
 pub mod catalogue;
 mod check_brute_force;
 mod check_ldap;
+mod check_observability;
 mod check_transport;
 mod coerce;
 mod diagnostic;

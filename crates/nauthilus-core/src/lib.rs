@@ -11,6 +11,7 @@ pub mod brute_force;
 pub mod cache_flush;
 pub mod clock;
 pub mod memory_cache;
+pub mod metrics;
 pub mod outcome;
 pub mod password;
 pub mod password_digest;

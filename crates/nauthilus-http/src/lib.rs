@@ -11,7 +11,9 @@ pub mod codec;
 pub mod compression;
 pub mod error;
 pub mod handlers;
+pub mod health;
 pub mod limits;
+pub mod metrics;
 pub mod middleware;
 pub mod query;
 pub mod session;
@@ -79,6 +81,8 @@ pub fn admin_router() -> Api {
 /// Builds the whole router. Middleware, outermost first:
 /// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`,
 ///    and an `ApiError` a handler returned is rendered as `{"error","guid"}`;
+///    then `metrics::track_http` (unless `server.metrics.enabled` is off) — request counts,
+///    durations and requests in flight;
 /// 2. `access_log` — one line per request, with the session;
 /// 3. `check_head_limits` — 414/431 with the JSON error for an oversized URI or header section;
 /// 4. `catch_panics` — a panic below becomes a 500 with the JSON error, not a dropped connection;
@@ -106,15 +110,36 @@ pub fn router(state: Arc<AppState>) -> Router {
         state.body_read_timeout,
         middleware::read_body_first,
     ));
-    Router::new()
-        .route("/ping", get(handlers::ping))
+    let top = Router::new().route("/ping", get(handlers::ping));
+    let top = operations_routes(top, &state);
+    let router = top
         .nest("/api/v1", api)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::catch_panics))
         .layer(axum::middleware::from_fn(middleware::check_head_limits))
-        .layer(axum::middleware::from_fn(middleware::access_log))
+        .layer(axum::middleware::from_fn(middleware::access_log));
+    let router = if state.metrics_enabled {
+        router.layer(axum::middleware::from_fn(metrics::track_http))
+    } else {
+        router
+    };
+    router
         .layer(axum::middleware::from_fn(session::assign_session))
         .layer(compression::layer())
         .with_state(state)
+}
+
+// ---- Operations endpoints (metrics, health) --------------------------------------------------
+
+/// `/healthz` and (unless `server.metrics.enabled` is off) `/metrics`: top level next to
+/// `/ping`, outside `/api/v1` and its backchannel authentication (`/metrics` has its own
+/// optional Basic credentials, `server.metrics.basic_auth`).
+fn operations_routes(router: Api, state: &AppState) -> Api {
+    let router = router.route("/healthz", get(health::healthz));
+    if state.metrics_enabled {
+        router.route("/metrics", get(metrics::metrics))
+    } else {
+        router
+    }
 }

@@ -11,12 +11,19 @@ use nauthilus_config::{Config, DisabledEndpoints, RequestHeaders};
 use nauthilus_core::{BruteForce, Pipeline, Upstream, UserFlusher};
 use tokio::sync::Semaphore;
 
+use crate::health::Health;
+use crate::metrics::MetricsCredentials;
+
 /// HTTP-side settings of one configuration.
 #[derive(Debug)]
 pub struct HttpSettings {
     /// Header names the header and nginx endpoints read.
     pub headers: RequestHeaders,
     upstreams: HashMap<String, Upstream>,
+    /// `server.instance_name` (a label of `nauthilus_version_info`).
+    pub instance_name: String,
+    /// `server.metrics.basic_auth`, when `/metrics` asks for credentials.
+    pub metrics_credentials: Option<MetricsCredentials>,
 }
 
 impl HttpSettings {
@@ -40,6 +47,8 @@ impl HttpSettings {
         Self {
             headers: config.server.default_http_request_header.clone(),
             upstreams,
+            instance_name: config.server.instance_name.clone(),
+            metrics_credentials: MetricsCredentials::from_config(config),
         }
     }
 
@@ -82,11 +91,22 @@ pub struct AppState {
     /// `server.timeouts.body_read` (fixed when the router is built).
     pub body_read_timeout: std::time::Duration,
     pub(crate) in_flight: Arc<Semaphore>,
+    /// `server.metrics.enabled` (fixed when the router is built): `/metrics` and the HTTP
+    /// request metrics.
+    pub metrics_enabled: bool,
+    /// The store `/healthz` pings and `/metrics` reads pool counters from.
+    pub health: Health,
 }
 
 impl AppState {
-    /// State for `pipeline`, with the HTTP settings of `config`.
+    /// State for `pipeline`, with the HTTP settings of `config`, and no store to check.
     pub fn new(pipeline: Pipeline, config: &Config) -> Arc<Self> {
+        Self::with_health(pipeline, config, Health::default())
+    }
+
+    /// State for `pipeline`, with the HTTP settings of `config`; `/healthz` and `/metrics`
+    /// look at `health`'s services.
+    pub fn with_health(pipeline: Pipeline, config: &Config, health: Health) -> Arc<Self> {
         let permits = config
             .server
             .max_concurrent_requests
@@ -97,6 +117,8 @@ impl AppState {
             disabled: config.server.disabled_endpoints,
             body_read_timeout: config.server.timeouts.body_read(),
             in_flight: Arc::new(Semaphore::new(permits)),
+            metrics_enabled: config.server.metrics.enabled,
+            health,
         })
     }
 

@@ -45,6 +45,25 @@ pub enum Ttl {
     Expires(Duration),
 }
 
+/// What the store can tell about itself, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreStats {
+    /// `memory` or `redis`.
+    pub kind: &'static str,
+    /// `embedded`, `standalone`, `sentinel` or `cluster`.
+    pub mode: &'static str,
+    /// Connections the pool keeps (`server.redis.pool_size`; 0 in memory).
+    pub pool_size: usize,
+    /// Live connections now.
+    pub connections: usize,
+    /// Operations that found a live connection.
+    pub connection_hits: u64,
+    /// Operations that found none (Redis unreachable) and failed at once.
+    pub connection_misses: u64,
+    /// Operations that got no answer within the command timeout.
+    pub timeouts: u64,
+}
+
 /// Where state lives, and the key layout it is written in.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -108,6 +127,22 @@ impl Store {
         match &self.backend {
             Backend::Memory(_) => "memory",
             Backend::Redis(_) => "redis",
+        }
+    }
+
+    /// Pool counters and connection state (no I/O).
+    pub fn stats(&self) -> StoreStats {
+        match &self.backend {
+            Backend::Memory(_) => StoreStats {
+                kind: "memory",
+                mode: "embedded",
+                pool_size: 0,
+                connections: 0,
+                connection_hits: 0,
+                connection_misses: 0,
+                timeouts: 0,
+            },
+            Backend::Redis(r) => r.stats(),
         }
     }
 

@@ -7,69 +7,170 @@
 //! which JSON allows raw but some line readers take as line breaks.
 
 use std::fmt;
+use std::sync::Arc;
 
 use nauthilus_config::{LogConfig, LogLevel};
 use tracing::Subscriber;
 use tracing::field::{Field, Visit};
-use tracing_subscriber::EnvFilter;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
-/// Changes the level filter of the subscriber [`init`] installed (SIGHUP applies the new
-/// `server.log.level` through it).
-pub type LevelHandle = tracing_subscriber::reload::Handle<EnvFilter, Box<dyn Subscriber + Send + Sync>>;
+/// Lines the background log writer queues; beyond that, lines are dropped (and counted in
+/// `log_lines_dropped_total`) rather than stalling a request on a slow terminal or journal.
+pub const LOG_QUEUE_LINES: usize = 128 * 1024;
 
-/// Installs the global subscriber, writing to stderr. `RUST_LOG`, when set, refines the
-/// configured level. A second call (tests start several servers in one process) keeps the first
-/// subscriber and returns `None`. The level filter sits in a reloadable layer over the
-/// formatting subscriber (which itself lets everything through), so that the returned handle
-/// can raise the level as well as lower it.
-pub fn init(config: &LogConfig) -> Option<LevelHandle> {
-    use tracing_subscriber::layer::Layer;
-    let (level, handle) = tracing_subscriber::reload::Layer::new(filter(config));
-    let format = subscriber(config, EnvFilter::new("trace"), std::io::stderr);
-    level.with_subscriber(format).try_init().ok().map(|()| handle)
+/// Our crates, as tracing targets (module paths).
+const OUR_CRATES: &[&str] = &[
+    "nauthilus",
+    "nauthilus_config",
+    "nauthilus_core",
+    "nauthilus_store",
+    "nauthilus_backends",
+    "nauthilus_http",
+    "nauthilus_tls",
+];
+
+/// The tracing targets of each `server.log.debug_modules` name. Nauthilus modules for features
+/// nauthilus-rs does not have (hydra, webauthn, rbl, lua, ...) have none.
+fn module_targets(module: &str) -> &'static [&'static str] {
+    match module {
+        "auth" => &["nauthilus::auth", "nauthilus_core::pipeline"],
+        "ldap" => &["nauthilus_backends::ldap", "nauthilus_core::backend::ldap"],
+        "ldappool" => &["nauthilus_backends::ldap::pool"],
+        "cache" => &[
+            "nauthilus_store",
+            "nauthilus_core::memory_cache",
+            "nauthilus_core::backend::positive_cache",
+            "nauthilus_core::pipeline::memory_cache",
+        ],
+        "brute_force" | "tolerate" => &[
+            "nauthilus_core::brute_force",
+            "nauthilus_core::pipeline::brute_force",
+        ],
+        "http" => &["nauthilus::http", "nauthilus_http"],
+        "statistics" => &[
+            "nauthilus_core::metrics",
+            "nauthilus_http::metrics",
+            "nauthilus_http::health",
+        ],
+        "account" => &["nauthilus_core::account_mapping"],
+        "filter" => &["nauthilus_core::pipeline::filters"],
+        "action" => &["nauthilus_core::pipeline::post_actions"],
+        "jwt" => &["nauthilus::jwt", "nauthilus_http::jwt"],
+        _ => &[],
+    }
+}
+
+/// The filter directives `config` asks for. Level `debug` with no `debug_modules` (or with
+/// `all`) logs our crates at debug; with modules, only their targets log at debug and the rest
+/// at info. Other crates (hyper, redis, ldap3) stay at info unless `RUST_LOG` says otherwise.
+pub fn directives(config: &LogConfig) -> String {
+    let base = match config.level {
+        LogLevel::None => return "off".into(),
+        LogLevel::Error => return "error".into(),
+        LogLevel::Warn => return "warn".into(),
+        LogLevel::Notice | LogLevel::Info => return "info".into(),
+        LogLevel::Debug => "info",
+    };
+    let modules = &config.debug_modules;
+    let targets: Vec<&str> = if modules.is_empty() || modules.iter().any(|m| m == "all") {
+        OUR_CRATES.to_vec()
+    } else {
+        modules.iter().flat_map(|m| module_targets(m)).copied().collect()
+    };
+    let mut out = base.to_owned();
+    for target in targets {
+        out.push(',');
+        out.push_str(target);
+        out.push_str("=debug");
+    }
+    out
 }
 
 /// The level filter of `config`, or `RUST_LOG` when that is set.
 pub fn filter(config: &LogConfig) -> EnvFilter {
-    let level = match config.level {
-        LogLevel::None => "off",
-        LogLevel::Error => "error",
-        LogLevel::Warn => "warn",
-        LogLevel::Notice | LogLevel::Info => "info",
-        LogLevel::Debug => "debug",
-    };
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level))
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives(config)))
 }
+
+/// What `main` holds for the process' lifetime: the background writer (dropping it flushes the
+/// queued lines) and the handle that puts a new level in force.
+pub struct LogGuard {
+    _writer: WorkerGuard,
+    filter: FilterHandle,
+}
+
+impl LogGuard {
+    /// Puts `config`'s level and debug modules in force (on a reload); `RUST_LOG`, when set,
+    /// still wins.
+    pub fn apply(&self, config: &LogConfig) {
+        if let Err(e) = self.filter.reload(filter(config)) {
+            tracing::warn!(error = %e, "new log level not applied");
+        }
+    }
+}
+
+/// Installs the global subscriber, writing to stderr through a bounded background writer
+/// ([`LOG_QUEUE_LINES`]; lines beyond it are dropped and counted). `RUST_LOG`, when set,
+/// refines the configured level. A second call (tests start several servers in one process)
+/// keeps the first subscriber and returns `None`.
+pub fn init(config: &LogConfig) -> Option<LogGuard> {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("nauthilus-log")
+        .finish(std::io::stderr());
+    let dropped = writer.error_counter();
+    let (subscriber, handle) = reloadable(config, filter(config), writer);
+    subscriber.try_init().ok()?;
+    nauthilus_core::metrics::global().set_log_drop_source(Arc::new(move || dropped.dropped_lines() as u64));
+    Some(LogGuard {
+        _writer: guard,
+        filter: handle,
+    })
+}
+
+type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
+/// The formatting layer (text or JSON) over the filtered registry.
+type Formatted = Layered<Box<dyn Layer<Filtered> + Send + Sync>, Filtered>;
+type FilterHandle = reload::Handle<EnvFilter, Registry>;
 
 /// The subscriber for `config` (format and colour) with `filter`, writing lines to `writer`.
 pub fn subscriber<W>(config: &LogConfig, filter: EnvFilter, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if config.json {
+    Box::new(reloadable(config, filter, writer).0)
+}
+
+/// [`subscriber`], with the handle that replaces its filter.
+fn reloadable<W>(config: &LogConfig, filter: EnvFilter, writer: W) -> (Formatted, FilterHandle)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let (filter, handle) = reload::Layer::new(filter);
+    let format: Box<dyn Layer<Filtered> + Send + Sync> = if config.json {
         Box::new(
-            builder
-                .with_writer(JsonLineSafe(writer))
+            tracing_subscriber::fmt::layer()
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
-                .finish(),
+                .with_writer(JsonLineSafe(writer)),
         )
     } else {
         Box::new(
-            builder
+            tracing_subscriber::fmt::layer()
                 .with_writer(writer)
                 .fmt_fields(EscapingFields)
-                .with_ansi(config.color)
-                .finish(),
+                .with_ansi(config.color),
         )
-    }
+    };
+    (Registry::default().with(filter).with(format), handle)
 }
 
 /// The text format's field formatter: `name=value` separated by spaces, the message bare, like
@@ -232,6 +333,7 @@ mod tests {
             json,
             color,
             level: LogLevel::Debug,
+            ..LogConfig::default()
         };
         let capture = Capture::default();
         let sub = subscriber(&config, EnvFilter::new("debug"), capture.clone());
@@ -288,5 +390,82 @@ mod tests {
         assert_eq!(json["service"], EVIL);
         assert_eq!(json["message"], format!("auth {EVIL}"));
         assert_eq!(json["spans"][0]["client"], EVIL);
+    }
+
+    #[test]
+    fn debug_modules_turn_on_debug_for_their_targets_only() {
+        let mut config = LogConfig {
+            level: LogLevel::Debug,
+            ..LogConfig::default()
+        };
+        assert!(
+            directives(&config).contains("nauthilus_core=debug"),
+            "{}",
+            directives(&config)
+        );
+        config.debug_modules = vec!["ldap".into(), "auth".into()];
+        let d = directives(&config);
+        assert!(d.starts_with("info,"), "{d}");
+        assert!(d.contains("nauthilus_backends::ldap=debug"), "{d}");
+        assert!(d.contains("nauthilus::auth=debug"), "{d}");
+        assert!(!d.contains("nauthilus_store=debug"), "{d}");
+        config.debug_modules.push("all".into());
+        assert!(directives(&config).contains("nauthilus_store=debug"));
+        config.level = LogLevel::Info;
+        assert_eq!(directives(&config), "info", "modules only matter at level debug");
+        // The directives parse, and a debug event of a listed module passes the filter.
+        config.level = LogLevel::Debug;
+        config.debug_modules = vec!["ldap".into()];
+        let capture = Capture::default();
+        let sub = subscriber(&config, EnvFilter::new(directives(&config)), capture.clone());
+        tracing::subscriber::with_default(sub, || {
+            tracing::debug!(target: "nauthilus_backends::ldap::pool", "pool debug");
+            tracing::debug!(target: "nauthilus_store", "store debug");
+        });
+        let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("pool debug"), "{out}");
+        assert!(!out.contains("store debug"), "{out}");
+    }
+
+    /// A writer that blocks until released, like a stalled terminal or journal.
+    struct Stalled(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let (open, cv) = &*self.0;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_log_writer_drops_and_counts_lines_instead_of_blocking() {
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let (writer, guard) = NonBlockingBuilder::default()
+            .lossy(true)
+            .buffered_lines_limit(4)
+            .finish(Stalled(gate.clone()));
+        let dropped = writer.error_counter();
+        let config = LogConfig::default();
+        let sub = subscriber(&config, EnvFilter::new("info"), writer);
+        tracing::subscriber::with_default(sub, || {
+            for i in 0..100 {
+                tracing::info!(i, "line");
+            }
+        });
+        assert!(
+            dropped.dropped_lines() >= 90,
+            "dropped {}",
+            dropped.dropped_lines()
+        );
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        drop(guard);
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use nauthilus::cli::Cli;
-use nauthilus::logging::LevelHandle;
+use nauthilus::logging::LogGuard;
 use nauthilus_config::{LoadedConfig, find_config_file, load_file};
 
 fn main() -> ExitCode {
@@ -39,7 +39,10 @@ fn main() -> ExitCode {
     if cli.config_check {
         return config_check(&loaded);
     }
-    let log_level = nauthilus::logging::init(&loaded.config.server.log);
+    // Held to the end of main: dropping it flushes the lines still queued for the log writer
+    // (it is declared before the runtime, so it is dropped after it); reloads apply the new
+    // level through it.
+    let log = nauthilus::logging::init(&loaded.config.server.log);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
@@ -50,7 +53,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(loaded, &path, log_level))
+    runtime.block_on(run(loaded, &path, log.as_ref()))
 }
 
 fn config_check(loaded: &LoadedConfig) -> ExitCode {
@@ -83,7 +86,7 @@ fn config_check(loaded: &LoadedConfig) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run(loaded: LoadedConfig, path: &Path, log_level: Option<LevelHandle>) -> ExitCode {
+async fn run(loaded: LoadedConfig, path: &Path, log: Option<&LogGuard>) -> ExitCode {
     use tokio::signal::unix::{SignalKind, signal};
     // Installed before serving, so that a SIGHUP or SIGTERM that arrives early is not fatal.
     let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
@@ -124,7 +127,7 @@ async fn run(loaded: LoadedConfig, path: &Path, log_level: Option<LevelHandle>) 
             }
             _ = hup.recv() => {
                 tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
-                nauthilus::reload_from_file(&server, path, nauthilus::process_env(), log_level.as_ref());
+                nauthilus::reload_from_file(&server, path, nauthilus::process_env(), log);
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,

@@ -160,13 +160,13 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
 
 /// Loads `path` with the loader and environment of startup and puts it in force (what SIGHUP
 /// does): every configuration error is logged and the running configuration stays; on success
-/// the pipeline, transport and (with `log_level`) the log level follow the new file, and keys
+/// the pipeline, transport and (with `log`) the log level follow the new file, and keys
 /// that need a restart are logged. Returns whether the new configuration is in force.
 pub fn reload_from_file(
     server: &RunningServer,
     path: &Path,
     env: Vec<(String, String)>,
-    log_level: Option<&crate::logging::LevelHandle>,
+    log: Option<&crate::logging::LogGuard>,
 ) -> bool {
     let loaded = match nauthilus_config::load_file(path, env) {
         Ok(loaded) => loaded,
@@ -190,10 +190,8 @@ pub fn reload_from_file(
     }
     match server.reload(&loaded.config) {
         Ok(report) => {
-            if let Some(handle) = log_level
-                && let Err(e) = handle.reload(crate::logging::filter(&loaded.config.server.log))
-            {
-                tracing::warn!(error = %e, "the new log level could not be applied");
+            if let Some(log) = log {
+                log.apply(&loaded.config.server.log);
             }
             for key in &report.needs_restart {
                 tracing::warn!(
@@ -348,7 +346,7 @@ async fn serve(
             app: app.clone(),
             transport: listen.transport.load_full(),
             watcher: graceful.watcher(),
-            deadline: Instant::now() + listen.header_read,
+            deadline: nauthilus_core::clock::monotonic() + listen.header_read,
         };
         tokio::spawn(conn.run(stream, peer, listen.haproxy_v2));
     }

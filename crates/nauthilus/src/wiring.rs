@@ -262,7 +262,10 @@ impl Services {
 pub async fn build(config: &Config) -> Result<(Arc<Services>, Arc<AppState>), StartupError> {
     let services = Services::start(config).await?;
     let pipeline = services.pipeline(config)?;
-    let state = AppState::new(pipeline, config);
+    // Recording is process-wide (the counters outlive reloads); the switch follows the config.
+    nauthilus_core::metrics::global().set_enabled(config.server.metrics.enabled);
+    let health = nauthilus_http::health::Health::new(services.store.clone());
+    let state = AppState::with_health(pipeline, config, health);
     services.attach(&state);
     Ok((services, state))
 }

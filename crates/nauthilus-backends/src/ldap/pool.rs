@@ -13,7 +13,7 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::LdapError;
-use super::breaker::CircuitBreaker;
+use super::breaker::{BreakerState, CircuitBreaker};
 use super::settings::PoolSettings;
 
 /// What a connection is for.
@@ -129,6 +129,24 @@ impl LdapPool {
             .filter(|s| lock(&s.breaker).is_tripped())
             .map(|s| s.url.clone())
             .collect()
+    }
+
+    /// A snapshot of the pool for metrics and health checks: each server's breaker and each
+    /// role's connections. Cheap: a few short locks, no I/O.
+    pub fn status(&self) -> PoolStatus {
+        PoolStatus {
+            name: self.settings.name.clone(),
+            servers: self
+                .servers
+                .iter()
+                .map(|s| ServerStatus {
+                    url: s.url.clone(),
+                    breaker: lock(&s.breaker).state(),
+                })
+                .collect(),
+            lookup: self.lookup.status(self.settings.lookup_pool_size),
+            auth: self.auth.status(self.settings.auth_pool_size),
+        }
     }
 
     /// A lookup connection (idle or new), waiting at most `connect_abort_timeout` for a free slot.
@@ -313,7 +331,53 @@ impl LdapPool {
     }
 }
 
+/// What [`LdapPool::status`] reports.
+#[derive(Clone, Debug)]
+pub struct PoolStatus {
+    /// The pool's name (`default` for `ldap.config`).
+    pub name: String,
+    /// Every configured server, in failover order.
+    pub servers: Vec<ServerStatus>,
+    pub lookup: RoleStatus,
+    pub auth: RoleStatus,
+}
+
+impl PoolStatus {
+    /// True when at least one server's breaker is closed (connections are attempted).
+    pub fn any_server_up(&self) -> bool {
+        self.servers
+            .iter()
+            .any(|s| matches!(s.breaker, BreakerState::Closed { .. }))
+    }
+}
+
+/// One server of a pool.
+#[derive(Clone, Debug)]
+pub struct ServerStatus {
+    pub url: String,
+    pub breaker: BreakerState,
+}
+
+/// The connections of one role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleStatus {
+    /// Connections this role may have open at once.
+    pub size: usize,
+    /// Connections checked out by requests now.
+    pub in_use: usize,
+    /// Open connections waiting in the pool.
+    pub idle: usize,
+}
+
 impl Connections {
+    fn status(&self, size: usize) -> RoleStatus {
+        RoleStatus {
+            size,
+            in_use: size.saturating_sub(self.permits.available_permits()),
+            idle: lock(&self.idle).len(),
+        }
+    }
+
     fn new(role: Role, size: usize, idle_min: usize) -> Self {
         Self {
             role,

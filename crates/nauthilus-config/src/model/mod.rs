@@ -6,6 +6,7 @@ pub mod brute_force;
 pub mod feature;
 pub mod headers;
 pub mod ldap;
+pub mod metrics;
 pub mod redis;
 pub mod server;
 pub mod transport;
@@ -20,6 +21,7 @@ pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScop
 pub use feature::Feature;
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
+pub use metrics::{MetricsBasicAuth, MetricsConfig};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 pub use transport::{CIPHER_SUITES, ServerTls};

@@ -51,6 +51,7 @@ pub struct ServerConfig {
     /// How long a client may take to send a request.
     pub timeouts: ServerTimeouts,
     pub log: LogConfig,
+    pub metrics: super::metrics::MetricsConfig,
     pub disabled_endpoints: DisabledEndpoints,
     pub default_http_request_header: RequestHeaders,
     /// Upstreams the nginx endpoint names per protocol.
@@ -83,6 +84,7 @@ impl Default for ServerConfig {
             equalize_failure_timing: true,
             timeouts: ServerTimeouts::default(),
             log: LogConfig::default(),
+            metrics: super::metrics::MetricsConfig::default(),
             disabled_endpoints: DisabledEndpoints::default(),
             default_http_request_header: RequestHeaders::default(),
             nginx_backends: BTreeMap::new(),
@@ -160,6 +162,9 @@ pub struct LogConfig {
     pub color: bool,
     /// Log level: none, error, warn, notice (= info), info, debug.
     pub level: LogLevel,
+    /// With level debug: modules logging at debug (`all`, `auth`, `ldap`, `ldappool`, `cache`, `brute_force`, `http`, `statistics`, `account`, `jwt`, ...); the rest log at info.
+    #[schemars(schema_with = "crate::schema::str_list", example = serde_json::json!(["auth", "ldap"]))]
+    pub debug_modules: Vec<String>,
 }
 
 impl Default for LogConfig {
@@ -168,8 +173,35 @@ impl Default for LogConfig {
             json: false,
             color: false,
             level: LogLevel::Info,
+            debug_modules: Vec::new(),
         }
     }
+}
+
+impl LogConfig {
+    /// The `debug_modules` names Nauthilus documents (`all` turns on every one).
+    pub const DEBUG_MODULES: &'static [&'static str] = &[
+        "all",
+        "auth",
+        "hydra",
+        "webauthn",
+        "statistics",
+        "whitelist",
+        "ldap",
+        "ldappool",
+        "cache",
+        "brute_force",
+        "rbl",
+        "action",
+        "feature",
+        "lua",
+        "filter",
+        "tolerate",
+        "neural",
+        "jwt",
+        "http",
+        "account",
+    ];
 }
 
 /// `server.log.level`, from quiet to verbose. Nauthilus' `notice` logs like `info`.

@@ -41,6 +41,9 @@ pub struct Attempt<'r> {
     pub reservation: Option<Reservation>,
     /// True once brute force counted this login's success (`confirm_success`).
     pub success_counted: bool,
+    /// True once a cache (in-process or positive) was asked, for `cache_hits_total` and
+    /// `cache_misses_total`.
+    pub cache_asked: bool,
 }
 
 impl<'r> Attempt<'r> {
@@ -54,6 +57,7 @@ impl<'r> Attempt<'r> {
             account: None,
             reservation: None,
             success_counted: false,
+            cache_asked: false,
         }
     }
 }

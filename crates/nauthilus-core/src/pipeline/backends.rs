@@ -23,6 +23,7 @@ impl Pipeline {
                     continue;
                 }
                 cache_before = Some(cache);
+                a.cache_asked = true;
             } else {
                 self.reserve(a).await?;
             }

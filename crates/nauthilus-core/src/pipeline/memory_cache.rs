@@ -13,6 +13,7 @@ impl Pipeline {
         if !(a.authenticating && a.req.cache_policy.use_memory_cache) {
             return ControlFlow::Continue(());
         }
+        a.cache_asked = true;
         match cache.get(a.req, a.now) {
             Some(user) => {
                 a.source = Source::MemoryCache;

@@ -142,7 +142,16 @@ impl Pipeline {
         };
         let outcome = self.commit(&mut attempt, outcome).await;
         self.parts.timing.equalize(&attempt, &outcome, started).await;
-        log::outcome(req, &outcome);
+        let elapsed = started.elapsed();
+        let metrics = crate::metrics::global();
+        if attempt.cache_asked {
+            metrics.record_cache(matches!(
+                attempt.source,
+                Source::MemoryCache | Source::PositiveCache
+            ));
+        }
+        metrics.record_auth(req, &outcome, elapsed);
+        log::outcome(req, &outcome, elapsed);
         self.spawn_post_actions(req, &outcome);
         outcome
     }

@@ -38,6 +38,8 @@ pub(crate) fn check_config(config: &RedisConfig) -> StoreResult<()> {
 #[derive(Clone)]
 pub(crate) struct RedisStore {
     pool: Arc<Pool>,
+    /// Operations that got no answer within the command timeout.
+    timeouts: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -57,6 +59,7 @@ impl RedisStore {
         let size = usize::from(config.pool_size.get()).min(1024);
         Ok(Self {
             pool: Pool::start(connector, size).await,
+            timeouts: Arc::default(),
         })
     }
 
@@ -68,6 +71,7 @@ impl RedisStore {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.failed(&lease, e)),
             Err(_) => {
+                self.timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.pool.damaged(&lease, Damage::Connection);
                 let mode = self.pool.connector().mode();
                 Err(StoreError::Unavailable(format!(
@@ -92,6 +96,19 @@ impl RedisStore {
                 }
                 StoreError::Unavailable(format!("redis {}: {error}", self.pool.connector().mode()))
             }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> crate::StoreStats {
+        let (pool_size, connections, hits, misses) = self.pool.counts();
+        crate::StoreStats {
+            kind: "redis",
+            mode: self.pool.connector().mode(),
+            pool_size,
+            connections,
+            connection_hits: hits,
+            connection_misses: misses,
+            timeouts: self.timeouts.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

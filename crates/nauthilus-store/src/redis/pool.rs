@@ -61,6 +61,9 @@ pub(crate) struct Pool {
     next_slot: AtomicUsize,
     next_id: AtomicU64,
     health: Mutex<Health>,
+    /// Operations that found a live connection / found none (for metrics).
+    hits: AtomicU64,
+    misses: AtomicU64,
     /// Wakes the refill task; dropping the pool closes it, which ends the task.
     wake: mpsc::Sender<()>,
     /// Dropped with the pool, which tells the Sentinel watcher to stop.
@@ -80,6 +83,8 @@ impl Pool {
             next_slot: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             health: Mutex::new(Health::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
             wake,
             _closed: closed,
         });
@@ -101,6 +106,17 @@ impl Pool {
         pool
     }
 
+    /// (slots, live connections, operations that found a connection, operations that found none).
+    pub(crate) fn counts(&self) -> (usize, usize, u64, u64) {
+        let live = self.slots.iter().filter(|s| read(s).is_some()).count();
+        (
+            self.slots.len(),
+            live,
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
     pub(crate) fn connector(&self) -> &Connector {
         &self.connector
     }
@@ -113,6 +129,7 @@ impl Pool {
         for i in 0..n {
             let slot = (start.wrapping_add(i)) % n;
             if let Some((id, conn)) = self.slots.get(slot).and_then(|s| read(s).clone()) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(Lease {
                     slot,
                     id,
@@ -121,6 +138,7 @@ impl Pool {
                 });
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let _ = self.wake.try_send(());
         let health = self.lock_health();
         let why = if health.last_error.is_empty() {

@@ -100,8 +100,10 @@ fn init_logging(config: &nauthilus_config::LogConfig) {
     use tracing_subscriber::util::SubscriberInitExt;
 
     static FILE_LOG: std::sync::Once = std::sync::Once::new();
+    // The guard of the background writer lives as long as the test process.
+    static GUARD: std::sync::OnceLock<Option<nauthilus::logging::LogGuard>> = std::sync::OnceLock::new();
     let Some(path) = std::env::var_os("NAUTHILUS_TEST_LOG_FILE") else {
-        nauthilus::logging::init(config);
+        GUARD.get_or_init(|| nauthilus::logging::init(config));
         return;
     };
     FILE_LOG.call_once(|| {
@@ -114,6 +116,7 @@ fn init_logging(config: &nauthilus_config::LogConfig) {
             json: true,
             color: false,
             level: nauthilus_config::LogLevel::Debug,
+            ..Default::default()
         };
         let filter = tracing_subscriber::EnvFilter::new("debug");
         nauthilus::logging::subscriber(&everything, filter, std::sync::Mutex::new(file))

@@ -59,6 +59,7 @@ fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
         json: false,
         color: false,
         level: nauthilus_config::LogLevel::Info,
+        ..Default::default()
     };
     let sub = nauthilus::logging::subscriber(
         &config,
@@ -488,6 +489,11 @@ async fn sighup_to_the_binary_applies_a_changed_backend_and_log_level_and_refuse
         server.log()
     );
     assert_eq!(ping().await.unwrap().status(), 200);
+    // The log is written by a background thread: give the line a moment to reach the file.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().lines().any(is_debug_access_line) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         server.log().lines().any(is_debug_access_line),
         "the log level followed the new file: {}",
@@ -742,7 +748,7 @@ async fn proxy_v2_source_is_the_client_of_basic_auth_in_brute_force_and_the_log(
     assert!(
         auth_lines
             .iter()
-            .all(|l| l.contains("client_ip=198.51.100.7") && l.contains("client_port=4711")),
+            .all(|l| l.contains("client_ip=\"198.51.100.7\"") && l.contains("client_port=\"4711\"")),
         "{text}"
     );
     assert!(
