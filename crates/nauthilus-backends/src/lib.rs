@@ -1,5 +1,6 @@
-//! Password databases (passwd-file, LDAP) and password schemes.
+//! Password databases (passwd-file, LDAP, SQL) and password schemes.
 
 pub mod ldap;
 pub mod passwd_file;
 pub mod password;
+pub mod sql;

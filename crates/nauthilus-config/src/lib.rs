@@ -6,6 +6,7 @@
 pub mod catalogue;
 mod check_brute_force;
 mod check_ldap;
+mod check_sql;
 mod coerce;
 mod diagnostic;
 pub mod duration;

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod logging;
 pub mod server;
+pub mod users;
 pub mod wiring;
 
 pub use server::{RunningServer, start};

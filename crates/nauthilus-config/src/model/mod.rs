@@ -8,6 +8,7 @@ pub mod headers;
 pub mod ldap;
 pub mod redis;
 pub mod server;
+pub mod sql;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
+pub use sql::{SqlBackendConfig, SqlBackendRef, SqlMapping, SqlPoolConfig, SqlSearch, SqlSection};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,6 +31,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
     pub ldap: LdapSection,
+    pub sql: SqlSection,
     pub brute_force: BruteForceConfig,
     /// `Auth-Server` for imap on the nginx endpoint.
     pub imap_backend_address: String,
@@ -62,6 +65,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             passwd_file: PasswdFileConfig::default(),
             ldap: LdapSection::default(),
+            sql: SqlSection::default(),
             brute_force: BruteForceConfig::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,
