@@ -195,7 +195,6 @@ impl Service for PostgresBuilder {
                 [
                     "listen_addresses=127.0.0.1",
                     "fsync=off",
-                    "synchronous_commit=off",
                     "full_page_writes=off",
                     "max_connections=200",
                     "shared_buffers=16MB",

@@ -232,74 +232,95 @@ impl SqlPool {
     pub async fn execute(&self, sql: &str, params: &[String]) -> Result<u64, SqlError> {
         macro_rules! run {
             ($pool:expr) => {{
+                let mut conn = self.acquire($pool).await?;
                 let mut q = sqlx::query(sql);
                 for p in params {
                     q = q.bind(p.as_str());
                 }
-                q.execute($pool).await.map(|r| r.rows_affected())
+                let result = tokio::time::timeout(self.query_timeout, q.execute(&mut *conn)).await;
+                self.finish(&mut conn, result)?.rows_affected()
             }};
         }
-        let work = async {
-            match &self.inner {
-                #[cfg(feature = "postgres")]
-                Inner::Postgres(pool) => run!(pool),
-                #[cfg(feature = "mysql")]
-                Inner::MySql(pool) => run!(pool),
-                #[cfg(feature = "sqlite")]
-                Inner::Sqlite(pool) => run!(pool),
-            }
-        };
-        self.timed(work).await
+        Ok(match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(pool) => run!(pool),
+            #[cfg(feature = "mysql")]
+            Inner::MySql(pool) => run!(pool),
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(pool) => run!(pool),
+        })
     }
 
     async fn fetch_once(&self, sql: &str, params: &[String]) -> Result<Vec<SqlRow>, SqlError> {
         macro_rules! run {
             ($pool:expr, $cell:path) => {{
+                let mut conn = self.acquire($pool).await?;
                 let mut q = sqlx::query(sql);
                 for p in params {
                     q = q.bind(p.as_str());
                 }
-                match q.fetch_all($pool).await {
-                    Ok(rows) => Ok(to_rows(&rows, |row, i| $cell(row, i))),
-                    Err(e) => Err(e),
-                }
+                let result = tokio::time::timeout(self.query_timeout, q.fetch_all(&mut *conn)).await;
+                let rows = self.finish(&mut conn, result)?;
+                to_rows(&rows, |row, i| $cell(row, i))
             }};
         }
-        let work = async {
-            match &self.inner {
-                #[cfg(feature = "postgres")]
-                Inner::Postgres(pool) => run!(pool, pg_cell),
-                #[cfg(feature = "mysql")]
-                Inner::MySql(pool) => run!(pool, mysql_cell),
-                #[cfg(feature = "sqlite")]
-                Inner::Sqlite(pool) => run!(pool, sqlite_cell),
-            }
+        let rows = match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(pool) => run!(pool, pg_cell),
+            #[cfg(feature = "mysql")]
+            Inner::MySql(pool) => run!(pool, mysql_cell),
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(pool) => run!(pool, sqlite_cell),
         };
-        self.timed(work)
-            .await?
-            .map_err(|column| SqlError::UnreadableColumn {
-                database: self.display.clone(),
-                column,
-            })
+        rows.map_err(|column| SqlError::UnreadableColumn {
+            database: self.display.clone(),
+            column,
+        })
     }
 
-    /// Runs `work` within the query timeout and maps its error.
-    async fn timed<T>(&self, work: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, SqlError> {
-        let limit = self.query_timeout.saturating_add(self.connect_timeout);
-        match tokio::time::timeout(limit, work).await {
-            Err(_) => Err(SqlError::Timeout {
-                database: self.display.clone(),
-                after: self.query_timeout,
-            }),
-            Ok(Err(sqlx::Error::PoolTimedOut)) => Err(SqlError::PoolTimedOut {
+    /// A pooled connection, waiting at most `connect_timeout` (opening one included).
+    async fn acquire<DB: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+    ) -> Result<sqlx::pool::PoolConnection<DB>, SqlError> {
+        pool.acquire().await.map_err(|e| match e {
+            sqlx::Error::PoolTimedOut => SqlError::PoolTimedOut {
                 database: self.display.clone(),
                 waited: self.connect_timeout,
-            }),
-            Ok(Err(source)) => Err(SqlError::Database {
-                database: self.display.clone(),
-                source: Box::new(source),
-            }),
+            },
+            source => self.database_error(source),
+        })
+    }
+
+    /// The result of a query run within the query timeout. A connection whose query timed out
+    /// or broke is closed instead of going back to the pool (it may be mid-result).
+    fn finish<DB: sqlx::Database, T>(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<DB>,
+        result: Result<Result<T, sqlx::Error>, tokio::time::error::Elapsed>,
+    ) -> Result<T, SqlError> {
+        match result {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(source)) => {
+                if is_broken_connection(&source) {
+                    conn.close_on_drop();
+                }
+                Err(self.database_error(source))
+            }
+            Err(_) => {
+                conn.close_on_drop();
+                Err(SqlError::Timeout {
+                    database: self.display.clone(),
+                    after: self.query_timeout,
+                })
+            }
+        }
+    }
+
+    fn database_error(&self, source: sqlx::Error) -> SqlError {
+        SqlError::Database {
+            database: self.display.clone(),
+            source: Box::new(source),
         }
     }
 

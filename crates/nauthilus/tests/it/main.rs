@@ -15,4 +15,5 @@ mod passwd_reload;
 mod redis;
 mod reload;
 mod schemes;
+mod sql;
 mod support;
