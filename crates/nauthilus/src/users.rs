@@ -148,7 +148,7 @@ pub async fn run(action: &UsersAction, input: &mut dyn BufRead) -> Result<String
         UsersAction::Del { db, user } => {
             let pool = open(db).await?;
             let deleted = pool
-                .execute("DELETE FROM users WHERE username = ?", &[user.clone()])
+                .execute("DELETE FROM users WHERE username = ?", std::slice::from_ref(user))
                 .await?;
             pool.close().await;
             if deleted == 0 {

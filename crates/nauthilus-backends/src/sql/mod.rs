@@ -15,6 +15,8 @@
 pub mod lookup;
 pub mod pool;
 pub mod query;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 

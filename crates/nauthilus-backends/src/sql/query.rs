@@ -62,7 +62,7 @@ pub enum QueryError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueryTemplate {
     sql: String,
-    params: Vec<(Modifiers, Variable)>,
+    params: Vec<Macro>,
 }
 
 impl QueryTemplate {
@@ -207,9 +207,14 @@ impl Parser {
     }
 }
 
+/// One macro: its modifiers and variable.
+type Macro = (Modifiers, Variable);
+/// A macro found at the start of some text, and the text after it.
+type Found<'a> = Option<(Macro, &'a str)>;
+
 /// A macro at the start of `rest` (`%<modifiers>{name}`) and what follows it; `None` when `rest`
 /// does not start with one (a literal `%`, e.g. in `LIKE 'a%'` or the modulo operator).
-fn parse_macro(rest: &str) -> Result<Option<((Modifiers, Variable), &str)>, QueryError> {
+fn parse_macro(rest: &str) -> Result<Found<'_>, QueryError> {
     let Some(after) = rest.strip_prefix('%') else {
         return Ok(None);
     };
@@ -227,7 +232,7 @@ fn parse_macro(rest: &str) -> Result<Option<((Modifiers, Variable), &str)>, Quer
 }
 
 /// `'%{macro}'` at the start of `rest`: a Dovecot-style quoted macro, read as the macro.
-fn whole_quoted_macro(rest: &str) -> Result<Option<((Modifiers, Variable), &str)>, QueryError> {
+fn whole_quoted_macro(rest: &str) -> Result<Found<'_>, QueryError> {
     let inner = &rest[1..];
     if !inner.starts_with('%') {
         return Ok(None);

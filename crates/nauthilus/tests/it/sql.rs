@@ -623,3 +623,47 @@ async fn the_users_command_manages_the_embedded_sqlite_store() {
     let (ok, _, err) = run(&["add", "frank@example.test"], "\n");
     assert!(!ok && err.contains("no password"), "{err}");
 }
+
+/// `--config-check` accepts examples/sqlite.yml and names bad SQL settings by key, without
+/// connecting and without echoing the URL's password.
+#[test]
+fn config_check_checks_sql_urls_and_queries() {
+    use std::process::Command;
+
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sqlite.yml");
+    let out = Command::new(env!("CARGO_BIN_EXE_nauthilus"))
+        .args(["--config-check", "--config"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nauthilus.yml");
+    std::fs::write(
+        &path,
+        "server:\n  backends: [sql, sql(pfa)]\nsql:\n  config: {url: 'oracle://u:hunter22@h/db'}\n  search:\n    - protocol: default\n      password_query: SELECT 1\n  optional_sql_backends:\n    pfa:\n      config: {url: 'postgres://u:hunter22@127.0.0.1:1/db'}\n      search:\n        - protocol: default\n          password_query: \"SELECT password FROM t WHERE u = '%{user}@x'\"\n          user_query: SELECT 1 WHERE u = $1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nauthilus"))
+        .args(["--config-check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("sql.config.url: unsupported database URL scheme"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("sql.optional_sql_backends.pfa.search[0].password_query: macro inside a quoted string"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("sql.optional_sql_backends.pfa.search[0].user_query: placeholder \"$1\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter22"), "{stderr}");
+}
