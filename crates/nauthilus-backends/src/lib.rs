@@ -1,4 +1,4 @@
-//! Password databases (passwd-file, LDAP) and password schemes.
+//! Password databases (passwd-file, LDAP, SQL) and password schemes.
 
 // Tests may read the clock directly; the code under test takes it as an argument.
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
@@ -6,3 +6,4 @@
 pub mod ldap;
 pub mod passwd_file;
 pub mod password;
+pub mod sql;

@@ -11,6 +11,7 @@ mod check_brute_force;
 mod check_ldap;
 mod check_observability;
 mod check_transport;
+mod check_sql;
 mod coerce;
 mod diagnostic;
 pub mod duration;

@@ -160,6 +160,14 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
         resolve(&mut pool.tls_client_cert);
         resolve(&mut pool.tls_client_key);
     }
+    let sql = &mut config.sql;
+    for pool in
+        std::iter::once(&mut sql.config).chain(sql.optional_sql_backends.values_mut().map(|b| &mut b.config))
+    {
+        resolve(&mut pool.tls_ca_cert);
+        resolve(&mut pool.tls_client_cert);
+        resolve(&mut pool.tls_client_key);
+    }
 }
 
 #[cfg(test)]

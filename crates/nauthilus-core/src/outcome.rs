@@ -18,6 +18,8 @@ pub enum BackendId {
     Memory,
     /// A passwd-file (a nauthilus-rs backend; id 5).
     PasswdFile,
+    /// An SQL database (a nauthilus-rs backend; id 6, the next after the passwd-file).
+    Sql,
 }
 
 impl BackendId {
@@ -30,6 +32,7 @@ impl BackendId {
             Self::Lua => 3,
             Self::Memory => 4,
             Self::PasswdFile => 5,
+            Self::Sql => 6,
         }
     }
 
@@ -41,6 +44,7 @@ impl BackendId {
             3 => Self::Lua,
             4 => Self::Memory,
             5 => Self::PasswdFile,
+            6 => Self::Sql,
             _ => Self::Unknown,
         }
     }
@@ -54,6 +58,7 @@ impl BackendId {
             Self::Lua => "luaPassDB",
             Self::Memory => "localCachePassDB",
             Self::PasswdFile => "passwdFilePassDB",
+            Self::Sql => "sqlPassDB",
         }
     }
 
@@ -66,6 +71,7 @@ impl BackendId {
             Self::Lua => "lua",
             Self::Memory => "memory",
             Self::PasswdFile => "passwd_file",
+            Self::Sql => "sql",
         }
     }
 }

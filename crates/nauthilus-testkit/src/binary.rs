@@ -31,6 +31,8 @@ fn package_of(name: &str) -> &'static str {
         "slapd" | "slapadd" | "slaptest" => "slapd",
         n if n.starts_with("ldap") => "ldap-utils",
         "redis-cli" => "redis-tools",
+        "mariadbd" | "mariadb-install-db" => "mariadb-server",
+        "setpriv" => "util-linux",
         _ => "redis-server",
     }
 }

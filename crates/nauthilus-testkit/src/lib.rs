@@ -16,6 +16,11 @@
 //!   port (StartTLS), an `ldaps://` port and a Unix socket, with a CA and certificates generated
 //!   at start ([`TestCerts`]); [`Slapd::stop`], [`Slapd::start_again`], [`Slapd::pause`] (a hung
 //!   server) and [`Slapd::resume`] for fault tests.
+//! - [`Postgres`]: a PostgreSQL cluster made by `initdb` in the temporary directory (superuser
+//!   `postgres`, trust authentication), run as the `postgres` account through `setpriv` when
+//!   the tests run as root.
+//! - [`MariaDb`]: a MariaDB server made by `mariadb-install-db` (root without password), with
+//!   its own socket, port and no system my.cnf.
 //!
 //! # One managed process
 //!
@@ -49,7 +54,9 @@
 //! with `--sentinel`, and depends on `redis-tools`, which provides `/usr/bin/redis-cli`):
 //! `apt-get install redis-server`. Programs are looked up on `PATH`, then in `/usr/bin` and
 //! `/usr/sbin`. Debian packages `slapd` and `ldap-utils` for [`Slapd`] (it runs `slapadd` and
-//! `slapd`, loads `/usr/lib/ldap/back_mdb.so` and the schemas in `/etc/ldap/schema`). Linux is assumed (`/proc` is used to notice a server that died while starting).
+//! `slapd`, loads `/usr/lib/ldap/back_mdb.so` and the schemas in `/etc/ldap/schema`). Debian
+//! packages `postgresql` (programs in `/usr/lib/postgresql/<version>/bin`) for [`Postgres`] and
+//! `mariadb-server` for [`MariaDb`]; the system servers those packages may run are left alone. Linux is assumed (`/proc` is used to notice a server that died while starting).
 
 // Test infrastructure: it times service start-up itself.
 #![allow(clippy::disallowed_methods)]
@@ -57,7 +64,9 @@
 mod binary;
 mod cluster;
 mod error;
+mod mariadb;
 mod port;
+mod postgres;
 mod process;
 mod resp;
 mod sentinel;
@@ -70,9 +79,13 @@ mod wait;
 
 pub use cluster::{RedisCluster, RedisClusterBuilder};
 pub use error::TestkitError;
+pub use mariadb::{MARIADB_USER, MariaDb, MariaDbBuilder};
+pub use postgres::{POSTGRES_USER, Postgres, PostgresBuilder};
 pub use resp::Reply;
 pub use sentinel::{RedisSentinelSet, RedisSentinelSetBuilder};
 pub use server::{RedisServer, RedisServerBuilder};
-pub use shared::{shared_redis, shared_redis_cluster, shared_redis_sentinel, shared_slapd};
+pub use shared::{
+    shared_mariadb, shared_postgres, shared_redis, shared_redis_cluster, shared_redis_sentinel, shared_slapd,
+};
 pub use slapd::{ADMIN_DN, ADMIN_PASSWORD, DEFAULT_LDIF, SUFFIX, Slapd, SlapdBuilder};
 pub use tls::{CLIENT_CERT_CN, TestCerts};

@@ -6,12 +6,14 @@
 
 use std::sync::OnceLock;
 
-use crate::{RedisCluster, RedisSentinelSet, RedisServer, Slapd, TestkitError};
+use crate::{MariaDb, Postgres, RedisCluster, RedisSentinelSet, RedisServer, Slapd, TestkitError};
 
 static REDIS: OnceLock<Result<RedisServer, String>> = OnceLock::new();
 static CLUSTER: OnceLock<Result<RedisCluster, String>> = OnceLock::new();
 static SENTINEL: OnceLock<Result<RedisSentinelSet, String>> = OnceLock::new();
 static SLAPD: OnceLock<Result<Slapd, String>> = OnceLock::new();
+static POSTGRES: OnceLock<Result<Postgres, String>> = OnceLock::new();
+static MARIADB: OnceLock<Result<MariaDb, String>> = OnceLock::new();
 
 /// The test binary's shared plain redis-server (no password), started on first call.
 pub fn shared_redis() -> Result<&'static RedisServer, TestkitError> {
@@ -32,6 +34,17 @@ pub fn shared_redis_sentinel() -> Result<&'static RedisSentinelSet, TestkitError
 /// not stop it; fault tests start their own [`Slapd`].
 pub fn shared_slapd() -> Result<&'static Slapd, TestkitError> {
     shared(&SLAPD, "slapd", Slapd::start)
+}
+
+/// The test binary's shared PostgreSQL server, started on first call. Tests must not stop it;
+/// they keep their data apart in databases or tables of their own.
+pub fn shared_postgres() -> Result<&'static Postgres, TestkitError> {
+    shared(&POSTGRES, "postgres", Postgres::start)
+}
+
+/// The test binary's shared MariaDB server, started on first call. Tests must not stop it.
+pub fn shared_mariadb() -> Result<&'static MariaDb, TestkitError> {
+    shared(&MARIADB, "mariadb", MariaDb::start)
 }
 
 /// Starts the service once; a failure is remembered so later callers fail fast with its text.

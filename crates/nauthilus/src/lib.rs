@@ -8,6 +8,7 @@ pub mod cli;
 pub mod logging;
 pub mod server;
 pub mod transport;
+pub mod users;
 pub mod wiring;
 
 pub use server::{ReloadReport, RunningServer, reload_from_file, start};

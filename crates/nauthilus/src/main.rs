@@ -4,12 +4,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use nauthilus::cli::Cli;
+use nauthilus::cli::{Cli, Command, UsersAction};
 use nauthilus::logging::LogGuard;
 use nauthilus_config::{LoadedConfig, find_config_file, load_file};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Users { action }) = &cli.command {
+        return users(action);
+    }
     if cli.config_schema {
         print!("{}", nauthilus_config::json_schema_text());
         return ExitCode::SUCCESS;
@@ -56,6 +59,28 @@ fn main() -> ExitCode {
     runtime.block_on(run(loaded, &path, log.as_ref()))
 }
 
+/// `nauthilus users ...`: one command on the embedded SQLite user store.
+fn users(action: &UsersAction) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdin = std::io::stdin().lock();
+    match runtime.block_on(nauthilus::users::run(action, &mut stdin)) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn config_check(loaded: &LoadedConfig) -> ExitCode {
     for w in &loaded.warnings {
         eprintln!("{w}");
@@ -67,6 +92,9 @@ fn config_check(loaded: &LoadedConfig) -> ExitCode {
         errors.push(e.to_string());
     }
     if let Err(e) = nauthilus::wiring::check_ldap(&loaded.config) {
+        errors.push(e.to_string());
+    }
+    if let Err(e) = nauthilus::wiring::check_sql(&loaded.config) {
         errors.push(e.to_string());
     }
     if let Err(e) = nauthilus_store::Store::check_config(&loaded.config.server.redis) {

@@ -1,8 +1,8 @@
 //! Builds the running services from a checked configuration. Two lifetimes:
 //!
 //! - `Services` lives as long as the process: the store, the password verifier with its hashing
-//!   pool, the passwd-files and the LDAP pools (reused by a reload when their settings did not
-//!   change).
+//!   pool, the passwd-files, the LDAP pools and the SQL connection pools (reused by a reload
+//!   when their settings did not change).
 //! - A `Pipeline` is built per configuration by `Services::pipeline`, one backend per
 //!   `server.backends` entry through `Services::backend` (the factory), and swapped into the
 //!   HTTP state atomically on reload.
@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 use nauthilus_backends::ldap::{ConfigProblem, LdapBackend, build_backends, check_backends};
 use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
+use nauthilus_backends::sql::{SqlBackend, SqlPool, check_backend as check_sql_backend};
 use nauthilus_config::{BackendName, Config, RedisMode};
 use nauthilus_core::{
     Backend, BruteForce, FailurePolicy, FailureTiming, MemoryAuthCache, PasswordDigester, Pipeline,
@@ -33,6 +34,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("{}", format_problems(.0))]
     Ldap(Vec<ConfigProblem>),
+    #[error("{}", format_problems(.0))]
+    Sql(Vec<ConfigProblem>),
     #[error("server.address: cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("{0}")]
@@ -68,6 +71,25 @@ pub fn check_ldap(config: &Config) -> Result<(), StartupError> {
         .map_err(StartupError::Ldap)
 }
 
+/// Checks the SQL backends' URLs, TLS settings and queries without connecting; for
+/// `--config-check`.
+pub fn check_sql(config: &Config) -> Result<(), StartupError> {
+    let mut problems = Vec::new();
+    for name in &config.server.backends {
+        if let BackendName::Sql(backend) = name
+            && let Some(settings) = config.sql.backend(backend.as_deref())
+            && let Err(mut p) = check_sql_backend(&settings)
+        {
+            problems.append(&mut p);
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StartupError::Sql(problems))
+    }
+}
+
 /// The store the configuration selects: Redis when one is configured, else in process.
 pub async fn build_store(config: &Config) -> Result<Store, StartupError> {
     let redis = &config.server.redis;
@@ -89,15 +111,26 @@ pub fn open_passwd_file(config: &Config) -> Result<Option<Arc<PasswdFile>>, Star
     Ok(Some(Arc::new(PasswdFile::open(&config.passwd_file.path)?)))
 }
 
-/// Protocol → positive-cache name, from the `cache_name` of each LDAP search (the first search
-/// naming a protocol wins, as for the searches themselves).
+/// Protocol → positive-cache name, from the `cache_name` of each LDAP search, then of each
+/// search of the SQL backends in `server.backends` (the first search naming a protocol wins, as
+/// for the searches themselves).
 fn cache_names(config: &Config) -> std::collections::BTreeMap<String, String> {
     let mut names = std::collections::BTreeMap::new();
-    for search in &config.ldap.search {
-        for protocol in &search.protocol {
+    let ldap = config.ldap.search.iter().map(|s| (&s.protocol, &s.cache_name));
+    let sql = config
+        .server
+        .backends
+        .iter()
+        .filter_map(|b| match b {
+            BackendName::Sql(name) => config.sql.backend(name.as_deref()),
+            _ => None,
+        })
+        .flat_map(|b| b.search.iter().map(|s| (&s.protocol, &s.cache_name)));
+    for (protocols, cache_name) in ldap.chain(sql) {
+        for protocol in protocols {
             names
                 .entry(protocol.to_ascii_lowercase())
-                .or_insert_with(|| search.cache_name.clone());
+                .or_insert_with(|| cache_name.clone());
         }
     }
     names
@@ -115,6 +148,9 @@ pub struct Services {
     /// LDAP backends by their settings (pool and searches, as JSON): a reload that leaves them
     /// unchanged keeps the pool and its connections.
     ldap: Mutex<HashMap<String, Arc<LdapBackend>>>,
+    /// SQL connection pools by their settings (as JSON): a reload keeps a pool whose settings
+    /// did not change, and backends with the same settings share one.
+    sql_pools: Mutex<HashMap<String, Arc<SqlPool>>>,
     /// The HTTP state, once serving: a reloaded passwd-file forgets changed users' logins there.
     state: Mutex<Weak<AppState>>,
 }
@@ -129,6 +165,7 @@ impl Services {
                 .with_memory_budget(config.server.password_hash_memory.saturating_mul(1024)),
             passwd_files: Mutex::default(),
             ldap: Mutex::default(),
+            sql_pools: Mutex::default(),
             state: Mutex::default(),
         }))
     }
@@ -199,6 +236,35 @@ impl Services {
         Ok(backend)
     }
 
+    /// The SQL backend `name` (`None` = `sql.config` with `sql.search`), over a pool reused when
+    /// its settings did not change. Connects lazily: a database that is down makes logins fail
+    /// temporarily, not the start.
+    fn sql(&self, config: &Config, name: Option<&String>) -> Result<Arc<SqlBackend>, StartupError> {
+        let backend_name = BackendName::Sql(name.cloned()).to_string();
+        let settings = config.sql.backend(name.map(String::as_str)).ok_or_else(|| {
+            StartupError::Sql(vec![ConfigProblem {
+                path: "server.backends".into(),
+                message: format!("{backend_name} names no SQL backend"),
+            }])
+        })?;
+        let key = serde_json::to_string(settings.config).unwrap_or_default();
+        let pool = {
+            let mut pools = self.sql_pools.lock().unwrap_or_else(|e| e.into_inner());
+            match pools.get(&key) {
+                Some(pool) => pool.clone(),
+                None => {
+                    let pool = Arc::new(SqlBackend::pool_for(&settings).map_err(StartupError::Sql)?);
+                    tracing::info!(backend = %backend_name, database = %pool.display(), "SQL pool created");
+                    pools.insert(key, pool.clone());
+                    pool
+                }
+            }
+        };
+        Ok(Arc::new(
+            SqlBackend::new(backend_name, pool, &settings).map_err(StartupError::Sql)?,
+        ))
+    }
+
     /// The backend factory: one backend for one `server.backends` entry.
     fn backend(
         self: &Arc<Self>,
@@ -210,6 +276,7 @@ impl Services {
             BackendName::Cache => Backend::Cache(positive_cache.clone()),
             BackendName::PasswdFile => Backend::PasswdFile(self.passwd_file(config)?),
             BackendName::Ldap(pool) => Backend::Ldap(self.ldap(config, pool.as_ref())?),
+            BackendName::Sql(name) => Backend::Sql(self.sql(config, name.as_ref())?),
         })
     }
 

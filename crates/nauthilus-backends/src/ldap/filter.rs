@@ -21,7 +21,7 @@ pub struct MacroValues<'a> {
 
 /// A macro variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Variable {
+pub(crate) enum Variable {
     User,
     Username,
     Domain,
@@ -34,7 +34,7 @@ enum Variable {
 }
 
 impl Variable {
-    fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "user" => Self::User,
             "username" => Self::Username,
@@ -49,7 +49,7 @@ impl Variable {
         })
     }
 
-    fn value<'a>(self, v: &MacroValues<'a>) -> &'a str {
+    pub(crate) fn value<'a>(self, v: &MacroValues<'a>) -> &'a str {
         match self {
             Self::User => v.user,
             // The local part: everything before the last `@` (the whole name without one).
@@ -67,7 +67,7 @@ impl Variable {
 
 /// Modifiers between `%` and `{`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Modifiers {
+pub(crate) struct Modifiers {
     lower: bool,
     upper: bool,
     reverse: bool,
@@ -75,7 +75,22 @@ struct Modifiers {
 }
 
 impl Modifiers {
-    fn apply(self, value: &str) -> String {
+    /// The modifier letters between `%` and `{` (`L`, `U`, `R`, `T`); an unknown one is returned.
+    pub(crate) fn parse(letters: &str) -> Result<Self, char> {
+        let mut modifiers = Self::default();
+        for m in letters.chars() {
+            match m {
+                'L' => modifiers.lower = true,
+                'U' => modifiers.upper = true,
+                'R' => modifiers.reverse = true,
+                'T' => modifiers.trim = true,
+                other => return Err(other),
+            }
+        }
+        Ok(modifiers)
+    }
+
+    pub(crate) fn apply(self, value: &str) -> String {
         let mut out = if self.trim { value.trim() } else { value }.to_owned();
         if self.lower {
             out = out.to_lowercase();
@@ -156,16 +171,8 @@ impl FilterTemplate {
                 rest = after;
                 continue;
             }
-            let mut modifiers = Modifiers::default();
-            for m in after[..modifier_len].chars() {
-                match m {
-                    'L' => modifiers.lower = true,
-                    'U' => modifiers.upper = true,
-                    'R' => modifiers.reverse = true,
-                    'T' => modifiers.trim = true,
-                    other => return Err(TemplateError::UnknownModifier(other)),
-                }
-            }
+            let modifiers =
+                Modifiers::parse(&after[..modifier_len]).map_err(TemplateError::UnknownModifier)?;
             let body = &after[modifier_len + 1..];
             let close = body.find('}').ok_or(TemplateError::Unclosed)?;
             let name = body[..close].trim();

@@ -8,6 +8,7 @@
 mod argon2;
 mod crypt;
 mod encoding;
+mod hash;
 mod pbkdf2;
 mod plain;
 mod salted;
@@ -22,6 +23,7 @@ use self::pbkdf2::Pbkdf2Hash;
 use self::plain::PlainPassword;
 use self::salted::{DigestAlgorithm, SaltedDigest};
 
+pub use self::hash::{HashError, hash_password};
 pub use self::verifier::{PasswordVerifier, VerifyError};
 
 /// A password scheme we can verify, named as Dovecot names it.

@@ -14,9 +14,11 @@ pub enum BackendName {
     PasswdFile,
     /// LDAP: `ldap` (the pool `ldap.config`) or `ldap(<name>)` (`ldap.optional_ldap_pools.<name>`).
     Ldap(Option<String>),
+    /// SQL: `sql` (`sql.config` with `sql.search`) or `sql(<name>)` (`sql.optional_sql_backends.<name>`).
+    Sql(Option<String>),
 }
 
-const AVAILABLE: &str = "available: cache, passwd_file, ldap, ldap(<pool>)";
+const AVAILABLE: &str = "available: cache, passwd_file, ldap, ldap(<pool>), sql, sql(<name>)";
 
 impl fmt::Display for BackendName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -25,6 +27,8 @@ impl fmt::Display for BackendName {
             Self::PasswdFile => f.write_str("passwd_file"),
             Self::Ldap(None) => f.write_str("ldap"),
             Self::Ldap(Some(pool)) => write!(f, "ldap({pool})"),
+            Self::Sql(None) => f.write_str("sql"),
+            Self::Sql(Some(name)) => write!(f, "sql({name})"),
         }
     }
 }
@@ -39,24 +43,27 @@ impl FromStr for BackendName {
             "cache" => return Ok(Self::Cache),
             "passwd_file" => return Ok(Self::PasswdFile),
             "ldap" => return Ok(Self::Ldap(None)),
+            "sql" => return Ok(Self::Sql(None)),
             _ => {}
         }
         let base = name.split('(').next().unwrap_or_default().trim();
-        if base == "ldap" {
-            // Lower-cased like every config key, so it names a key of ldap.optional_ldap_pools.
+        if base == "ldap" || base == "sql" {
+            // Lower-cased like every config key, so it names a key of ldap.optional_ldap_pools
+            // (sql.optional_sql_backends).
             let inner = name
                 .split_once('(')
                 .map(|(_, r)| r)
                 .and_then(|r| r.strip_suffix(')'))
                 .map(str::trim)
                 .filter(|p| !p.is_empty() && !p.contains(['(', ')']));
+            let make = if base == "ldap" { Self::Ldap } else { Self::Sql };
             return match inner {
-                Some("default") => Ok(Self::Ldap(None)),
-                Some(pool) => Ok(Self::Ldap(Some(pool.to_owned()))),
-                None => Err(format!("backend {s:?}: expected `ldap` or `ldap(<pool name>)`")),
+                Some("default") => Ok(make(None)),
+                Some(pool) => Ok(make(Some(pool.to_owned()))),
+                None => Err(format!("backend {s:?}: expected `{base}` or `{base}(<name>)`")),
             };
         }
-        if matches!(base, "lua" | "sql") {
+        if base == "lua" {
             Err(format!(
                 "backend {s:?} is a Nauthilus backend that nauthilus-rs does not implement yet; {AVAILABLE}"
             ))
@@ -85,7 +92,7 @@ impl schemars::JsonSchema for BackendName {
         schemars::json_schema!({
             "type": "string",
             "format": "backend",
-            "pattern": r"^\s*([Cc][Aa][Cc][Hh][Ee]|[Pp][Aa][Ss][Ss][Ww][Dd]_[Ff][Ii][Ll][Ee]|[Ll][Dd][Aa][Pp](\([^()]+\))?)\s*$",
+            "pattern": r"^\s*([Cc][Aa][Cc][Hh][Ee]|[Pp][Aa][Ss][Ss][Ww][Dd]_[Ff][Ii][Ll][Ee]|[Ll][Dd][Aa][Pp](\([^()]+\))?|[Ss][Qq][Ll](\([^()]+\))?)\s*$",
         })
     }
 }
@@ -112,6 +119,13 @@ mod tests {
         assert!("ldap()".parse::<BackendName>().is_err());
         assert!("ldap(a".parse::<BackendName>().is_err());
         assert_eq!(BackendName::Ldap(Some("x".into())).to_string(), "ldap(x)");
+        assert_eq!("SQL".parse(), Ok(BackendName::Sql(None)));
+        assert_eq!(
+            "sql( PostfixAdmin )".parse(),
+            Ok(BackendName::Sql(Some("postfixadmin".to_owned())))
+        );
+        assert!("sql()".parse::<BackendName>().is_err());
+        assert_eq!(BackendName::Sql(Some("x".into())).to_string(), "sql(x)");
         assert!(
             "lua"
                 .parse::<BackendName>()

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod redis;
 pub mod server;
 pub mod transport;
+pub mod sql;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,7 @@ pub use metrics::{MetricsBasicAuth, MetricsConfig};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 pub use transport::{CIPHER_SUITES, ServerTls};
+pub use sql::{SqlBackendConfig, SqlBackendRef, SqlMapping, SqlPoolConfig, SqlSearch, SqlSection};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -33,6 +35,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
     pub ldap: LdapSection,
+    pub sql: SqlSection,
     pub brute_force: BruteForceConfig,
     /// `Auth-Server` for imap on the nginx endpoint.
     pub imap_backend_address: String,
@@ -66,6 +69,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             passwd_file: PasswdFileConfig::default(),
             ldap: LdapSection::default(),
+            sql: SqlSection::default(),
             brute_force: BruteForceConfig::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,

@@ -3,12 +3,14 @@
 pub mod ldap;
 pub mod passwd_file;
 pub mod positive_cache;
+pub mod sql;
 
 use std::sync::Arc;
 
 use nauthilus_backends::ldap::{LdapBackend, LdapError};
 use nauthilus_backends::passwd_file::PasswdFile;
 use nauthilus_backends::password::{PasswordVerifier, VerifyError};
+use nauthilus_backends::sql::{SqlBackend, SqlError};
 use nauthilus_store::StoreError;
 
 pub use positive_cache::PositiveCache;
@@ -35,6 +37,8 @@ pub enum BackendError {
     Verify(VerifyError),
     #[error(transparent)]
     Ldap(#[from] LdapError),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
 }
 
 /// One configured password database.
@@ -46,6 +50,8 @@ pub enum Backend {
     PasswdFile(Arc<PasswdFile>),
     /// An LDAP pool with its searches (`ldap`, `ldap(<pool>)`).
     Ldap(Arc<LdapBackend>),
+    /// An SQL database with its queries (`sql`, `sql(<name>)`).
+    Sql(Arc<SqlBackend>),
 }
 
 impl Backend {
@@ -55,6 +61,7 @@ impl Backend {
             Self::Cache(_) => BackendId::Cache,
             Self::PasswdFile(_) => BackendId::PasswdFile,
             Self::Ldap(_) => BackendId::Ldap,
+            Self::Sql(_) => BackendId::Sql,
         }
     }
 
@@ -64,6 +71,7 @@ impl Backend {
             Self::Cache(_) => false,
             Self::PasswdFile(_) => true,
             Self::Ldap(ldap) => ldap.supports_list_accounts(),
+            Self::Sql(sql) => sql.supports_list_accounts(),
         }
     }
 
@@ -77,6 +85,7 @@ impl Backend {
             Self::Cache(cache) => Ok(cache.lookup(req).await?),
             Self::PasswdFile(file) => passwd_file::verify(file, req, verifier).await,
             Self::Ldap(backend) => ldap::verify(backend, req).await,
+            Self::Sql(backend) => sql::verify(backend, req, verifier).await,
         }
     }
 
@@ -86,6 +95,7 @@ impl Backend {
             Self::Cache(_) => Ok(Vec::new()),
             Self::PasswdFile(file) => Ok(passwd_file::list_accounts(file)),
             Self::Ldap(backend) => Ok(backend.list_accounts().await?),
+            Self::Sql(backend) => Ok(backend.list_accounts().await?),
         }
     }
 }

@@ -17,5 +17,6 @@ mod passwd_reload;
 mod redis;
 mod reload;
 mod schemes;
+mod sql;
 mod support;
 mod transport;
