@@ -4,6 +4,7 @@
 //! the reference docs, the example config and the schema editors check `nauthilus.yml` with.
 
 pub mod catalogue;
+pub mod check_backchannel;
 mod check_brute_force;
 mod check_ldap;
 mod coerce;

@@ -1,6 +1,7 @@
 //! The typed configuration. Values arrive here already checked by `validate`, so these types
 //! only describe shape and defaults.
 
+pub mod backchannel;
 pub mod backend;
 pub mod brute_force;
 pub mod headers;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::ConfigDuration;
 
+pub use backchannel::{BasicAuthConfig, JwtAuthConfig, JwtUser, MasterUserConfig};
 pub use backend::BackendName;
 pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
 pub use headers::RequestHeaders;
