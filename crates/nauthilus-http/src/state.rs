@@ -9,7 +9,11 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use nauthilus_config::{Config, DisabledEndpoints, RequestHeaders};
 use nauthilus_core::{BruteForce, Pipeline, Upstream, UserFlusher};
+use nauthilus_store::{KeyLayout, MemoryStore, Store};
 use tokio::sync::Semaphore;
+
+use crate::backchannel::Backchannel;
+use crate::backchannel::jwt::RefreshTokens;
 
 /// HTTP-side settings of one configuration.
 #[derive(Debug)]
@@ -58,6 +62,8 @@ pub struct Current {
     /// The pipeline's brute-force state, for the list and flush endpoints.
     pub brute_force: Option<BruteForce>,
     pub http: HttpSettings,
+    /// Who may call the auth and admin endpoints (`server.basic_auth`, `server.jwt_auth`).
+    pub backchannel: Backchannel,
 }
 
 impl Current {
@@ -69,6 +75,7 @@ impl Current {
             flusher,
             pipeline,
             http: HttpSettings::from_config(config),
+            backchannel: Backchannel::from_config(config),
         }
     }
 }
@@ -82,11 +89,26 @@ pub struct AppState {
     /// `server.timeouts.body_read` (fixed when the router is built).
     pub body_read_timeout: std::time::Duration,
     pub(crate) in_flight: Arc<Semaphore>,
+    /// Refresh tokens when `server.jwt_auth.store_in_redis` is on: the shared store.
+    shared_refresh_tokens: RefreshTokens,
+    /// Refresh tokens otherwise: this process only (outlives reloads).
+    local_refresh_tokens: RefreshTokens,
 }
 
 impl AppState {
-    /// State for `pipeline`, with the HTTP settings of `config`.
+    /// State for `pipeline`, with the HTTP settings of `config`; refresh tokens stay in this
+    /// process even with `store_in_redis` (see [`AppState::with_store`]).
     pub fn new(pipeline: Pipeline, config: &Config) -> Arc<Self> {
+        let local = Store::memory(
+            MemoryStore::default(),
+            KeyLayout::new(config.server.redis.prefix.clone()),
+        );
+        Self::with_store(pipeline, config, local)
+    }
+
+    /// State for `pipeline`, with the HTTP settings of `config`; `store` (the server's shared
+    /// store, Redis when configured) keeps refresh tokens when `store_in_redis` is on.
+    pub fn with_store(pipeline: Pipeline, config: &Config, store: Store) -> Arc<Self> {
         let permits = config
             .server
             .max_concurrent_requests
@@ -97,7 +119,21 @@ impl AppState {
             disabled: config.server.disabled_endpoints,
             body_read_timeout: config.server.timeouts.body_read(),
             in_flight: Arc::new(Semaphore::new(permits)),
+            local_refresh_tokens: RefreshTokens::new(Store::memory(
+                MemoryStore::default(),
+                store.keys().clone(),
+            )),
+            shared_refresh_tokens: RefreshTokens::new(store),
         })
+    }
+
+    /// Where refresh tokens live: the shared store when `store_in_redis`, else this process.
+    pub fn refresh_tokens(&self, store_in_redis: bool) -> &RefreshTokens {
+        if store_in_redis {
+            &self.shared_refresh_tokens
+        } else {
+            &self.local_refresh_tokens
+        }
     }
 
     /// The configuration in force now; a request keeps the snapshot it loaded.

@@ -248,7 +248,10 @@ impl Services {
 pub async fn build(config: &Config) -> Result<(Arc<Services>, Arc<AppState>), StartupError> {
     let services = Services::start(config).await?;
     let pipeline = services.pipeline(config)?;
-    let state = AppState::new(pipeline, config);
+    let state = AppState::with_store(pipeline, config, services.store.clone());
+    if let Some(warning) = nauthilus_http::backchannel::unprotected_warning(config) {
+        tracing::warn!("{warning}");
+    }
     services.attach(&state);
     Ok((services, state))
 }
