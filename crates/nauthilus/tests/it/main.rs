@@ -4,6 +4,7 @@
 // Test code: helpers outside #[test] functions may unwrap and panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backchannel;
 mod bad_input;
 mod brute_force;
 mod config_check;
