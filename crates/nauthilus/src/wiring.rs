@@ -18,8 +18,8 @@ use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_config::{BackendName, Config, RedisMode};
 use nauthilus_core::{
-    Backend, BruteForce, FailurePolicy, FailureTiming, MemoryAuthCache, PasswordDigester, Pipeline,
-    PipelineParts, PositiveCache,
+    Backend, BruteForce, FailurePolicy, FailureTiming, MasterUser, MemoryAuthCache, PasswordDigester,
+    Pipeline, PipelineParts, PositiveCache,
 };
 use nauthilus_http::AppState;
 use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
@@ -230,6 +230,10 @@ impl Services {
         } else {
             FailureTiming::off()
         };
+        let master_user = &config.server.master_user;
+        parts.master_user = master_user
+            .enabled
+            .then(|| MasterUser::new(&master_user.delimiter));
         let digester = PasswordDigester::new(&redis.password_nonce);
         parts.brute_force = BruteForce::from_config(config, self.store.clone(), digester);
         if let Some(bf) = &parts.brute_force {

@@ -12,6 +12,7 @@ mod endpoints;
 mod faults;
 mod hardening;
 mod ldap;
+mod master_user;
 mod passwd_reload;
 mod redis;
 mod reload;
