@@ -114,7 +114,9 @@ pub fn jwt_router(state: &AppState) -> Api {
 /// 5. `read_body_first` (only `/api/v1`) — the body is read, within `server.timeouts.body_read`,
 ///    before the request takes a concurrency permit;
 /// 6. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
-///    `/ping` stays answerable under load.
+///    `/ping` stays answerable under load;
+/// 7. `backchannel::guard` (auth and admin routes, not `/jwt/*`) — 401/403 unless the
+///    `server.basic_auth` / `server.jwt_auth` credentials allow the request.
 ///
 /// The auth and admin routers are separate so that each can get its own layers (backchannel
 /// authentication wraps them). With the `bench` cargo feature, `/api/v1/bench/bare` (module
