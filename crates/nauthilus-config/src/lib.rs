@@ -7,11 +7,12 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 pub mod catalogue;
+pub mod check_backchannel;
 mod check_brute_force;
 mod check_ldap;
 mod check_observability;
-mod check_transport;
 mod check_sql;
+mod check_transport;
 mod coerce;
 mod diagnostic;
 pub mod duration;

@@ -244,6 +244,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
             "cert and key must be given together",
         ));
     }
+    crate::check_backchannel::check(config, &mut out);
     crate::check_brute_force::check(config, &mut out);
     crate::check_ldap::check(config, &mut out);
     crate::check_transport::check(config, &mut out);

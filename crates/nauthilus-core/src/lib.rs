@@ -27,7 +27,8 @@ pub use outcome::{Attributes, AuthOutcome, BackendId, Decision, FailReason, Fiel
 pub use password::Password;
 pub use password_digest::PasswordDigester;
 pub use pipeline::{
-    FailurePolicy, FailureTiming, Filter, FilterError, ListAccountsError, Pipeline, PipelineParts, PostAction,
+    FailurePolicy, FailureTiming, Filter, FilterError, ListAccountsError, MasterUser, Pipeline,
+    PipelineParts, PostAction,
 };
 pub use request::{AuthMode, AuthRequest, CachePolicy, ClientInfo, LocalInfo, Protocol, Service, TlsInfo};
 pub use session::SessionId;

@@ -61,6 +61,8 @@ pub enum Service {
     Saslauthd,
     /// `/api/v1/auth/basic`
     Basic,
+    /// `/api/v1/jwt/token`: a backchannel token request checked by the backends.
+    Jwt,
 }
 
 impl Service {
@@ -72,6 +74,7 @@ impl Service {
             Self::Nginx => "nginx",
             Self::Saslauthd => "saslauthd",
             Self::Basic => "basic",
+            Self::Jwt => "jwt",
         }
     }
 }

@@ -15,6 +15,14 @@ pub enum ApiError {
     /// Missing or malformed `Authorization: Basic` on `/auth/basic` (401 + `WWW-Authenticate`).
     #[error("{0}")]
     Unauthorized(String),
+    /// Missing or wrong backchannel credentials (401 + a `WWW-Authenticate` challenge for every
+    /// scheme `server.basic_auth` / `server.jwt_auth` enable).
+    #[error("{0}")]
+    Unauthenticated(String, Challenge),
+    /// Valid backchannel credentials without the role this request needs, or a login refused
+    /// by brute-force protection on the token endpoint (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Endpoint disabled or unknown (404).
     #[error("{0}")]
     NotFound(String),
@@ -49,7 +57,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::Unauthenticated(..) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -66,14 +75,57 @@ impl ApiError {
     pub fn into_response_for(self, session: SessionId) -> Response {
         let status = self.status();
         let mut response = (status, error_body(&self.to_string(), session)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
+        let challenge = match &self {
+            Self::Unauthorized(_) => Challenge::BASIC,
+            Self::Unauthenticated(_, challenge) => *challenge,
+            _ => return response,
+        };
+        let headers = response.headers_mut();
+        if challenge.basic {
+            headers.append(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"restricted\", charset=\"UTF-8\""),
+                HeaderValue::from_static(BASIC_CHALLENGE),
             );
+        }
+        if challenge.bearer {
+            let value = if challenge.invalid_token {
+                "Bearer realm=\"nauthilus\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"nauthilus\""
+            };
+            headers.append(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
         }
         response
     }
+}
+
+/// The Basic challenge (the realm Nauthilus sends).
+const BASIC_CHALLENGE: &str = "Basic realm=\"restricted\", charset=\"UTF-8\"";
+
+/// The `WWW-Authenticate` challenges of a 401: one header per scheme the caller may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Challenge {
+    /// `Basic realm="restricted"`.
+    pub basic: bool,
+    /// `Bearer realm="nauthilus"`.
+    pub bearer: bool,
+    /// The bearer token sent was invalid or expired (`error="invalid_token"`, RFC 6750).
+    pub invalid_token: bool,
+}
+
+impl Challenge {
+    /// Only HTTP Basic.
+    pub const BASIC: Self = Self {
+        basic: true,
+        bearer: false,
+        invalid_token: false,
+    };
+    /// Only a bearer token.
+    pub const BEARER: Self = Self {
+        basic: false,
+        bearer: true,
+        invalid_token: false,
+    };
 }
 
 /// `{"error": message, "guid": session}` as a JSON response body.

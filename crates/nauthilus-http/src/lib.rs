@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 pub mod admin;
+pub mod backchannel;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod codec;
@@ -26,6 +27,8 @@ use axum::extract::State;
 use axum::routing::{MethodRouter, delete, get, post};
 use nauthilus_core::Service;
 
+use backchannel::Need;
+use backchannel::roles::Permission;
 pub use state::{AppState, Current, HttpSettings};
 
 type Api = Router<Arc<AppState>>;
@@ -43,7 +46,10 @@ fn by_headers(service: Service) -> MethodRouter<Arc<AppState>> {
 }
 
 /// The auth endpoints (`/api/v1/auth/*`); those in `server.disabled_endpoints` are left out.
-pub fn auth_router(state: &AppState) -> Api {
+/// Guarded by backchannel auth: the role needed follows `mode` (`authenticate`, `user_info`,
+/// `list_accounts`); `/auth/basic` logins are exempt from `basic_auth` (their `Authorization`
+/// header is the login being checked).
+pub fn auth_router(state: &Arc<AppState>) -> Api {
     let off = state.disabled;
     let mut api = Router::new();
     if !off.auth_json {
@@ -58,17 +64,28 @@ pub fn auth_router(state: &AppState) -> Api {
     if !off.auth_saslauthd {
         api = api.route("/auth/saslauthd", post(handlers::auth_saslauthd));
     }
+    // Routes so far get the mode guard; `/auth/basic`, added after, its own.
+    api = api.route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), Need::ByMode),
+        backchannel::guard,
+    ));
     if !off.auth_basic {
         api = api.route(
             "/auth/basic",
-            get(handlers::auth_basic).post(handlers::auth_basic),
+            get(handlers::auth_basic).post(handlers::auth_basic).route_layer(
+                axum::middleware::from_fn_with_state(
+                    (state.clone(), Need::BasicEndpoint),
+                    backchannel::guard,
+                ),
+            ),
         );
     }
     api
 }
 
-/// The admin endpoints: cache and brute-force flush and list.
-pub fn admin_router() -> Api {
+/// The admin endpoints: cache and brute-force flush and list. Guarded by backchannel auth:
+/// role `security` (or `admin`).
+pub fn admin_router(state: &Arc<AppState>) -> Api {
     Router::new()
         .route("/cache/flush", delete(admin::cache_flush))
         .route(
@@ -76,6 +93,22 @@ pub fn admin_router() -> Api {
             get(admin::brute_force_list).post(admin::brute_force_list),
         )
         .route("/bruteforce/flush", delete(admin::brute_force_flush))
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), Need::Fixed(Permission::Security)),
+            backchannel::guard,
+        ))
+}
+
+/// The token endpoints of the backchannel JWT auth (`/api/v1/jwt/token`, `/api/v1/jwt/refresh`),
+/// open to everyone (they check passwords and refresh tokens themselves); 404 while
+/// `server.jwt_auth` is off, absent with `server.disabled_endpoints.auth_jwt`.
+pub fn jwt_router(state: &AppState) -> Api {
+    if state.disabled.auth_jwt {
+        return Router::new();
+    }
+    Router::new()
+        .route("/jwt/token", post(admin::jwt_token))
+        .route("/jwt/refresh", post(admin::jwt_refresh))
 }
 
 /// Builds the whole router. Middleware, outermost first:
@@ -89,7 +122,9 @@ pub fn admin_router() -> Api {
 /// 5. `read_body_first` (only `/api/v1`) — the body is read, within `server.timeouts.body_read`,
 ///    before the request takes a concurrency permit;
 /// 6. `limit_concurrency` (only `/api/v1`) — 429 beyond `server.max_concurrent_requests`;
-///    `/ping` stays answerable under load.
+///    `/ping` stays answerable under load;
+/// 7. `backchannel::guard` (auth and admin routes, not `/jwt/*`) — 401/403 unless the
+///    `server.basic_auth` / `server.jwt_auth` credentials allow the request.
 ///
 /// Around all of them, `compression::layer` gzips the replies handlers mark as worth it
 /// (account lists) for clients that accept gzip.
@@ -98,7 +133,9 @@ pub fn admin_router() -> Api {
 /// authentication wraps them). With the `bench` cargo feature, `/api/v1/bench/bare` (module
 /// `bench`) is added under the same middleware; a default build has no such route.
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = auth_router(&state).merge(admin_router());
+    let api = auth_router(&state)
+        .merge(admin_router(&state))
+        .merge(jwt_router(&state));
     // The benchmarks' HTTP ceiling: same router, same middleware, no pipeline.
     #[cfg(feature = "bench")]
     let api = api.route("/bench/bare", get(bench::bare).post(bench::bare));

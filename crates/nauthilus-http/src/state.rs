@@ -9,8 +9,11 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use nauthilus_config::{Config, DisabledEndpoints, RequestHeaders};
 use nauthilus_core::{BruteForce, Pipeline, Upstream, UserFlusher};
+use nauthilus_store::{KeyLayout, MemoryStore, Store};
 use tokio::sync::Semaphore;
 
+use crate::backchannel::Backchannel;
+use crate::backchannel::jwt::RefreshTokens;
 use crate::health::Health;
 use crate::metrics::MetricsCredentials;
 
@@ -67,6 +70,8 @@ pub struct Current {
     /// The pipeline's brute-force state, for the list and flush endpoints.
     pub brute_force: Option<BruteForce>,
     pub http: HttpSettings,
+    /// Who may call the auth and admin endpoints (`server.basic_auth`, `server.jwt_auth`).
+    pub backchannel: Backchannel,
 }
 
 impl Current {
@@ -78,6 +83,7 @@ impl Current {
             flusher,
             pipeline,
             http: HttpSettings::from_config(config),
+            backchannel: Backchannel::from_config(config),
         }
     }
 }
@@ -96,17 +102,27 @@ pub struct AppState {
     pub metrics_enabled: bool,
     /// The store `/healthz` pings and `/metrics` reads pool counters from.
     pub health: Health,
+    /// Refresh tokens when `server.jwt_auth.store_in_redis` is on: the shared store.
+    shared_refresh_tokens: RefreshTokens,
+    /// Refresh tokens otherwise: this process only (outlives reloads).
+    local_refresh_tokens: RefreshTokens,
 }
 
 impl AppState {
-    /// State for `pipeline`, with the HTTP settings of `config`, and no store to check.
+    /// State for `pipeline`, with the HTTP settings of `config`, no store to check, and refresh
+    /// tokens in this process even with `store_in_redis`.
     pub fn new(pipeline: Pipeline, config: &Config) -> Arc<Self> {
-        Self::with_health(pipeline, config, Health::default())
+        let local = Store::memory(
+            MemoryStore::default(),
+            KeyLayout::new(config.server.redis.prefix.clone()),
+        );
+        Self::with_services(pipeline, config, local, Health::default())
     }
 
-    /// State for `pipeline`, with the HTTP settings of `config`; `/healthz` and `/metrics`
-    /// look at `health`'s services.
-    pub fn with_health(pipeline: Pipeline, config: &Config, health: Health) -> Arc<Self> {
+    /// State for `pipeline`, with the HTTP settings of `config`; `store` (the server's shared
+    /// store, Redis when configured) keeps refresh tokens when `store_in_redis` is on, and
+    /// `/healthz` and `/metrics` look at `health`'s services.
+    pub fn with_services(pipeline: Pipeline, config: &Config, store: Store, health: Health) -> Arc<Self> {
         let permits = config
             .server
             .max_concurrent_requests
@@ -119,7 +135,21 @@ impl AppState {
             in_flight: Arc::new(Semaphore::new(permits)),
             metrics_enabled: config.server.metrics.enabled,
             health,
+            local_refresh_tokens: RefreshTokens::new(Store::memory(
+                MemoryStore::default(),
+                store.keys().clone(),
+            )),
+            shared_refresh_tokens: RefreshTokens::new(store),
         })
+    }
+
+    /// Where refresh tokens live: the shared store when `store_in_redis`, else this process.
+    pub fn refresh_tokens(&self, store_in_redis: bool) -> &RefreshTokens {
+        if store_in_redis {
+            &self.shared_refresh_tokens
+        } else {
+            &self.local_refresh_tokens
+        }
     }
 
     /// The configuration in force now; a request keeps the snapshot it loaded.

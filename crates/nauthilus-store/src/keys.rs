@@ -38,6 +38,13 @@ impl KeyLayout {
         )
     }
 
+    /// One refresh token of the backchannel JWT auth, by the hex SHA-256 of the token (the
+    /// token itself is never stored): `<prefix>jwt:refresh:<digest>`; the value names the user
+    /// and roles, the TTL is the token's remaining life.
+    pub fn jwt_refresh_token(&self, digest_hex: &str) -> String {
+        format!("{}jwt:refresh:{digest_hex}", self.prefix)
+    }
+
     /// A brute-force failure counter:
     /// `<prefix>bf:<period_s>:<cidr>:<failed>:<4|6>:<network>[:<protocol>][:oidc:<cid>]`
     /// (`scope` is the part from the network on).

@@ -19,8 +19,8 @@ use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_backends::sql::{SqlBackend, SqlPool, check_backend as check_sql_backend};
 use nauthilus_config::{BackendName, Config, RedisMode};
 use nauthilus_core::{
-    Backend, BruteForce, FailurePolicy, FailureTiming, MemoryAuthCache, PasswordDigester, Pipeline,
-    PipelineParts, PositiveCache,
+    Backend, BruteForce, FailurePolicy, FailureTiming, MasterUser, MemoryAuthCache, PasswordDigester,
+    Pipeline, PipelineParts, PositiveCache,
 };
 use nauthilus_http::AppState;
 use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
@@ -311,6 +311,10 @@ impl Services {
         } else {
             FailureTiming::off()
         };
+        let master_user = &config.server.master_user;
+        parts.master_user = master_user
+            .enabled
+            .then(|| MasterUser::new(&master_user.delimiter));
         let digester = PasswordDigester::new(&redis.password_nonce);
         parts.brute_force = BruteForce::from_config(config, self.store.clone(), digester);
         if let Some(bf) = &parts.brute_force {
@@ -332,7 +336,10 @@ pub async fn build(config: &Config) -> Result<(Arc<Services>, Arc<AppState>), St
     // Recording is process-wide (the counters outlive reloads); the switch follows the config.
     nauthilus_core::metrics::global().set_enabled(config.server.metrics.enabled);
     let health = nauthilus_http::health::Health::new(services.store.clone());
-    let state = AppState::with_health(pipeline, config, health);
+    let state = AppState::with_services(pipeline, config, services.store.clone(), health);
+    if let Some(warning) = nauthilus_http::backchannel::unprotected_warning(config) {
+        tracing::warn!("{warning}");
+    }
     services.attach(&state);
     Ok((services, state))
 }

@@ -1,6 +1,7 @@
 //! The typed configuration. Values arrive here already checked by `validate`, so these types
 //! only describe shape and defaults.
 
+pub mod backchannel;
 pub mod backend;
 pub mod brute_force;
 pub mod feature;
@@ -9,14 +10,15 @@ pub mod ldap;
 pub mod metrics;
 pub mod redis;
 pub mod server;
-pub mod transport;
 pub mod sql;
+pub mod transport;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::ConfigDuration;
 
+pub use backchannel::{BasicAuthConfig, JwtAuthConfig, JwtUser, MasterUserConfig};
 pub use backend::BackendName;
 pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
 pub use feature::Feature;
@@ -25,8 +27,8 @@ pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection}
 pub use metrics::{MetricsBasicAuth, MetricsConfig};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
-pub use transport::{CIPHER_SUITES, ServerTls};
 pub use sql::{SqlBackendConfig, SqlBackendRef, SqlMapping, SqlPoolConfig, SqlSearch, SqlSection};
+pub use transport::{CIPHER_SUITES, ServerTls};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

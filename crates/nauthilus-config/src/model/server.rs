@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::backchannel::{BasicAuthConfig, JwtAuthConfig, MasterUserConfig};
 use super::backend::BackendName;
 use super::headers::RequestHeaders;
 use super::redis::RedisConfig;
@@ -58,6 +59,9 @@ pub struct ServerConfig {
     #[schemars(example = serde_json::json!({"sieve": {"address": "127.0.0.1", "port": 4190}}))]
     pub nginx_backends: BTreeMap<String, NginxBackend>,
     pub redis: RedisConfig,
+    pub basic_auth: BasicAuthConfig,
+    pub jwt_auth: JwtAuthConfig,
+    pub master_user: MasterUserConfig,
 }
 
 impl ServerConfig {
@@ -89,6 +93,9 @@ impl Default for ServerConfig {
             default_http_request_header: RequestHeaders::default(),
             nginx_backends: BTreeMap::new(),
             redis: RedisConfig::default(),
+            basic_auth: BasicAuthConfig::default(),
+            jwt_auth: JwtAuthConfig::default(),
+            master_user: MasterUserConfig::default(),
         }
     }
 }
@@ -230,6 +237,8 @@ pub struct DisabledEndpoints {
     pub auth_nginx: bool,
     /// Disable `/api/v1/auth/saslauthd` (404).
     pub auth_saslauthd: bool,
+    /// Disable `/api/v1/jwt/token` and `/api/v1/jwt/refresh` (404).
+    pub auth_jwt: bool,
 }
 
 /// `server.nginx_backends.<protocol>`: the upstream the nginx endpoint names for a protocol.

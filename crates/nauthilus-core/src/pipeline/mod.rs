@@ -19,6 +19,7 @@ mod commit;
 mod environment;
 mod filters;
 mod log;
+mod master_user;
 mod memory_cache;
 mod post_actions;
 mod timing;
@@ -39,6 +40,7 @@ use crate::request::AuthRequest;
 
 pub use attempt::{Attempt, Source};
 pub use filters::{Filter, FilterError};
+pub use master_user::MasterUser;
 pub use post_actions::PostAction;
 pub use timing::FailureTiming;
 
@@ -80,6 +82,8 @@ pub struct PipelineParts {
     pub failure: FailurePolicy,
     /// How long failures for unknown users take (against user enumeration by timing).
     pub timing: FailureTiming,
+    /// `server.master_user`, when enabled.
+    pub master_user: Option<MasterUser>,
 }
 
 impl PipelineParts {
@@ -95,6 +99,7 @@ impl PipelineParts {
             post_actions: Vec::new(),
             failure: FailurePolicy::default(),
             timing: FailureTiming::off(),
+            master_user: None,
         }
     }
 }
@@ -133,8 +138,23 @@ impl Pipeline {
         &self.parts.backends
     }
 
-    /// Decides one login (or, in `no-auth` mode, one lookup) at time `now`.
+    /// Decides one login (or, in `no-auth` mode, one lookup) at time `now`. With
+    /// `server.master_user`, a login `user*master` is decided as the master and answered as
+    /// the user (see `master_user`).
     pub async fn authenticate(&self, req: &AuthRequest, now: SystemTime) -> AuthOutcome {
+        if let Some((user, master)) = self
+            .parts
+            .master_user
+            .as_ref()
+            .and_then(|m| m.split(&req.username))
+        {
+            return self.authenticate_master_user(req, user, master, now).await;
+        }
+        self.authenticate_one(req, now).await
+    }
+
+    /// One pass through the stages for `req` as it is.
+    async fn authenticate_one(&self, req: &AuthRequest, now: SystemTime) -> AuthOutcome {
         let started = crate::clock::monotonic();
         let mut attempt = Attempt::new(req, now);
         let outcome = match self.decide(&mut attempt).await {

@@ -1,9 +1,11 @@
 //! Admin endpoints: `DELETE /api/v1/cache/flush`, `GET/POST /api/v1/bruteforce/list`,
-//! `DELETE /api/v1/bruteforce/flush`. Replies are the Nauthilus envelope
+//! `DELETE /api/v1/bruteforce/flush`, and the token endpoints of the backchannel JWT auth
+//! (`POST /api/v1/jwt/token`, `POST /api/v1/jwt/refresh`). Admin replies are the Nauthilus envelope
 //! `{"guid","object","operation","result"}` (plus `session`, the same id).
 
 mod brute_force;
 mod cache;
+mod jwt;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
@@ -14,6 +16,7 @@ use serde_json::{Value, json};
 
 pub use brute_force::{brute_force_flush, brute_force_list};
 pub use cache::cache_flush;
+pub use jwt::{refresh as jwt_refresh, token as jwt_token};
 
 use crate::codec::common::read_body;
 use crate::codec::json::{BodyFormat, body_format};

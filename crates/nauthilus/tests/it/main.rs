@@ -5,6 +5,7 @@
 // Test code: helpers outside #[test] functions may unwrap and panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backchannel;
 mod bad_input;
 mod brute_force;
 mod config_check;
@@ -12,6 +13,7 @@ mod endpoints;
 mod faults;
 mod hardening;
 mod ldap;
+mod master_user;
 mod metrics;
 mod passwd_reload;
 mod redis;
