@@ -245,6 +245,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
         ));
     }
     crate::check_brute_force::check(config, &mut out);
+    crate::check_features::check(config, &mut out);
     crate::check_ldap::check(config, &mut out);
     for (protocol, backend) in &server.nginx_backends {
         if backend.address.is_empty() {
@@ -296,9 +297,9 @@ mod tests {
 
     #[test]
     fn unimplemented_nauthilus_sections_warn_once() {
-        let w = walk_json(json!({"realtime_blackhole_lists": {"threshold": 5, "lists": []}}));
+        let w = walk_json(json!({"backend_server_monitoring": {"backend_servers": []}}));
         assert_eq!(w.diagnostics.len(), 1);
-        assert_eq!(w.diagnostics[0].path, "realtime_blackhole_lists");
+        assert_eq!(w.diagnostics[0].path, "backend_server_monitoring");
         assert_eq!(w.diagnostics[0].severity, crate::Severity::Warning);
     }
 

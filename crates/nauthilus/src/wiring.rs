@@ -18,7 +18,7 @@ use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_config::{BackendName, Config, RedisMode};
 use nauthilus_core::{
-    Backend, BruteForce, FailurePolicy, FailureTiming, MemoryAuthCache, PasswordDigester, Pipeline,
+    Backend, BruteForce, FailurePolicy, FailureTiming, Features, MemoryAuthCache, PasswordDigester, Pipeline,
     PipelineParts, PositiveCache,
 };
 use nauthilus_http::AppState;
@@ -230,6 +230,11 @@ impl Services {
         } else {
             FailureTiming::off()
         };
+        parts.features = Features::from_config(config);
+        if !parts.features.is_empty() {
+            let names: Vec<&str> = parts.features.enabled().map(|f| f.name()).collect();
+            tracing::info!(features = %names.join(", "), "pre-auth features enabled");
+        }
         let digester = PasswordDigester::new(&redis.password_nonce);
         parts.brute_force = BruteForce::from_config(config, self.store.clone(), digester);
         if let Some(bf) = &parts.brute_force {

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod brute_force;
 pub mod feature;
+pub mod features;
 pub mod headers;
 pub mod ldap;
 pub mod redis;
@@ -17,6 +18,7 @@ use crate::duration::ConfigDuration;
 pub use backend::BackendName;
 pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
 pub use feature::Feature;
+pub use features::{DnsConfig, FeatureSetting, RblConfig, RblList, RelayDomainsConfig, SoftWhitelist};
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
@@ -30,6 +32,11 @@ pub struct Config {
     pub passwd_file: PasswdFileConfig,
     pub ldap: LdapSection,
     pub brute_force: BruteForceConfig,
+    /// Networks from which cleartext logins are allowed when `tls_encryption` is enabled.
+    #[schemars(schema_with = "crate::schema::net_list", example = serde_json::json!(["127.0.0.0/8", "::1", "192.168.0.0/16"]))]
+    pub cleartext_networks: Vec<String>,
+    pub relay_domains: RelayDomainsConfig,
+    pub realtime_blackhole_lists: RblConfig,
     /// `Auth-Server` for imap on the nginx endpoint.
     pub imap_backend_address: String,
     /// `Auth-Port` for imap on the nginx endpoint.
@@ -63,6 +70,9 @@ impl Default for Config {
             passwd_file: PasswdFileConfig::default(),
             ldap: LdapSection::default(),
             brute_force: BruteForceConfig::default(),
+            cleartext_networks: Vec::new(),
+            relay_domains: RelayDomainsConfig::default(),
+            realtime_blackhole_lists: RblConfig::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,
             pop3_backend_address: "127.0.0.1".into(),

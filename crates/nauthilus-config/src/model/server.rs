@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backend::BackendName;
+use super::features::{DnsConfig, FeatureSetting};
 use super::headers::RequestHeaders;
 use super::redis::RedisConfig;
 use crate::duration::ConfigDuration;
@@ -24,9 +25,9 @@ pub struct ServerConfig {
     #[schemars(schema_with = "crate::schema::backend_list", extend("x-required" = true))]
     #[schemars(example = serde_json::json!(["cache", "passwd_file"]))]
     pub backends: Vec<BackendName>,
-    /// Optional stages of the pipeline to run: `brute_force`.
-    #[schemars(schema_with = "crate::schema::str_list", example = serde_json::json!(["brute_force"]))]
-    pub features: Vec<String>,
+    /// Optional stages of the pipeline: `brute_force`, `tls_encryption`, `relay_domains`, `rbl`; an item may be `{name, when_no_auth}`.
+    #[schemars(schema_with = "crate::schema::feature_list", example = serde_json::json!(["tls_encryption", "relay_domains", "brute_force"]))]
+    pub features: Vec<FeatureSetting>,
     /// Protocols brute-force protection applies to (`imap`, `smtp`, ...); empty: every protocol.
     #[schemars(schema_with = "crate::schema::str_list")]
     pub brute_force_protocols: Vec<String>,
@@ -50,12 +51,18 @@ pub struct ServerConfig {
     #[schemars(example = serde_json::json!({"sieve": {"address": "127.0.0.1", "port": 4190}}))]
     pub nginx_backends: BTreeMap<String, NginxBackend>,
     pub redis: RedisConfig,
+    pub dns: DnsConfig,
 }
 
 impl ServerConfig {
     /// True when `feature` is listed in `server.features`.
     pub fn has_feature(&self, feature: super::Feature) -> bool {
-        self.features.iter().any(|f| f == feature.name())
+        self.feature(feature).is_some()
+    }
+
+    /// The `server.features` item naming `feature`, if listed.
+    pub fn feature(&self, feature: super::Feature) -> Option<&FeatureSetting> {
+        self.features.iter().find(|f| f.name == feature.name())
     }
 }
 
@@ -77,6 +84,7 @@ impl Default for ServerConfig {
             default_http_request_header: RequestHeaders::default(),
             nginx_backends: BTreeMap::new(),
             redis: RedisConfig::default(),
+            dns: DnsConfig::default(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (`ControlFlow`):
 //!
 //! ```text
-//! environment ─► brute-force check ─► in-process cache ─► backends (lookup + verify)
+//! environment (features) ─► brute-force check ─► in-process cache ─► backends (lookup + verify)
 //!             ─► filters (may still flip the verdict) ─► commit (caches, brute-force bookkeeping)
 //!             ─► post-actions (detached, after the answer)
 //! ```
@@ -33,6 +33,7 @@ use crate::auth_wait::auth_wait_secs;
 use crate::backend::{Backend, PositiveCache};
 use crate::brute_force::BruteForce;
 use crate::cache_flush::UserFlusher;
+use crate::features::Features;
 use crate::memory_cache::MemoryAuthCache;
 use crate::outcome::{AuthOutcome, FailReason};
 use crate::request::AuthRequest;
@@ -71,6 +72,8 @@ pub struct PipelineParts {
     pub verifier: PasswordVerifier,
     /// This process' cache of verified logins.
     pub memory_cache: Option<MemoryAuthCache>,
+    /// The built-in pre-auth features (`tls_encryption`, `relay_domains`, `rbl`) enabled.
+    pub features: Features,
     /// Brute-force protection, when enabled.
     pub brute_force: Option<BruteForce>,
     /// Filters, in order, after the backends.
@@ -90,6 +93,7 @@ impl PipelineParts {
             positive_cache: None,
             verifier,
             memory_cache: None,
+            features: Features::default(),
             brute_force: None,
             filters: Vec::new(),
             post_actions: Vec::new(),
@@ -150,7 +154,7 @@ impl Pipeline {
     /// Environment → brute force → in-process cache → backends → filters. `Break` ends early
     /// with an outcome no filter may change (a ban, a temporary failure, a refused request).
     async fn decide(&self, a: &mut Attempt<'_>) -> ControlFlow<AuthOutcome, AuthOutcome> {
-        self.environment(a)?;
+        self.environment(a).await?;
         self.check_brute_force(a).await?;
         let verdict = match self.memory_cache(a) {
             ControlFlow::Break(hit) => hit,

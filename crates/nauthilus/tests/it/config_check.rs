@@ -35,13 +35,13 @@ fn config_check_warns_about_unimplemented_nauthilus_keys_and_passes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("users"), "a:{PLAIN}b\n").unwrap();
     let path = dir.path().join("nauthilus.yml");
-    std::fs::write(&path, "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users\nrealtime_blackhole_lists:\n  threshold: 5\n").unwrap();
+    std::fs::write(&path, "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users\nbackend_server_monitoring:\n  backend_servers: []\n").unwrap();
     let out = nauthilus(&["--config", path.to_str().unwrap(), "--config-check"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
         stderr.contains(
-            "warning: realtime_blackhole_lists: Nauthilus key that nauthilus-rs does not implement yet"
+            "warning: backend_server_monitoring: Nauthilus key that nauthilus-rs does not implement yet"
         ),
         "{stderr}"
     );

@@ -9,6 +9,7 @@ mod brute_force;
 mod config_check;
 mod endpoints;
 mod faults;
+mod features;
 mod hardening;
 mod ldap;
 mod passwd_reload;
