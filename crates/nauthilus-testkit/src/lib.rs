@@ -16,6 +16,8 @@
 //!   port (StartTLS), an `ldaps://` port and a Unix socket, with a CA and certificates generated
 //!   at start ([`TestCerts`]); [`Slapd::stop`], [`Slapd::start_again`], [`Slapd::pause`] (a hung
 //!   server) and [`Slapd::resume`] for fault tests.
+//! - [`DnsServer`]: an authoritative DNS server (hickory-server) inside the test process, on a
+//!   free loopback port (UDP and TCP), serving [`Zone`]s the test builds; async, unlike the rest.
 //!
 //! # One managed process
 //!
@@ -53,6 +55,7 @@
 
 mod binary;
 mod cluster;
+mod dns;
 mod error;
 mod port;
 mod process;
@@ -66,6 +69,7 @@ mod tls;
 mod wait;
 
 pub use cluster::{RedisCluster, RedisClusterBuilder};
+pub use dns::{DnsServer, Zone};
 pub use error::TestkitError;
 pub use resp::Reply;
 pub use sentinel::{RedisSentinelSet, RedisSentinelSetBuilder};

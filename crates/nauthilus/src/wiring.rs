@@ -33,6 +33,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("{}", format_problems(.0))]
     Ldap(Vec<ConfigProblem>),
+    #[error("{0}")]
+    Features(String),
     #[error("server.address: cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
@@ -230,7 +232,7 @@ impl Services {
         } else {
             FailureTiming::off()
         };
-        parts.features = Features::from_config(config);
+        parts.features = Features::from_config(config, None).map_err(StartupError::Features)?;
         if !parts.features.is_empty() {
             let names: Vec<&str> = parts.features.enabled().map(|f| f.name()).collect();
             tracing::info!(features = %names.join(", "), "pre-auth features enabled");

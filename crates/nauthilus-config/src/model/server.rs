@@ -26,7 +26,7 @@ pub struct ServerConfig {
     #[schemars(example = serde_json::json!(["cache", "passwd_file"]))]
     pub backends: Vec<BackendName>,
     /// Optional stages of the pipeline: `brute_force`, `tls_encryption`, `relay_domains`, `rbl`; an item may be `{name, when_no_auth}`.
-    #[schemars(schema_with = "crate::schema::feature_list", example = serde_json::json!(["tls_encryption", "relay_domains", "brute_force"]))]
+    #[schemars(schema_with = "crate::schema::feature_list", example = serde_json::json!(["tls_encryption", "relay_domains", "rbl", "brute_force"]))]
     pub features: Vec<FeatureSetting>,
     /// Protocols brute-force protection applies to (`imap`, `smtp`, ...); empty: every protocol.
     #[schemars(schema_with = "crate::schema::str_list")]

@@ -8,6 +8,8 @@
 //! `server.features` item says `when_no_auth: true`. `relay_domains` and `rbl` are skipped for a
 //! user whose `soft_whitelist` entry lists the client's network.
 
+pub mod dns;
+pub mod rbl;
 pub mod relay_domains;
 pub mod tls;
 
@@ -19,6 +21,8 @@ use nauthilus_config::{Config, Feature, SoftWhitelist};
 use crate::brute_force::network::{NetSet, parse_client_ip};
 use crate::request::AuthRequest;
 
+pub use dns::Dns;
+pub use rbl::Rbl;
 pub use relay_domains::RelayDomains;
 pub use tls::{STATUS_NO_TLS, TlsRequired};
 
@@ -47,6 +51,7 @@ pub struct Hit {
 enum Check {
     Tls(TlsRequired),
     RelayDomains(RelayDomains),
+    Rbl(Box<Rbl>),
 }
 
 #[derive(Clone, Debug)]
@@ -67,8 +72,9 @@ pub struct Features {
 
 impl Features {
     /// The features `config.server.features` lists (others are ignored; the configuration check
-    /// has refused unknown names).
-    pub fn from_config(config: &Config) -> Self {
+    /// has refused unknown names). `rbl` asks `dns`, which is built from `server.dns` when
+    /// `None`; an error says why the resolver cannot be built.
+    pub fn from_config(config: &Config, dns: Option<Dns>) -> Result<Self, String> {
         let mut stages = Vec::new();
         let mut add = |feature: Feature, soft: &SoftWhitelist, check: Check| {
             if let Some(setting) = config.server.feature(feature) {
@@ -94,7 +100,18 @@ impl Features {
             &config.relay_domains.soft_whitelist,
             Check::RelayDomains(RelayDomains::from_config(config)),
         );
-        Self { stages }
+        if config.server.has_feature(Feature::Rbl) {
+            let dns = match dns {
+                Some(dns) => dns,
+                None => Dns::from_config(config)?,
+            };
+            add(
+                Feature::Rbl,
+                &config.realtime_blackhole_lists.soft_whitelist,
+                Check::Rbl(Box::new(Rbl::from_config(config, dns))),
+            );
+        }
+        Ok(Self { stages })
     }
 
     /// True when no feature is enabled.
@@ -130,6 +147,7 @@ impl Features {
             let verdict = match &stage.check {
                 Check::Tls(tls) => tls.check(req, client),
                 Check::RelayDomains(relay) => relay.check(req),
+                Check::Rbl(rbl) => rbl.check(client).await,
             };
             if verdict != Verdict::Pass {
                 return Some(Hit {

@@ -15,7 +15,7 @@ fn features(features: &str, rest: &str) -> Features {
     let config = nauthilus_config::load_str(&yaml, Path::new("/"), Vec::new())
         .unwrap_or_else(|e| panic!("{:?}", e.errors))
         .0;
-    Features::from_config(&config)
+    Features::from_config(&config, None).unwrap()
 }
 
 fn req(user: &str, ip: &str, ssl: &str) -> AuthRequest {

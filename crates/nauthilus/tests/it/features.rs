@@ -1,7 +1,10 @@
 //! The built-in pre-auth features over HTTP: `tls_encryption` with IPv4 and IPv6 cleartext
 //! networks, `relay_domains`, the answers each endpoint gives for them, and brute-force
-//! learning from a feature's rejection.
+//! learning from a feature's rejection, and `rbl` against a real DNS server.
 
+use std::net::Ipv4Addr;
+
+use nauthilus_testkit::{DnsServer, Zone};
 use serde_json::json;
 
 use crate::support::{TestServer, assert_error, header};
@@ -137,4 +140,103 @@ async fn feature_rejections_feed_brute_force_only_when_learned() {
         let r = json_login(&s, ALICE.0, ALICE.1, "198.51.100.8", "").await;
         assert_eq!(r.status() == 403, banned, "learning {learning}");
     }
+}
+
+// ---- rbl: against a real authoritative DNS server on a loopback port ----
+
+/// Two block lists: `bl1.test` answers 127.0.0.2 (its code), `bl2.test` 127.0.0.3. Clients:
+/// `.5` and `2001:db8:bad::1` are in both, `.6` only in bl1, `.7` only in bl2, `.9` gets an
+/// answer that is not bl1's code, `.200` is in both but allowlisted.
+async fn dns_server() -> DnsServer {
+    let both = ["5.113.0.203", "200.113.0.203", V6_LISTED];
+    let mut bl1 = Zone::new("bl1.test", 300)
+        .a("6.113.0.203", Ipv4Addr::new(127, 0, 0, 2))
+        .a("9.113.0.203", Ipv4Addr::new(127, 0, 0, 99));
+    let mut bl2 = Zone::new("bl2.test", 300).a("7.113.0.203", Ipv4Addr::new(127, 0, 0, 3));
+    for name in both {
+        bl1 = bl1.a(name, Ipv4Addr::new(127, 0, 0, 2));
+        bl2 = bl2.a(name, Ipv4Addr::new(127, 0, 0, 3));
+    }
+    DnsServer::start(vec![bl1, bl2]).await.unwrap()
+}
+
+/// `2001:db8:bad::1` reversed by nibble.
+const V6_LISTED: &str = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.a.b.0.8.b.d.0.1.0.0.2";
+
+async fn rbl_server(resolver: &str, allow_failure: bool) -> TestServer {
+    TestServer::with_config(
+        &format!("features: [rbl]\ndns: {{resolver: \"{resolver}\", timeout: 2s}}"),
+        &format!(
+            "realtime_blackhole_lists:\n  threshold: 10\n  ip_whitelist: [203.0.113.128/25]\n  lists:\n    - {{name: one, rbl: bl1.test, ipv4: true, ipv6: true, return_code: 127.0.0.2, weight: 5, allow_failure: {allow_failure}}}\n    - {{name: two, rbl: bl2.test., ipv4: true, ipv6: true, return_codes: [127.0.0.4, 127.0.0.3], weight: 5, allow_failure: {allow_failure}}}\n"
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn block_lists_refuse_clients_whose_weights_reach_the_threshold_together() {
+    let mut dns = dns_server().await;
+    let s = rbl_server(&dns.addr().to_string(), false).await;
+    let login = |ip: &'static str| {
+        let s = &s;
+        async move { json_login(s, ALICE.0, ALICE.1, ip, "on").await }
+    };
+    for (ip, refused) in [
+        ("203.0.113.5", true),
+        ("2001:db8:bad::1", true),
+        ("203.0.113.6", false),
+        ("203.0.113.7", false),
+        ("203.0.113.9", false),
+        ("198.51.100.1", false),
+        ("2001:db8:900d::1", false),
+        ("203.0.113.200", false),
+    ] {
+        let r = login(ip).await;
+        if refused {
+            assert_eq!(header(&r, "auth-status"), "Invalid login or password", "{ip}");
+            assert_eq!(assert_error(r, 403).await, "Invalid login or password", "{ip}");
+        } else {
+            assert_eq!(r.status(), 200, "{ip}");
+        }
+    }
+    // Answers are cached for their TTL: with the DNS server gone, a client already looked up
+    // gets the same answer, a new one a temporary failure (the lists do not allow failure).
+    dns.stop().await;
+    assert_eq!(login("203.0.113.5").await.status(), 403);
+    assert_eq!(login("203.0.113.6").await.status(), 200);
+    assert_eq!(
+        login("198.51.100.1").await.status(),
+        200,
+        "negative answers are cached too"
+    );
+    let r = login("198.51.100.2").await;
+    assert_eq!(
+        header(&r, "auth-status"),
+        "Temporary server problem, try again later"
+    );
+    assert_eq!(r.status(), 500);
+    // Allowlisted clients are never looked up.
+    assert_eq!(login("203.0.113.201").await.status(), 200);
+    dns.start_again().await.unwrap();
+    assert_eq!(login("198.51.100.2").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_dead_resolver_fails_logins_temporarily_unless_the_lists_allow_failure() {
+    // A port nothing listens on.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let strict = rbl_server(&dead.to_string(), false).await;
+    let r = json_login(&strict, ALICE.0, ALICE.1, "198.51.100.3", "").await;
+    assert_eq!(
+        assert_error(r, 500).await,
+        "Temporary server problem, try again later"
+    );
+    let r = nginx_login(&strict, ALICE.0, "198.51.100.3", "smtp", None).await;
+    assert_eq!(header(&r, "auth-error-code"), "451 4.3.0");
+    let lenient = rbl_server(&dead.to_string(), true).await;
+    let r = json_login(&lenient, ALICE.0, ALICE.1, "198.51.100.3", "").await;
+    assert_eq!(r.status(), 200);
 }
