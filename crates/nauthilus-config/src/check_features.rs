@@ -18,6 +18,7 @@ pub(crate) fn check(config: &Config, out: &mut Vec<Diagnostic>) {
     }
     check_relay_domains(config, out);
     check_rbl(config, out);
+    check_monitoring(config, out);
     let resolver = &server.dns.resolver;
     if !resolver.trim().is_empty() && server.dns.resolver_addr().is_none() {
         out.push(Diagnostic::error(
@@ -153,6 +154,45 @@ fn check_rbl(config: &Config, out: &mut Vec<Diagnostic>) {
                     format!("{code:?} is not an IPv4 address"),
                 ));
             }
+        }
+    }
+}
+
+fn check_monitoring(config: &Config, out: &mut Vec<Diagnostic>) {
+    let monitoring = &config.backend_server_monitoring;
+    let enabled = config.server.has_feature(Feature::BackendServerMonitoring);
+    if enabled && monitoring.backend_servers.is_empty() {
+        out.push(Diagnostic::error(
+            "backend_server_monitoring.backend_servers",
+            "server.features lists backend_server_monitoring but no server is configured",
+        ));
+    }
+    if !enabled && !monitoring.backend_servers.is_empty() {
+        out.push(Diagnostic::warning(
+            "backend_server_monitoring.backend_servers",
+            "ignored: add backend_server_monitoring to server.features to check these servers",
+        ));
+    }
+    for (i, server) in monitoring.backend_servers.iter().enumerate() {
+        let at = |key: &str| format!("backend_server_monitoring.backend_servers[{i}].{key}");
+        if server.protocol.is_empty() {
+            out.push(Diagnostic::error(at("protocol"), "required"));
+        }
+        if server.host.trim().is_empty() || server.host.contains(char::is_whitespace) {
+            out.push(Diagnostic::error(
+                at("host"),
+                "required: a host name or IP address",
+            ));
+        }
+        if server.port == 0 {
+            out.push(Diagnostic::error(at("port"), "required (1..65535)"));
+        }
+        let login = !server.test_username.is_empty() && !server.test_password.is_empty();
+        if server.deep_check && login && !server.tls && server.protocol != "lmtp" {
+            out.push(Diagnostic::error(
+                at("tls"),
+                "a deep check logs in only over TLS (credentials are never sent in cleartext): set tls: true or drop the test credentials",
+            ));
         }
     }
 }

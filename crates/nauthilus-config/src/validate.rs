@@ -297,9 +297,9 @@ mod tests {
 
     #[test]
     fn unimplemented_nauthilus_sections_warn_once() {
-        let w = walk_json(json!({"backend_server_monitoring": {"backend_servers": []}}));
+        let w = walk_json(json!({"oauth2": {"clients": []}}));
         assert_eq!(w.diagnostics.len(), 1);
-        assert_eq!(w.diagnostics[0].path, "backend_server_monitoring");
+        assert_eq!(w.diagnostics[0].path, "oauth2");
         assert_eq!(w.diagnostics[0].severity, crate::Severity::Warning);
     }
 

@@ -4,6 +4,7 @@
 pub mod account_mapping;
 pub mod auth_wait;
 pub mod backend;
+pub mod backend_monitor;
 pub mod brute_force;
 pub mod cache_flush;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod request;
 pub mod session;
 
 pub use backend::{Backend, BackendError, PassDbResult, PositiveCache};
+pub use backend_monitor::{BackendMonitor, NoHealthyServer};
 pub use brute_force::{Ban, BruteForce, BruteForceStats};
 pub use cache_flush::{FlushReport, UserFlusher};
 pub use features::Features;

@@ -18,8 +18,8 @@ use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_config::{BackendName, Config, RedisMode};
 use nauthilus_core::{
-    Backend, BruteForce, FailurePolicy, FailureTiming, Features, MemoryAuthCache, PasswordDigester, Pipeline,
-    PipelineParts, PositiveCache,
+    Backend, BackendMonitor, BruteForce, FailurePolicy, FailureTiming, Features, MemoryAuthCache,
+    PasswordDigester, Pipeline, PipelineParts, PositiveCache,
 };
 use nauthilus_http::AppState;
 use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
@@ -236,6 +236,17 @@ impl Services {
         if !parts.features.is_empty() {
             let names: Vec<&str> = parts.features.enabled().map(|f| f.name()).collect();
             tracing::info!(features = %names.join(", "), "pre-auth features enabled");
+        }
+        if config
+            .server
+            .has_feature(nauthilus_config::Feature::BackendServerMonitoring)
+        {
+            let monitor = BackendMonitor::start(config).map_err(StartupError::Features)?;
+            tracing::info!(
+                servers = config.backend_server_monitoring.backend_servers.len(),
+                "backend server monitoring enabled"
+            );
+            parts.backend_monitor = Some(monitor);
         }
         let digester = PasswordDigester::new(&redis.password_nonce);
         parts.brute_force = BruteForce::from_config(config, self.store.clone(), digester);

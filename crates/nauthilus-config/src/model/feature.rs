@@ -52,7 +52,11 @@ impl Feature {
     pub fn is_implemented(self) -> bool {
         matches!(
             self,
-            Self::BruteForce | Self::TlsEncryption | Self::RelayDomains | Self::Rbl
+            Self::BruteForce
+                | Self::TlsEncryption
+                | Self::RelayDomains
+                | Self::Rbl
+                | Self::BackendServerMonitoring
         )
     }
 }

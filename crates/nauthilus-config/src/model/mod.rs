@@ -7,6 +7,7 @@ pub mod feature;
 pub mod features;
 pub mod headers;
 pub mod ldap;
+pub mod monitoring;
 pub mod redis;
 pub mod server;
 
@@ -21,6 +22,7 @@ pub use feature::Feature;
 pub use features::{DnsConfig, FeatureSetting, RblConfig, RblList, RelayDomainsConfig, SoftWhitelist};
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
+pub use monitoring::{BackendServer, BackendServerMonitoring};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 
@@ -37,6 +39,7 @@ pub struct Config {
     pub cleartext_networks: Vec<String>,
     pub relay_domains: RelayDomainsConfig,
     pub realtime_blackhole_lists: RblConfig,
+    pub backend_server_monitoring: BackendServerMonitoring,
     /// `Auth-Server` for imap on the nginx endpoint.
     pub imap_backend_address: String,
     /// `Auth-Port` for imap on the nginx endpoint.
@@ -73,6 +76,7 @@ impl Default for Config {
             cleartext_networks: Vec::new(),
             relay_domains: RelayDomainsConfig::default(),
             realtime_blackhole_lists: RblConfig::default(),
+            backend_server_monitoring: BackendServerMonitoring::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,
             pop3_backend_address: "127.0.0.1".into(),

@@ -25,8 +25,8 @@ pub struct ServerConfig {
     #[schemars(schema_with = "crate::schema::backend_list", extend("x-required" = true))]
     #[schemars(example = serde_json::json!(["cache", "passwd_file"]))]
     pub backends: Vec<BackendName>,
-    /// Optional stages of the pipeline: `brute_force`, `tls_encryption`, `relay_domains`, `rbl`; an item may be `{name, when_no_auth}`.
-    #[schemars(schema_with = "crate::schema::feature_list", example = serde_json::json!(["tls_encryption", "relay_domains", "rbl", "brute_force"]))]
+    /// Optional stages: `brute_force`, `tls_encryption`, `relay_domains`, `rbl`, `backend_server_monitoring`; an item may be `{name, when_no_auth}`.
+    #[schemars(schema_with = "crate::schema::feature_list", example = serde_json::json!(["tls_encryption", "relay_domains", "rbl", "brute_force", "backend_server_monitoring"]))]
     pub features: Vec<FeatureSetting>,
     /// Protocols brute-force protection applies to (`imap`, `smtp`, ...); empty: every protocol.
     #[schemars(schema_with = "crate::schema::str_list")]

@@ -31,11 +31,12 @@ use nauthilus_backends::password::PasswordVerifier;
 
 use crate::auth_wait::auth_wait_secs;
 use crate::backend::{Backend, PositiveCache};
+use crate::backend_monitor::{BackendMonitor, NoHealthyServer};
 use crate::brute_force::BruteForce;
 use crate::cache_flush::UserFlusher;
 use crate::features::Features;
 use crate::memory_cache::MemoryAuthCache;
-use crate::outcome::{AuthOutcome, FailReason};
+use crate::outcome::{AuthOutcome, FailReason, Upstream};
 use crate::request::AuthRequest;
 
 pub use attempt::{Attempt, Source};
@@ -76,6 +77,8 @@ pub struct PipelineParts {
     pub features: Features,
     /// Brute-force protection, when enabled.
     pub brute_force: Option<BruteForce>,
+    /// Health of the nginx upstreams (`backend_server_monitoring`), when enabled.
+    pub backend_monitor: Option<BackendMonitor>,
     /// Filters, in order, after the backends.
     pub filters: Vec<Arc<dyn Filter>>,
     /// Post-actions, run detached after the answer.
@@ -95,6 +98,7 @@ impl PipelineParts {
             memory_cache: None,
             features: Features::default(),
             brute_force: None,
+            backend_monitor: None,
             filters: Vec::new(),
             post_actions: Vec::new(),
             failure: FailurePolicy::default(),
@@ -130,6 +134,17 @@ impl Pipeline {
             positive_cache: self.parts.positive_cache.clone(),
             brute_force: self.parts.brute_force.clone(),
         }
+    }
+
+    /// With `backend_server_monitoring`: the next healthy upstream for `protocol` (round robin),
+    /// `Err` when none of its servers is healthy; `None` when no server is monitored for it.
+    pub fn monitored_upstream(&self, protocol: &str) -> Option<Result<Upstream, NoHealthyServer>> {
+        self.parts.backend_monitor.as_ref()?.upstream(protocol)
+    }
+
+    /// The monitored upstreams, if `backend_server_monitoring` is enabled.
+    pub fn backend_monitor(&self) -> Option<&BackendMonitor> {
+        self.parts.backend_monitor.as_ref()
     }
 
     /// The configured backends.

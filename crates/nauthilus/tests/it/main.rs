@@ -12,6 +12,7 @@ mod faults;
 mod features;
 mod hardening;
 mod ldap;
+mod monitoring;
 mod passwd_reload;
 mod redis;
 mod reload;
