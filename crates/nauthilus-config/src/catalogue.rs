@@ -22,6 +22,8 @@ pub enum Kind {
     Bool,
     /// A whole number within the bounds.
     UInt { min: u64, max: u64 },
+    /// A whole number within bounds that allow negative numbers.
+    Int { min: i64, max: i64 },
     /// A decimal number within the bounds.
     Float { min: f64, max: f64 },
     /// A Go duration string or a number of seconds, at most `max_secs`.
@@ -40,6 +42,10 @@ pub enum Kind {
     BackendList,
     /// A list of IP addresses and networks (`192.0.2.0/24`, `2001:db8::1`).
     NetList,
+    /// User names mapped to lists of IP addresses and networks (`soft_whitelist`).
+    NetMap,
+    /// `server.features`: names, or `{name, when_no_auth}` mappings.
+    FeatureList,
 }
 
 impl Kind {
@@ -51,6 +57,7 @@ impl Kind {
             Self::Path => "path".into(),
             Self::Bool => "bool".into(),
             Self::UInt { min, max } => format!("integer {min}..{max}"),
+            Self::Int { min, max } => format!("integer {min}..{max}"),
             Self::Float { min, max } => format!("number {min}..{max}"),
             Self::Duration { .. } => "duration".into(),
             Self::HostPort => "host:port".into(),
@@ -60,6 +67,8 @@ impl Kind {
             Self::HostPortList => "list of host:port".into(),
             Self::BackendList => "list of backend names".into(),
             Self::NetList => "list of IP addresses or networks".into(),
+            Self::NetMap => "map of user name to list of IP addresses or networks".into(),
+            Self::FeatureList => "list of feature names or {name, when_no_auth}".into(),
         }
     }
 }
@@ -120,13 +129,18 @@ fn collect(root: &Value, node: &Value, path: &str, required: bool, out: &mut Vec
             format!("{path}.{name}")
         }
     };
+    // A map whose keys are data (user names) is one key, checked as one value.
+    let leaf_map = schema.get("format").and_then(Value::as_str) == Some("net-map");
     if let Some(Value::Object(props)) = schema.get("properties") {
         let required_names = schema.get("required").and_then(Value::as_array);
         for (name, prop) in props {
             let required = required_names.is_some_and(|r| r.iter().any(|n| n == name));
             collect(root, prop, &join(name), required, out);
         }
-    } else if let Some(items) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+    } else if let Some(items) = schema
+        .get("additionalProperties")
+        .filter(|v| v.is_object() && !leaf_map)
+    {
         collect(root, items, &join("*"), false, out);
     } else if schema.get("type").and_then(Value::as_str) == Some("array")
         && let Some(items) = schema.get("items")
@@ -184,6 +198,7 @@ fn kind_of(schema: &Map<String, Value>) -> Kind {
         "host-port" => return Kind::HostPort,
         "header-name" => return Kind::HeaderName,
         "path" => return Kind::Path,
+        "net-map" => return Kind::NetMap,
         _ => {}
     }
     if let Some(Value::Array(words)) = schema.get("enum") {
@@ -204,11 +219,17 @@ fn kind_of(schema: &Map<String, Value>) -> Kind {
             Some("host-port") => Kind::HostPortList,
             Some("backend") => Kind::BackendList,
             Some("ip-network") => Kind::NetList,
+            Some("feature") => Kind::FeatureList,
             _ => Kind::StrList,
         };
     }
     if has_type("boolean") {
         Kind::Bool
+    } else if has_type("integer") && bound("minimum").is_some_and(|m| m < 0.0) {
+        Kind::Int {
+            min: schema.get("minimum").and_then(Value::as_i64).unwrap_or(i64::MIN),
+            max: schema.get("maximum").and_then(Value::as_i64).unwrap_or(i64::MAX),
+        }
     } else if has_type("integer") {
         Kind::UInt {
             min: ubound("minimum", 0),

@@ -15,32 +15,6 @@ const LEARNING_SOURCES: &[&str] = &[
 
 /// Every problem of the brute-force settings.
 pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
-    let names = |pick: fn(&Feature) -> bool| {
-        Feature::ALL
-            .iter()
-            .filter(|f| pick(f))
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    for (i, feature) in config.server.features.iter().enumerate() {
-        match Feature::from_name(feature) {
-            None => out.push(Diagnostic::error(
-                format!("server.features[{i}]"),
-                format!("unknown feature {feature:?}; known: {}", names(|_| true)),
-            )),
-            // Refused rather than ignored: an operator who lists tls_encryption expects
-            // cleartext logins to fail, and silently skipping it would let them through.
-            Some(f) if !f.is_implemented() => out.push(Diagnostic::error(
-                format!("server.features[{i}]"),
-                format!(
-                    "feature {feature:?} is not implemented by nauthilus-rs yet; available: {}",
-                    names(|f| f.is_implemented())
-                ),
-            )),
-            Some(_) => {}
-        }
-    }
     let bf = &config.brute_force;
     let enabled = config.server.has_feature(Feature::BruteForce);
     if enabled && bf.buckets.is_empty() {
@@ -215,18 +189,6 @@ mod tests {
             e[2],
             "brute_force.buckets[1]: expected a mapping of keys, found a value"
         );
-    }
-
-    #[test]
-    fn features_that_do_not_exist_yet_are_refused() {
-        let e = crate::load_str(
-            "server:\n  backends: [passwd_file]\n  features: [rbl, brute_force, magic]\npasswd_file: {path: /u}\nbrute_force:\n  buckets: [{name: a, period: 60, cidr: 24, ipv4: true, failed_requests: 3}]\n",
-            Path::new("/"),
-            Vec::new(),
-        )
-        .unwrap_err();
-        let paths: Vec<&str> = e.errors.iter().map(|d| d.path.as_str()).collect();
-        assert_eq!(paths, ["server.features[0]", "server.features[2]"]);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub fn coerce(kind: &Kind, value: &Value) -> Result<Option<Value>, String> {
         Kind::HostPort => Value::String(host_port(&scalar(value, kind)?)?),
         Kind::Bool => Value::Bool(boolean(value)?),
         Kind::UInt { min, max } => Value::from(unsigned(value, *min, *max)?),
+        Kind::Int { min, max } => Value::from(signed(value, *min, *max)?),
+        Kind::NetMap => net_map(value)?,
+        Kind::FeatureList => Value::Array(feature_list(value)?),
         Kind::Float { min, max } => Value::from(decimal(value, *min, *max)?),
         Kind::Duration { max_secs } => Value::String(duration(value, *max_secs)?),
         Kind::Enum(words) => Value::String(word(&scalar(value, kind)?, words)?),
@@ -44,23 +47,7 @@ pub fn coerce(kind: &Kind, value: &Value) -> Result<Option<Value>, String> {
             }
             Value::Array(out)
         }
-        Kind::NetList => {
-            let items = list(value)?;
-            let bad: Vec<String> = items
-                .iter()
-                .filter(|i| !is_ip_or_network(i))
-                .map(|i| format!("{i:?} is not an IP address or network"))
-                .collect();
-            if !bad.is_empty() {
-                return Err(bad.join("; "));
-            }
-            Value::Array(
-                items
-                    .into_iter()
-                    .map(|s| Value::String(s.trim().to_owned()))
-                    .collect(),
-            )
-        }
+        Kind::NetList => net_list(value)?,
         Kind::BackendList => {
             let items = list(value)?;
             let mut bad = Vec::new();
@@ -78,6 +65,101 @@ pub fn coerce(kind: &Kind, value: &Value) -> Result<Option<Value>, String> {
         }
     };
     Ok(Some(canonical))
+}
+
+fn net_list(value: &Value) -> Result<Value, String> {
+    let items = list(value)?;
+    let bad: Vec<String> = items
+        .iter()
+        .filter(|i| !is_ip_or_network(i))
+        .map(|i| format!("{i:?} is not an IP address or network"))
+        .collect();
+    if !bad.is_empty() {
+        return Err(bad.join("; "));
+    }
+    Ok(Value::Array(
+        items
+            .into_iter()
+            .map(|s| Value::String(s.trim().to_owned()))
+            .collect(),
+    ))
+}
+
+/// User name → networks; the names are kept as written (case and dots are data here).
+fn net_map(value: &Value) -> Result<Value, String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "expected a mapping of user names to lists of networks, found {}",
+            shape(value)
+        ));
+    };
+    let mut out = serde_json::Map::new();
+    let mut bad = Vec::new();
+    for (user, nets) in map {
+        match net_list(nets) {
+            Ok(v) => {
+                out.insert(user.clone(), v);
+            }
+            Err(e) => bad.push(format!("{user:?}: {e}")),
+        }
+    }
+    if bad.is_empty() {
+        Ok(Value::Object(out))
+    } else {
+        Err(bad.join("; "))
+    }
+}
+
+/// `server.features` items in one shape, `{name, when_no_auth}`; names are trimmed and
+/// lower-cased (whether a feature exists is checked later, per item).
+fn feature_list(value: &Value) -> Result<Vec<Value>, String> {
+    let item = |i: usize, v: &Value| -> Result<Value, String> {
+        let (name, when_no_auth) = match v {
+            Value::String(s) => (s.as_str(), false),
+            Value::Object(m) => {
+                if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "name" | "when_no_auth")) {
+                    return Err(format!("item {i}: unknown key {k:?} (known: name, when_no_auth)"));
+                }
+                let Some(Value::String(name)) = m.get("name") else {
+                    return Err(format!("item {i}: `name` (a string) is required"));
+                };
+                let when = match m.get("when_no_auth") {
+                    None | Some(Value::Null) => false,
+                    Some(w) => boolean(w).map_err(|e| format!("item {i}: when_no_auth: {e}"))?,
+                };
+                (name.as_str(), when)
+            }
+            other => {
+                return Err(format!(
+                    "item {i}: expected a feature name or {{name, when_no_auth}}, found {}",
+                    shape(other)
+                ));
+            }
+        };
+        Ok(serde_json::json!({"name": name.trim().to_ascii_lowercase(), "when_no_auth": when_no_auth}))
+    };
+    match value {
+        Value::String(_) => list(value)?
+            .iter()
+            .enumerate()
+            .map(|(i, n)| item(i, &Value::String(n.clone())))
+            .collect(),
+        Value::Array(items) => items.iter().enumerate().map(|(i, v)| item(i, v)).collect(),
+        _ => Err(format!("expected a list, found {}", shape(value))),
+    }
+}
+
+fn signed(value: &Value, min: i64, max: i64) -> Result<i64, String> {
+    let n = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(n) => Err(format!("{n} is out of range {min}..{max}")),
+        None => Err(format!("expected a whole number {min}..{max}, found {value}")),
+    }
 }
 
 fn scalar(value: &Value, kind: &Kind) -> Result<String, String> {
@@ -295,6 +377,44 @@ mod tests {
                 .contains("not implement yet")
         );
         assert!(coerce(&Kind::Str, &json!({"a": 1})).is_err());
+    }
+
+    #[test]
+    fn features_take_both_shapes() {
+        assert_eq!(
+            coerce(
+                &Kind::FeatureList,
+                &json!(["RBL", {"name": "tls_encryption", "when_no_auth": true}])
+            ),
+            Ok(Some(json!([
+                {"name": "rbl", "when_no_auth": false},
+                {"name": "tls_encryption", "when_no_auth": true},
+            ])))
+        );
+        assert_eq!(
+            coerce(&Kind::FeatureList, &json!("brute_force, rbl")),
+            Ok(Some(json!([
+                {"name": "brute_force", "when_no_auth": false},
+                {"name": "rbl", "when_no_auth": false},
+            ])))
+        );
+        assert!(coerce(&Kind::FeatureList, &json!([{"when_no_auth": true}])).is_err());
+        assert!(coerce(&Kind::FeatureList, &json!([{"name": "rbl", "colour": 1}])).is_err());
+        assert!(coerce(&Kind::FeatureList, &json!([7])).is_err());
+    }
+
+    #[test]
+    fn net_maps_keep_user_names() {
+        assert_eq!(
+            coerce(&Kind::NetMap, &json!({"Alice@Example.net": "192.0.2.0/24, ::1"})),
+            Ok(Some(json!({"Alice@Example.net": ["192.0.2.0/24", "::1"]})))
+        );
+        assert!(coerce(&Kind::NetMap, &json!({"a": ["nonsense"]})).is_err());
+        assert!(coerce(&Kind::Int { min: -100, max: 100 }, &json!(-101)).is_err());
+        assert_eq!(
+            coerce(&Kind::Int { min: -100, max: 100 }, &json!("-7")),
+            Ok(Some(json!(-7)))
+        );
     }
 
     #[test]

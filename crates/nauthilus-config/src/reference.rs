@@ -81,9 +81,14 @@ fn write_section(root: &Value, schema: &Value, value: &Value, indent: usize, doc
             } else {
                 out.push_str(&format!("{pad}{name}:\n"));
             }
+            let item = resolve(root, item);
             for (key, entry) in &entries {
-                out.push_str(&format!("{pad}  {key}:\n"));
-                write_section(root, resolve(root, item), entry, indent + 4, docs, out);
+                if item.get("properties").is_some() {
+                    out.push_str(&format!("{pad}  {key}:\n"));
+                    write_section(root, item, entry, indent + 4, docs, out);
+                } else {
+                    out.push_str(&format!("{pad}  {key}: {}\n", scalar(entry, false)));
+                }
             }
         } else if let (Some(item), Value::Array(items)) = (sub.get("items"), &v)
             && resolve(root, item).get("properties").is_some()

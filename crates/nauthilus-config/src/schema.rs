@@ -7,7 +7,7 @@
 //! - `#[schemars(range(min = 1, max = 1024))]`: bounds of a number, or the longest duration in
 //!   seconds for a [`ConfigDuration`](crate::ConfigDuration);
 //! - `#[schemars(schema_with = "crate::schema::host_port")]` (or `secret`, `path`, `header_name`,
-//!   `str_list`, `host_port_list`, `net_list`, `backend_list`): what a string means;
+//!   `str_list`, `host_port_list`, `net_list`, `net_map`, `feature_list`, `backend_list`): what a string means;
 //! - `#[schemars(extend("enum" = ["a", "b"]))]`: a string that is one of a few words;
 //! - `#[schemars(extend("x-required" = true))]`: a key without a default that must be given;
 //! - `#[schemars(example = ...)]`: the value `examples/nauthilus.yml` shows instead of the default.
@@ -65,6 +65,34 @@ pub fn host_port_list(_: &mut SchemaGenerator) -> Schema {
 /// A list of IP addresses and networks.
 pub fn net_list(_: &mut SchemaGenerator) -> Schema {
     list_of(serde_json::json!({"type": "string", "format": "ip-network"}))
+}
+
+/// A mapping of user names to lists of IP addresses and networks (`soft_whitelist`); a key of
+/// its own, so user names keep their dots and case.
+pub fn net_map(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "format": "net-map",
+        "additionalProperties": {"type": ["array", "string"], "items": {"type": "string", "format": "ip-network"}},
+    })
+}
+
+/// `server.features`: feature names, or `{name, when_no_auth}` mappings.
+pub fn feature_list(_: &mut SchemaGenerator) -> Schema {
+    list_of(serde_json::json!({
+        "format": "feature",
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "when_no_auth": {"type": "boolean", "default": false},
+                },
+                "required": ["name"],
+            },
+        ],
+    }))
 }
 
 /// A list of backend names.

@@ -246,6 +246,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
     }
     crate::check_backchannel::check(config, &mut out);
     crate::check_brute_force::check(config, &mut out);
+    crate::check_features::check(config, &mut out);
     crate::check_ldap::check(config, &mut out);
     crate::check_transport::check(config, &mut out);
     crate::check_observability::check(config, &mut out);
@@ -300,9 +301,9 @@ mod tests {
 
     #[test]
     fn unimplemented_nauthilus_sections_warn_once() {
-        let w = walk_json(json!({"realtime_blackhole_lists": {"threshold": 5, "lists": []}}));
+        let w = walk_json(json!({"oauth2": {"clients": []}}));
         assert_eq!(w.diagnostics.len(), 1);
-        assert_eq!(w.diagnostics[0].path, "realtime_blackhole_lists");
+        assert_eq!(w.diagnostics[0].path, "oauth2");
         assert_eq!(w.diagnostics[0].severity, crate::Severity::Warning);
     }
 

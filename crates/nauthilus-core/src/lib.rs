@@ -7,9 +7,11 @@
 pub mod account_mapping;
 pub mod auth_wait;
 pub mod backend;
+pub mod backend_monitor;
 pub mod brute_force;
 pub mod cache_flush;
 pub mod clock;
+pub mod features;
 pub mod memory_cache;
 pub mod metrics;
 pub mod outcome;
@@ -20,8 +22,10 @@ pub mod request;
 pub mod session;
 
 pub use backend::{Backend, BackendError, PassDbResult, PositiveCache};
+pub use backend_monitor::{BackendMonitor, NoHealthyServer};
 pub use brute_force::{Ban, BruteForce, BruteForceStats};
 pub use cache_flush::{FlushReport, UserFlusher};
+pub use features::Features;
 pub use memory_cache::MemoryAuthCache;
 pub use outcome::{Attributes, AuthOutcome, BackendId, Decision, FailReason, FieldNames, Upstream, UserData};
 pub use password::Password;

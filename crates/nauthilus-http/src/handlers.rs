@@ -23,10 +23,25 @@ use crate::state::{AppState, Current};
 async fn authenticate(current: &Current, mut req: AuthRequest, query: AuthQuery) -> Response {
     req.cache_policy = query.cache;
     let mut outcome = current.pipeline.authenticate(&req, clock::now()).await;
-    let upstream = outcome
-        .upstream
-        .clone()
-        .or_else(|| current.http.upstream(req.protocol.as_str()).cloned());
+    let protocol = req.protocol.as_str();
+    // With backend_server_monitoring, an authenticated nginx client goes to a healthy server
+    // of its protocol (in turn); the health is known already, nothing waits on a check.
+    let monitored = match (&outcome.upstream, &outcome.decision, req.service) {
+        (None, Decision::Ok(_), Service::Nginx) => current.pipeline.monitored_upstream(protocol),
+        _ => None,
+    };
+    let upstream = match monitored {
+        Some(Ok(up)) => Some(up),
+        Some(Err(e)) => {
+            tracing::warn!(session = %req.session, protocol = %req.protocol, "{e}: login answered as a temporary failure");
+            outcome = AuthOutcome::temp_fail(format!("{e} ({protocol})"));
+            None
+        }
+        None => outcome
+            .upstream
+            .clone()
+            .or_else(|| current.http.upstream(protocol).cloned()),
+    };
     if req.service == Service::Nginx && upstream.is_none() && matches!(outcome.decision, Decision::Ok(_)) {
         // nginx needs Auth-Server/Auth-Port to proxy the client; an OK without them would leave
         // the client hanging. Say why in the log and let the client retry.

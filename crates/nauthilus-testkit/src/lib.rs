@@ -21,6 +21,8 @@
 //!   the tests run as root.
 //! - [`MariaDb`]: a MariaDB server made by `mariadb-install-db` (root without password), with
 //!   its own socket, port and no system my.cnf.
+//! - [`DnsServer`]: an authoritative DNS server (hickory-server) inside the test process, on a
+//!   free loopback port (UDP and TCP), serving [`Zone`]s the test builds; async, unlike the rest.
 //!
 //! # One managed process
 //!
@@ -63,6 +65,7 @@
 
 mod binary;
 mod cluster;
+mod dns;
 mod error;
 mod mariadb;
 mod port;
@@ -78,6 +81,7 @@ mod tls;
 mod wait;
 
 pub use cluster::{RedisCluster, RedisClusterBuilder};
+pub use dns::{DnsServer, Zone};
 pub use error::TestkitError;
 pub use mariadb::{MARIADB_USER, MariaDb, MariaDbBuilder};
 pub use postgres::{POSTGRES_USER, Postgres, PostgresBuilder};

@@ -19,8 +19,8 @@ use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_backends::sql::{SqlBackend, SqlPool, check_backend as check_sql_backend};
 use nauthilus_config::{BackendName, Config, RedisMode};
 use nauthilus_core::{
-    Backend, BruteForce, FailurePolicy, FailureTiming, MasterUser, MemoryAuthCache, PasswordDigester,
-    Pipeline, PipelineParts, PositiveCache,
+    Backend, BackendMonitor, BruteForce, FailurePolicy, FailureTiming, Features, MasterUser, MemoryAuthCache,
+    PasswordDigester, Pipeline, PipelineParts, PositiveCache,
 };
 use nauthilus_http::AppState;
 use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
@@ -36,6 +36,8 @@ pub enum StartupError {
     Ldap(Vec<ConfigProblem>),
     #[error("{}", format_problems(.0))]
     Sql(Vec<ConfigProblem>),
+    #[error("{0}")]
+    Features(String),
     #[error("server.address: cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("{0}")]
@@ -315,6 +317,22 @@ impl Services {
         parts.master_user = master_user
             .enabled
             .then(|| MasterUser::new(&master_user.delimiter));
+        parts.features = Features::from_config(config, None).map_err(StartupError::Features)?;
+        if !parts.features.is_empty() {
+            let names: Vec<&str> = parts.features.enabled().map(|f| f.name()).collect();
+            tracing::info!(features = %names.join(", "), "pre-auth features enabled");
+        }
+        if config
+            .server
+            .has_feature(nauthilus_config::Feature::BackendServerMonitoring)
+        {
+            let monitor = BackendMonitor::start(config).map_err(StartupError::Features)?;
+            tracing::info!(
+                servers = config.backend_server_monitoring.backend_servers.len(),
+                "backend server monitoring enabled"
+            );
+            parts.backend_monitor = Some(monitor);
+        }
         let digester = PasswordDigester::new(&redis.password_nonce);
         parts.brute_force = BruteForce::from_config(config, self.store.clone(), digester);
         if let Some(bf) = &parts.brute_force {

@@ -20,7 +20,7 @@ pub struct BruteForceConfig {
     /// Clients in these networks are never counted or banned.
     #[schemars(schema_with = "crate::schema::net_list", example = serde_json::json!(["127.0.0.0/8", "::1"]))]
     pub ip_whitelist: Vec<String>,
-    /// Features whose rejections also count as failures (none exist yet; accepted for compatibility).
+    /// Features whose rejections also count as failed logins: `tls_encryption`, `relay_domains`, `rbl`.
     #[schemars(schema_with = "crate::schema::str_list")]
     pub learning: Vec<String>,
     /// The toleration settings of every client without a custom toleration.

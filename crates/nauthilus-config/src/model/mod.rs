@@ -5,9 +5,11 @@ pub mod backchannel;
 pub mod backend;
 pub mod brute_force;
 pub mod feature;
+pub mod features;
 pub mod headers;
 pub mod ldap;
 pub mod metrics;
+pub mod monitoring;
 pub mod redis;
 pub mod server;
 pub mod sql;
@@ -22,9 +24,11 @@ pub use backchannel::{BasicAuthConfig, JwtAuthConfig, JwtUser, MasterUserConfig}
 pub use backend::BackendName;
 pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScoping, Toleration};
 pub use feature::Feature;
+pub use features::{DnsConfig, FeatureSetting, RblConfig, RblList, RelayDomainsConfig, SoftWhitelist};
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use metrics::{MetricsBasicAuth, MetricsConfig};
+pub use monitoring::{BackendServer, BackendServerMonitoring};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 pub use sql::{SqlBackendConfig, SqlBackendRef, SqlMapping, SqlPoolConfig, SqlSearch, SqlSection};
@@ -39,6 +43,12 @@ pub struct Config {
     pub ldap: LdapSection,
     pub sql: SqlSection,
     pub brute_force: BruteForceConfig,
+    /// Networks from which cleartext logins are allowed when `tls_encryption` is enabled.
+    #[schemars(schema_with = "crate::schema::net_list", example = serde_json::json!(["127.0.0.0/8", "::1", "192.168.0.0/16"]))]
+    pub cleartext_networks: Vec<String>,
+    pub relay_domains: RelayDomainsConfig,
+    pub realtime_blackhole_lists: RblConfig,
+    pub backend_server_monitoring: BackendServerMonitoring,
     /// `Auth-Server` for imap on the nginx endpoint.
     pub imap_backend_address: String,
     /// `Auth-Port` for imap on the nginx endpoint.
@@ -73,6 +83,10 @@ impl Default for Config {
             ldap: LdapSection::default(),
             sql: SqlSection::default(),
             brute_force: BruteForceConfig::default(),
+            cleartext_networks: Vec::new(),
+            relay_domains: RelayDomainsConfig::default(),
+            realtime_blackhole_lists: RblConfig::default(),
+            backend_server_monitoring: BackendServerMonitoring::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,
             pop3_backend_address: "127.0.0.1".into(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backchannel::{BasicAuthConfig, JwtAuthConfig, MasterUserConfig};
 use super::backend::BackendName;
+use super::features::{DnsConfig, FeatureSetting};
 use super::headers::RequestHeaders;
 use super::redis::RedisConfig;
 use super::transport::ServerTls;
@@ -32,9 +33,9 @@ pub struct ServerConfig {
     #[schemars(schema_with = "crate::schema::backend_list", extend("x-required" = true))]
     #[schemars(example = serde_json::json!(["cache", "passwd_file"]))]
     pub backends: Vec<BackendName>,
-    /// Optional stages of the pipeline to run: `brute_force`.
-    #[schemars(schema_with = "crate::schema::str_list", example = serde_json::json!(["brute_force"]))]
-    pub features: Vec<String>,
+    /// Optional stages: `brute_force`, `tls_encryption`, `relay_domains`, `rbl`, `backend_server_monitoring`; an item may be `{name, when_no_auth}`.
+    #[schemars(schema_with = "crate::schema::feature_list", example = serde_json::json!(["tls_encryption", "relay_domains", "rbl", "brute_force", "backend_server_monitoring"]))]
+    pub features: Vec<FeatureSetting>,
     /// Protocols brute-force protection applies to (`imap`, `smtp`, ...); empty: every protocol.
     #[schemars(schema_with = "crate::schema::str_list")]
     pub brute_force_protocols: Vec<String>,
@@ -62,12 +63,18 @@ pub struct ServerConfig {
     pub basic_auth: BasicAuthConfig,
     pub jwt_auth: JwtAuthConfig,
     pub master_user: MasterUserConfig,
+    pub dns: DnsConfig,
 }
 
 impl ServerConfig {
     /// True when `feature` is listed in `server.features`.
     pub fn has_feature(&self, feature: super::Feature) -> bool {
-        self.features.iter().any(|f| f == feature.name())
+        self.feature(feature).is_some()
+    }
+
+    /// The `server.features` item naming `feature`, if listed.
+    pub fn feature(&self, feature: super::Feature) -> Option<&FeatureSetting> {
+        self.features.iter().find(|f| f.name == feature.name())
     }
 }
 
@@ -96,6 +103,7 @@ impl Default for ServerConfig {
             basic_auth: BasicAuthConfig::default(),
             jwt_auth: JwtAuthConfig::default(),
             master_user: MasterUserConfig::default(),
+            dns: DnsConfig::default(),
         }
     }
 }

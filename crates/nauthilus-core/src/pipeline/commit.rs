@@ -18,7 +18,9 @@ impl Pipeline {
                 self.commit_failure(a).await;
             }
             // Not a guess (or no verdict): a reservation still held is given back.
-            Decision::Fail(FailReason::BruteForce | FailReason::Filtered) | Decision::TempFail(_) => {
+            // (A feature's rejection that brute force learns from was counted when it triggered.)
+            Decision::Fail(FailReason::BruteForce | FailReason::Filtered | FailReason::Feature(_))
+            | Decision::TempFail(_) => {
                 self.release(a).await;
             }
         }

@@ -18,12 +18,17 @@ fn or_na(value: &str) -> &str {
 }
 
 pub(super) fn outcome(req: &AuthRequest, outcome: &AuthOutcome, latency: Duration) {
+    let feature_reason;
     let (result, backend, account, reason) = match &outcome.decision {
         Decision::Ok(user) => ("ok", user.backend.name(), user.account.as_str(), ""),
         Decision::Fail(FailReason::WrongPassword) => ("fail", "", "", "wrong password"),
         Decision::Fail(FailReason::UnknownUser) => ("fail", "", "", "unknown user"),
         Decision::Fail(FailReason::BruteForce) => ("fail", "", "", "brute force: network banned"),
         Decision::Fail(FailReason::Filtered) => ("fail", "", "", "refused by a filter"),
+        Decision::Fail(FailReason::Feature(f)) => {
+            feature_reason = format!("feature {f}");
+            ("fail", "", "", feature_reason.as_str())
+        }
         Decision::TempFail(why) => ("tempfail", "", "", why.as_str()),
     };
     // authn: the credentials were right; authz: no filter refused the login.

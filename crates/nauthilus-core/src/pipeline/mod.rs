@@ -2,7 +2,7 @@
 //! (`ControlFlow`):
 //!
 //! ```text
-//! environment ─► brute-force check ─► in-process cache ─► backends (lookup + verify)
+//! environment (features) ─► brute-force check ─► in-process cache ─► backends (lookup + verify)
 //!             ─► filters (may still flip the verdict) ─► commit (caches, brute-force bookkeeping)
 //!             ─► post-actions (detached, after the answer)
 //! ```
@@ -32,10 +32,12 @@ use nauthilus_backends::password::PasswordVerifier;
 
 use crate::auth_wait::auth_wait_secs;
 use crate::backend::{Backend, PositiveCache};
+use crate::backend_monitor::{BackendMonitor, NoHealthyServer};
 use crate::brute_force::BruteForce;
 use crate::cache_flush::UserFlusher;
+use crate::features::Features;
 use crate::memory_cache::MemoryAuthCache;
-use crate::outcome::{AuthOutcome, FailReason};
+use crate::outcome::{AuthOutcome, FailReason, Upstream};
 use crate::request::AuthRequest;
 
 pub use attempt::{Attempt, Source};
@@ -73,8 +75,12 @@ pub struct PipelineParts {
     pub verifier: PasswordVerifier,
     /// This process' cache of verified logins.
     pub memory_cache: Option<MemoryAuthCache>,
+    /// The built-in pre-auth features (`tls_encryption`, `relay_domains`, `rbl`) enabled.
+    pub features: Features,
     /// Brute-force protection, when enabled.
     pub brute_force: Option<BruteForce>,
+    /// Health of the nginx upstreams (`backend_server_monitoring`), when enabled.
+    pub backend_monitor: Option<BackendMonitor>,
     /// Filters, in order, after the backends.
     pub filters: Vec<Arc<dyn Filter>>,
     /// Post-actions, run detached after the answer.
@@ -94,7 +100,9 @@ impl PipelineParts {
             positive_cache: None,
             verifier,
             memory_cache: None,
+            features: Features::default(),
             brute_force: None,
+            backend_monitor: None,
             filters: Vec::new(),
             post_actions: Vec::new(),
             failure: FailurePolicy::default(),
@@ -131,6 +139,17 @@ impl Pipeline {
             positive_cache: self.parts.positive_cache.clone(),
             brute_force: self.parts.brute_force.clone(),
         }
+    }
+
+    /// With `backend_server_monitoring`: the next healthy upstream for `protocol` (round robin),
+    /// `Err` when none of its servers is healthy; `None` when no server is monitored for it.
+    pub fn monitored_upstream(&self, protocol: &str) -> Option<Result<Upstream, NoHealthyServer>> {
+        self.parts.backend_monitor.as_ref()?.upstream(protocol)
+    }
+
+    /// The monitored upstreams, if `backend_server_monitoring` is enabled.
+    pub fn backend_monitor(&self) -> Option<&BackendMonitor> {
+        self.parts.backend_monitor.as_ref()
     }
 
     /// The configured backends.
@@ -179,7 +198,7 @@ impl Pipeline {
     /// Environment → brute force → in-process cache → backends → filters. `Break` ends early
     /// with an outcome no filter may change (a ban, a temporary failure, a refused request).
     async fn decide(&self, a: &mut Attempt<'_>) -> ControlFlow<AuthOutcome, AuthOutcome> {
-        self.environment(a)?;
+        self.environment(a).await?;
         self.check_brute_force(a).await?;
         let verdict = match self.memory_cache(a) {
             ControlFlow::Break(hit) => hit,

@@ -6,7 +6,9 @@
 //! | fail     | 403 + `Auth-Wait` (json, header)  | 200 + `Auth-Wait` |
 //! | tempfail | 500                               | 200 (+ `Auth-Error-Code: 451 4.3.0` for smtp) |
 //!
-//! Every one carries `Auth-Status` and `X-Nauthilus-Memory-Cache`; success adds `Auth-User`.
+//! Every one carries `Auth-Status` and `X-Nauthilus-Memory-Cache`; success adds `Auth-User`. A
+//! failure's `Auth-Status` (and the `error` of its body) is the outcome's `status_message` when a
+//! stage set one (`TLS transport encryption required`, a filter's text), else the default.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -64,7 +66,8 @@ pub fn respond(
             }
         }
         Decision::Fail(_) => {
-            headers.insert("auth-status", HeaderValue::from_static(STATUS_FAIL));
+            let status = status_text(outcome, STATUS_FAIL);
+            headers.insert("auth-status", status.1);
             if let (Some(wait), Service::Json | Service::Header | Service::Nginx) =
                 (outcome.auth_wait, service)
             {
@@ -73,11 +76,12 @@ pub fn respond(
             if nginx {
                 (StatusCode::OK, headers).into_response()
             } else {
-                (StatusCode::FORBIDDEN, headers, error_body(STATUS_FAIL, session)).into_response()
+                (StatusCode::FORBIDDEN, headers, error_body(status.0, session)).into_response()
             }
         }
         Decision::TempFail(_) => {
-            headers.insert("auth-status", HeaderValue::from_static(STATUS_TEMPFAIL));
+            let status = status_text(outcome, STATUS_TEMPFAIL);
+            headers.insert("auth-status", status.1);
             if nginx {
                 if protocol == "smtp" {
                     headers.insert("auth-error-code", HeaderValue::from_static("451 4.3.0"));
@@ -87,12 +91,22 @@ pub fn respond(
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     headers,
-                    error_body(STATUS_TEMPFAIL, session),
+                    error_body(status.0, session),
                 )
                     .into_response()
             }
         }
     }
+}
+
+/// The failure text to send: the stage's `status_message` when it can be a header value, else
+/// `default`.
+fn status_text<'a>(outcome: &'a AuthOutcome, default: &'static str) -> (&'a str, HeaderValue) {
+    outcome
+        .status_message
+        .as_deref()
+        .and_then(|m| HeaderValue::from_str(m).ok().map(|v| (m, v)))
+        .unwrap_or((default, HeaderValue::from_static(default)))
 }
 
 fn ok_text(mut headers: HeaderMap) -> Response {

@@ -35,14 +35,16 @@ fn config_check_warns_about_unimplemented_nauthilus_keys_and_passes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("users"), "a:{PLAIN}b\n").unwrap();
     let path = dir.path().join("nauthilus.yml");
-    std::fs::write(&path, "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users\nrealtime_blackhole_lists:\n  threshold: 5\n").unwrap();
+    std::fs::write(
+        &path,
+        "server:\n  backends: [passwd_file]\npasswd_file:\n  path: users\noauth2:\n  clients: []\n",
+    )
+    .unwrap();
     let out = nauthilus(&["--config", path.to_str().unwrap(), "--config-check"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains(
-            "warning: realtime_blackhole_lists: Nauthilus key that nauthilus-rs does not implement yet"
-        ),
+        stderr.contains("warning: oauth2: Nauthilus key that nauthilus-rs does not implement yet"),
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
