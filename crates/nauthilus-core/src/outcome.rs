@@ -101,6 +101,8 @@ pub enum FailReason {
     BruteForce,
     /// The credentials were right, but a filter refused the login.
     Filtered,
+    /// A pre-auth feature (`relay_domains`, `rbl`) refused the login before any backend.
+    Feature(nauthilus_config::Feature),
 }
 
 /// The decision itself.

@@ -8,6 +8,7 @@ pub mod admin;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod codec;
+pub mod custom;
 pub mod error;
 pub mod handlers;
 pub mod limits;
@@ -75,6 +76,12 @@ pub fn admin_router() -> Api {
         .route("/bruteforce/flush", delete(admin::brute_force_flush))
 }
 
+/// The custom hooks (`ANY /api/v1/custom/{*hook}`, `lua.custom_hooks`); gone with
+/// `server.disabled_endpoints.custom_hooks`.
+pub fn custom_router() -> Api {
+    Router::new().route("/custom/{*hook}", axum::routing::any(custom::custom_hook))
+}
+
 /// Builds the whole router. Middleware, outermost first:
 /// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`,
 ///    and an `ApiError` a handler returned is rendered as `{"error","guid"}`;
@@ -90,7 +97,10 @@ pub fn admin_router() -> Api {
 /// authentication wraps them). With the `bench` cargo feature, `/api/v1/bench/bare` (module
 /// `bench`) is added under the same middleware; a default build has no such route.
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = auth_router(&state).merge(admin_router());
+    let mut api = auth_router(&state).merge(admin_router());
+    if !state.disabled.custom_hooks {
+        api = api.merge(custom_router());
+    }
     // The benchmarks' HTTP ceiling: same router, same middleware, no pipeline.
     #[cfg(feature = "bench")]
     let api = api.route("/bench/bare", get(bench::bare).post(bench::bare));

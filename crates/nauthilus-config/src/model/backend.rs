@@ -14,9 +14,11 @@ pub enum BackendName {
     PasswdFile,
     /// LDAP: `ldap` (the pool `ldap.config`) or `ldap(<name>)` (`ldap.optional_ldap_pools.<name>`).
     Ldap(Option<String>),
+    /// A Lua script: `lua` (`lua.config.backend_script_path`) or `lua(<name>)` (`lua.optional_lua_backends.<name>`).
+    Lua(Option<String>),
 }
 
-const AVAILABLE: &str = "available: cache, passwd_file, ldap, ldap(<pool>)";
+const AVAILABLE: &str = "available: cache, passwd_file, ldap, ldap(<pool>), lua, lua(<name>)";
 
 impl fmt::Display for BackendName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -25,6 +27,8 @@ impl fmt::Display for BackendName {
             Self::PasswdFile => f.write_str("passwd_file"),
             Self::Ldap(None) => f.write_str("ldap"),
             Self::Ldap(Some(pool)) => write!(f, "ldap({pool})"),
+            Self::Lua(None) => f.write_str("lua"),
+            Self::Lua(Some(name)) => write!(f, "lua({name})"),
         }
     }
 }
@@ -39,10 +43,11 @@ impl FromStr for BackendName {
             "cache" => return Ok(Self::Cache),
             "passwd_file" => return Ok(Self::PasswdFile),
             "ldap" => return Ok(Self::Ldap(None)),
+            "lua" => return Ok(Self::Lua(None)),
             _ => {}
         }
         let base = name.split('(').next().unwrap_or_default().trim();
-        if base == "ldap" {
+        if base == "ldap" || base == "lua" {
             // Lower-cased like every config key, so it names a key of ldap.optional_ldap_pools.
             let inner = name
                 .split_once('(')
@@ -50,13 +55,16 @@ impl FromStr for BackendName {
                 .and_then(|r| r.strip_suffix(')'))
                 .map(str::trim)
                 .filter(|p| !p.is_empty() && !p.contains(['(', ')']));
+            let lua = base == "lua";
             return match inner {
-                Some("default") => Ok(Self::Ldap(None)),
-                Some(pool) => Ok(Self::Ldap(Some(pool.to_owned()))),
-                None => Err(format!("backend {s:?}: expected `ldap` or `ldap(<pool name>)`")),
+                Some("default") if !lua => Ok(Self::Ldap(None)),
+                Some(pool) if !lua => Ok(Self::Ldap(Some(pool.to_owned()))),
+                None if !lua => Err(format!("backend {s:?}: expected `ldap` or `ldap(<pool name>)`")),
+                Some(name) => Ok(Self::Lua(Some(name.to_owned()))),
+                None => Err(format!("backend {s:?}: expected `lua` or `lua(<backend name>)`")),
             };
         }
-        if matches!(base, "lua" | "sql") {
+        if base == "sql" {
             Err(format!(
                 "backend {s:?} is a Nauthilus backend that nauthilus-rs does not implement yet; {AVAILABLE}"
             ))
@@ -85,7 +93,7 @@ impl schemars::JsonSchema for BackendName {
         schemars::json_schema!({
             "type": "string",
             "format": "backend",
-            "pattern": r"^\s*([Cc][Aa][Cc][Hh][Ee]|[Pp][Aa][Ss][Ss][Ww][Dd]_[Ff][Ii][Ll][Ee]|[Ll][Dd][Aa][Pp](\([^()]+\))?)\s*$",
+            "pattern": r"^\s*([Cc][Aa][Cc][Hh][Ee]|[Pp][Aa][Ss][Ss][Ww][Dd]_[Ff][Ii][Ll][Ee]|[Ll][Dd][Aa][Pp](\([^()]+\))?|[Ll][Uu][Aa](\([^()]+\))?)\s*$",
         })
     }
 }
@@ -112,8 +120,12 @@ mod tests {
         assert!("ldap()".parse::<BackendName>().is_err());
         assert!("ldap(a".parse::<BackendName>().is_err());
         assert_eq!(BackendName::Ldap(Some("x".into())).to_string(), "ldap(x)");
+        assert_eq!("lua".parse(), Ok(BackendName::Lua(None)));
+        assert_eq!("Lua(SQL)".parse(), Ok(BackendName::Lua(Some("sql".to_owned()))));
+        assert!("lua()".parse::<BackendName>().is_err());
+        assert_eq!(BackendName::Lua(Some("x".into())).to_string(), "lua(x)");
         assert!(
-            "lua"
+            "sql"
                 .parse::<BackendName>()
                 .unwrap_err()
                 .contains("does not implement yet")

@@ -50,7 +50,7 @@ impl Feature {
     /// True for the features nauthilus-rs implements (listing another is a config error, not a
     /// silent no-op: an operator who lists `tls_encryption` expects cleartext logins to fail).
     pub fn is_implemented(self) -> bool {
-        matches!(self, Self::BruteForce)
+        matches!(self, Self::BruteForce | Self::Lua)
     }
 }
 

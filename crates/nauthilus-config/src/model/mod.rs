@@ -6,6 +6,7 @@ pub mod brute_force;
 pub mod feature;
 pub mod headers;
 pub mod ldap;
+pub mod lua;
 pub mod redis;
 pub mod server;
 
@@ -19,6 +20,9 @@ pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScop
 pub use feature::Feature;
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
+pub use lua::{
+    LuaAction, LuaBackendConfig, LuaConfig, LuaFeature, LuaFilter, LuaHook, LuaSearch, LuaSection,
+};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
 
@@ -29,6 +33,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub passwd_file: PasswdFileConfig,
     pub ldap: LdapSection,
+    pub lua: LuaSection,
     pub brute_force: BruteForceConfig,
     /// `Auth-Server` for imap on the nginx endpoint.
     pub imap_backend_address: String,
@@ -62,6 +67,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             passwd_file: PasswdFileConfig::default(),
             ldap: LdapSection::default(),
+            lua: LuaSection::default(),
             brute_force: BruteForceConfig::default(),
             imap_backend_address: "127.0.0.1".into(),
             imap_backend_port: 9931,

@@ -93,6 +93,9 @@ pub struct ServerTimeouts {
     /// Time to send a request's body once its headers are in; a slower one gets 408 and is closed; 0 = default.
     #[schemars(range(max = 3600))]
     pub body_read: ConfigDuration,
+    /// Longest run of one Lua script call (feature, filter, action, backend, hook); 0 = default.
+    #[schemars(range(max = 3600))]
+    pub lua_script: ConfigDuration,
 }
 
 impl ServerTimeouts {
@@ -100,6 +103,8 @@ impl ServerTimeouts {
     pub const HEADER_READ: ConfigDuration = ConfigDuration::from_secs(30);
     /// Default of `server.timeouts.body_read`.
     pub const BODY_READ: ConfigDuration = ConfigDuration::from_secs(10);
+    /// Default of `server.timeouts.lua_script`.
+    pub const LUA_SCRIPT: ConfigDuration = ConfigDuration::from_secs(30);
 
     /// `header_read`; zero means the default (as Nauthilus treats non-positive timeouts).
     pub fn header_read(&self) -> std::time::Duration {
@@ -109,6 +114,11 @@ impl ServerTimeouts {
     /// `body_read`; zero means the default.
     pub fn body_read(&self) -> std::time::Duration {
         non_zero_or(self.body_read, Self::BODY_READ)
+    }
+
+    /// `lua_script`; zero means the default.
+    pub fn lua_script(&self) -> std::time::Duration {
+        non_zero_or(self.lua_script, Self::LUA_SCRIPT)
     }
 }
 
@@ -125,6 +135,7 @@ impl Default for ServerTimeouts {
         Self {
             header_read: Self::HEADER_READ,
             body_read: Self::BODY_READ,
+            lua_script: Self::LUA_SCRIPT,
         }
     }
 }
@@ -177,6 +188,8 @@ pub struct DisabledEndpoints {
     pub auth_nginx: bool,
     /// Disable `/api/v1/auth/saslauthd` (404).
     pub auth_saslauthd: bool,
+    /// Disable `/api/v1/custom/*` (the Lua custom hooks; 404).
+    pub custom_hooks: bool,
 }
 
 /// `server.nginx_backends.<protocol>`: the upstream the nginx endpoint names for a protocol.

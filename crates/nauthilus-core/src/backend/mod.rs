@@ -35,6 +35,8 @@ pub enum BackendError {
     Verify(VerifyError),
     #[error(transparent)]
     Ldap(#[from] LdapError),
+    #[error("{0}")]
+    Script(String),
 }
 
 /// One configured password database.
@@ -46,6 +48,8 @@ pub enum Backend {
     PasswdFile(Arc<PasswdFile>),
     /// An LDAP pool with its searches (`ldap`, `ldap(<pool>)`).
     Ldap(Arc<LdapBackend>),
+    /// A Lua script (`lua`, `lua(<name>)`).
+    Lua(Arc<dyn crate::script::ScriptBackend>),
 }
 
 impl Backend {
@@ -55,6 +59,7 @@ impl Backend {
             Self::Cache(_) => BackendId::Cache,
             Self::PasswdFile(_) => BackendId::PasswdFile,
             Self::Ldap(_) => BackendId::Ldap,
+            Self::Lua(_) => BackendId::Lua,
         }
     }
 
@@ -64,6 +69,7 @@ impl Backend {
             Self::Cache(_) => false,
             Self::PasswdFile(_) => true,
             Self::Ldap(ldap) => ldap.supports_list_accounts(),
+            Self::Lua(_) => true,
         }
     }
 
@@ -77,6 +83,7 @@ impl Backend {
             Self::Cache(cache) => Ok(cache.lookup(req).await?),
             Self::PasswdFile(file) => passwd_file::verify(file, req, verifier).await,
             Self::Ldap(backend) => ldap::verify(backend, req).await,
+            Self::Lua(script) => script.verify(req).await.map_err(BackendError::Script),
         }
     }
 
@@ -86,6 +93,7 @@ impl Backend {
             Self::Cache(_) => Ok(Vec::new()),
             Self::PasswdFile(file) => Ok(passwd_file::list_accounts(file)),
             Self::Ldap(backend) => Ok(backend.list_accounts().await?),
+            Self::Lua(script) => script.list_accounts().await.map_err(BackendError::Script),
         }
     }
 }

@@ -18,7 +18,8 @@ impl Pipeline {
                 self.commit_failure(a).await;
             }
             // Not a guess (or no verdict): a reservation still held is given back.
-            Decision::Fail(FailReason::BruteForce | FailReason::Filtered) | Decision::TempFail(_) => {
+            Decision::Fail(FailReason::BruteForce | FailReason::Filtered | FailReason::Feature(_))
+            | Decision::TempFail(_) => {
                 self.release(a).await;
             }
         }

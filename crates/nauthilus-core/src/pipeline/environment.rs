@@ -7,11 +7,13 @@ use super::{Attempt, Pipeline};
 use crate::outcome::{AuthOutcome, FailReason};
 
 impl Pipeline {
-    pub(super) fn environment(&self, a: &Attempt<'_>) -> ControlFlow<AuthOutcome> {
+    pub(super) async fn environment(&self, a: &Attempt<'_>) -> ControlFlow<AuthOutcome> {
         if a.authenticating && a.req.password.is_empty() {
             // Codecs reject this as malformed; never let an empty password reach a backend.
             return ControlFlow::Break(self.fail(a.req, FailReason::WrongPassword));
         }
+        // Script features first (`script_features.rs`); `abort` skips the built-in ones.
+        let _skip_builtin_features = self.script_features(a).await?;
         ControlFlow::Continue(())
     }
 }

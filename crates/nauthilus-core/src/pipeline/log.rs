@@ -6,12 +6,17 @@ use crate::outcome::{AuthOutcome, Decision, FailReason};
 use crate::request::{AuthMode, AuthRequest};
 
 pub(super) fn outcome(req: &AuthRequest, outcome: &AuthOutcome) {
+    let feature_reason;
     let (result, backend, account, reason) = match &outcome.decision {
         Decision::Ok(user) => ("ok", user.backend.name(), user.account.as_str(), ""),
         Decision::Fail(FailReason::WrongPassword) => ("fail", "", "", "wrong password"),
         Decision::Fail(FailReason::UnknownUser) => ("fail", "", "", "unknown user"),
         Decision::Fail(FailReason::BruteForce) => ("fail", "", "", "brute force: network banned"),
         Decision::Fail(FailReason::Filtered) => ("fail", "", "", "refused by a filter"),
+        Decision::Fail(FailReason::Feature(f)) => {
+            feature_reason = format!("feature {f}");
+            ("fail", "", "", feature_reason.as_str())
+        }
         Decision::TempFail(why) => ("tempfail", "", "", why.as_str()),
     };
     let mut extra = String::new();

@@ -21,6 +21,7 @@ mod filters;
 mod log;
 mod memory_cache;
 mod post_actions;
+mod script_features;
 mod timing;
 
 use std::ops::ControlFlow;
@@ -36,6 +37,7 @@ use crate::cache_flush::UserFlusher;
 use crate::memory_cache::MemoryAuthCache;
 use crate::outcome::{AuthOutcome, FailReason};
 use crate::request::AuthRequest;
+use crate::script::{ScriptFeatures, ScriptHooks};
 
 pub use attempt::{Attempt, Source};
 pub use filters::{Filter, FilterError};
@@ -77,6 +79,10 @@ pub struct PipelineParts {
     pub filters: Vec<Arc<dyn Filter>>,
     /// Post-actions, run detached after the answer.
     pub post_actions: Vec<Arc<dyn PostAction>>,
+    /// Script features (`lua.features`), run before the built-in features.
+    pub script_features: Option<Arc<dyn ScriptFeatures>>,
+    /// Custom hooks (`/api/v1/custom/...`).
+    pub hooks: Option<Arc<dyn ScriptHooks>>,
     pub failure: FailurePolicy,
     /// How long failures for unknown users take (against user enumeration by timing).
     pub timing: FailureTiming,
@@ -93,6 +99,8 @@ impl PipelineParts {
             brute_force: None,
             filters: Vec::new(),
             post_actions: Vec::new(),
+            script_features: None,
+            hooks: None,
             failure: FailurePolicy::default(),
             timing: FailureTiming::off(),
         }
@@ -133,6 +141,11 @@ impl Pipeline {
         &self.parts.backends
     }
 
+    /// The custom hooks, if any are configured.
+    pub fn hooks(&self) -> Option<&Arc<dyn ScriptHooks>> {
+        self.parts.hooks.as_ref()
+    }
+
     /// Decides one login (or, in `no-auth` mode, one lookup) at time `now`.
     pub async fn authenticate(&self, req: &AuthRequest, now: SystemTime) -> AuthOutcome {
         let started = crate::clock::monotonic();
@@ -140,7 +153,14 @@ impl Pipeline {
         let outcome = match self.decide(&mut attempt).await {
             ControlFlow::Break(outcome) | ControlFlow::Continue(outcome) => outcome,
         };
-        let outcome = self.commit(&mut attempt, outcome).await;
+        let mut outcome = self.commit(&mut attempt, outcome).await;
+        // What scripts asked for along the way (`custom_log_add`, `status_message_set`).
+        req.scratch.with(|s| {
+            outcome.log_fields.extend(s.log_fields.drain(..));
+            if outcome.status_message.is_none() {
+                outcome.status_message = s.status_message.take();
+            }
+        });
         self.parts.timing.equalize(&attempt, &outcome, started).await;
         log::outcome(req, &outcome);
         self.spawn_post_actions(req, &outcome);
@@ -150,7 +170,7 @@ impl Pipeline {
     /// Environment → brute force → in-process cache → backends → filters. `Break` ends early
     /// with an outcome no filter may change (a ban, a temporary failure, a refused request).
     async fn decide(&self, a: &mut Attempt<'_>) -> ControlFlow<AuthOutcome, AuthOutcome> {
-        self.environment(a)?;
+        self.environment(a).await?;
         self.check_brute_force(a).await?;
         let verdict = match self.memory_cache(a) {
             ControlFlow::Break(hit) => hit,
