@@ -64,7 +64,10 @@ pub fn respond(
             }
         }
         Decision::Fail(_) => {
-            headers.insert("auth-status", HeaderValue::from_static(STATUS_FAIL));
+            // A stage's (script's) status message replaces the default text.
+            let status = outcome.status_message.as_deref().unwrap_or(STATUS_FAIL);
+            let status_value = HeaderValue::from_str(status).unwrap_or(HeaderValue::from_static(STATUS_FAIL));
+            headers.insert("auth-status", status_value);
             if let (Some(wait), Service::Json | Service::Header | Service::Nginx) =
                 (outcome.auth_wait, service)
             {
@@ -73,7 +76,7 @@ pub fn respond(
             if nginx {
                 (StatusCode::OK, headers).into_response()
             } else {
-                (StatusCode::FORBIDDEN, headers, error_body(STATUS_FAIL, session)).into_response()
+                (StatusCode::FORBIDDEN, headers, error_body(status, session)).into_response()
             }
         }
         Decision::TempFail(_) => {

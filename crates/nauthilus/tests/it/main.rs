@@ -12,6 +12,7 @@ mod endpoints;
 mod faults;
 mod hardening;
 mod ldap;
+mod lua;
 mod passwd_reload;
 mod redis;
 mod reload;
