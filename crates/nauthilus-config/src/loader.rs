@@ -159,7 +159,7 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
     let lua = &mut config.lua;
     resolve(&mut lua.config.backend_script_path);
     resolve(&mut lua.config.init_script_path);
-    lua.config.init_script_paths.iter_mut().for_each(|p| resolve(p));
+    lua.config.init_script_paths.iter_mut().for_each(&resolve);
     lua.optional_lua_backends
         .values_mut()
         .for_each(|b| resolve(&mut b.backend_script_path));

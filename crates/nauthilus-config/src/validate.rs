@@ -271,6 +271,44 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
     out
 }
 
+/// `lua`/`lua(<name>)` need their script; a named Lua backend needs its entry.
+fn check_lua(config: &Config, out: &mut Vec<Diagnostic>) {
+    for backend in &config.server.backends {
+        match backend {
+            BackendName::Lua(None) if config.lua.config.backend_script_path.is_empty() => {
+                out.push(Diagnostic::error(
+                    "lua.config.backend_script_path",
+                    "required because server.backends lists lua",
+                ));
+            }
+            BackendName::Lua(Some(name)) => match config.lua.optional_lua_backends.get(name) {
+                None => out.push(Diagnostic::error(
+                    "server.backends",
+                    format!("backend lua({name}): no lua.optional_lua_backends.{name}"),
+                )),
+                Some(b) if b.backend_script_path.is_empty() => out.push(Diagnostic::error(
+                    format!("lua.optional_lua_backends.{name}.backend_script_path"),
+                    format!("required because server.backends lists lua({name})"),
+                )),
+                Some(_) => {}
+            },
+            _ => {}
+        }
+    }
+    for (i, hook) in config.lua.custom_hooks.iter().enumerate() {
+        let method = hook.http_method.to_ascii_uppercase();
+        if !["HEAD", "GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method.as_str()) {
+            out.push(Diagnostic::error(
+                format!("lua.custom_hooks[{i}].http_method"),
+                format!(
+                    "{:?} is not one of: HEAD, GET, POST, PUT, DELETE, PATCH",
+                    hook.http_method
+                ),
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,43 +405,5 @@ mod tests {
     fn a_section_given_a_value_is_an_error() {
         let w = walk_json(json!({"server": {"log": "debug"}}));
         assert_eq!(w.diagnostics[0].path, "server.log");
-    }
-}
-
-/// `lua`/`lua(<name>)` need their script; a named Lua backend needs its entry.
-fn check_lua(config: &Config, out: &mut Vec<Diagnostic>) {
-    for backend in &config.server.backends {
-        match backend {
-            BackendName::Lua(None) if config.lua.config.backend_script_path.is_empty() => {
-                out.push(Diagnostic::error(
-                    "lua.config.backend_script_path",
-                    "required because server.backends lists lua",
-                ));
-            }
-            BackendName::Lua(Some(name)) => match config.lua.optional_lua_backends.get(name) {
-                None => out.push(Diagnostic::error(
-                    "server.backends",
-                    format!("backend lua({name}): no lua.optional_lua_backends.{name}"),
-                )),
-                Some(b) if b.backend_script_path.is_empty() => out.push(Diagnostic::error(
-                    format!("lua.optional_lua_backends.{name}.backend_script_path"),
-                    format!("required because server.backends lists lua({name})"),
-                )),
-                Some(_) => {}
-            },
-            _ => {}
-        }
-    }
-    for (i, hook) in config.lua.custom_hooks.iter().enumerate() {
-        let method = hook.http_method.to_ascii_uppercase();
-        if !["HEAD", "GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method.as_str()) {
-            out.push(Diagnostic::error(
-                format!("lua.custom_hooks[{i}].http_method"),
-                format!(
-                    "{:?} is not one of: HEAD, GET, POST, PUT, DELETE, PATCH",
-                    hook.http_method
-                ),
-            ));
-        }
     }
 }

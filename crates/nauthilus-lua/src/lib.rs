@@ -255,3 +255,6 @@ impl LuaHost {
         stages::run_init(self).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -606,7 +606,7 @@ enum HookValue {
 }
 
 fn read_hook(_: &Lua, v: MultiValue, _: &mut CallState) -> Result<HookValue, String> {
-    Ok(match v.get(0) {
+    Ok(match v.front() {
         None | Some(Value::Nil) => HookValue::Nothing,
         Some(Value::Table(t)) => match crate::value::is_array(t).map_err(|e| e.to_string())? {
             Some(n) if n > 0 => HookValue::Invalid("a hook returned a list".into()),

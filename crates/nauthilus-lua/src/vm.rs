@@ -132,7 +132,7 @@ impl Vm {
         lua.load("if jit then jit.off() end").exec()?;
         let check = |lua: &Lua, _: &mlua::Debug| {
             if let Some(d) = lua.app_data_ref::<Deadline>()
-                && Instant::now() >= d.0
+                && nauthilus_core::clock::instant() >= d.0
             {
                 return Err(mlua::Error::runtime(
                     "script timed out (server.timeouts.lua_script)",
@@ -267,7 +267,7 @@ impl Pool {
         let handle = tokio::runtime::Handle::current();
         let job = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let deadline = Instant::now() + timeout;
+            let deadline = nauthilus_core::clock::instant() + timeout;
             vm.lua.set_app_data(Deadline(deadline));
             vm.lua.set_app_data(state);
             let fut = execute(&pool.shared, &vm, kind, &names, entry, &request, read);

@@ -156,7 +156,7 @@ impl Pipeline {
         let mut outcome = self.commit(&mut attempt, outcome).await;
         // What scripts asked for along the way (`custom_log_add`, `status_message_set`).
         req.scratch.with(|s| {
-            outcome.log_fields.extend(s.log_fields.drain(..));
+            outcome.log_fields.append(&mut s.log_fields);
             if outcome.status_message.is_none() {
                 outcome.status_message = s.status_message.take();
             }

@@ -22,7 +22,7 @@ fn cache() -> &'static Mutex<Cache> {
 
 fn with<T>(f: impl FnOnce(&mut Cache) -> T) -> T {
     let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
-    let now = Instant::now();
+    let now = nauthilus_core::clock::instant();
     c.entries.retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
     f(&mut c)
 }
@@ -39,7 +39,7 @@ pub(super) fn module(lua: &Lua) -> mlua::Result<Table> {
             let v = json(&v)?;
             let exp = ttl
                 .filter(|s| *s > 0.0 && s.is_finite())
-                .map(|s| Instant::now() + Duration::from_secs_f64(s.min(1e9)));
+                .map(|s| nauthilus_core::clock::instant() + Duration::from_secs_f64(s.min(1e9)));
             with(|c| c.entries.insert(k, (v, exp)));
             Ok("OK")
         })?,

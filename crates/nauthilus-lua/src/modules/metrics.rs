@@ -273,7 +273,7 @@ pub(super) fn module(lua: &Lua) -> mlua::Result<Table> {
         let ud = lua.create_userdata(Timer {
             name,
             labels,
-            started: Instant::now(),
+            started: nauthilus_core::clock::instant(),
         })?;
         Ok(MultiValue::from_vec(vec![Value::UserData(ud), Value::Nil]))
     };

@@ -62,7 +62,14 @@ pub(super) fn misc(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
     t.raw_set(
         "wait_random",
         lua.create_async_function(|_, (min, max): (f64, f64)| async move {
-            let (lo, hi) = (min.max(0.0).min(60_000.0), max.max(0.0).min(60_000.0));
+            let clampf = |v: f64| {
+                if v.is_finite() {
+                    v.clamp(0.0, 60_000.0)
+                } else {
+                    0.0
+                }
+            };
+            let (lo, hi) = (clampf(min), clampf(max));
             let ms = if hi > lo {
                 rand::rng().random_range(lo..hi)
             } else {

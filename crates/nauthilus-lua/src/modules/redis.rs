@@ -337,10 +337,10 @@ async fn run_script(
 
 fn list_arg(v: Option<&Value>) -> mlua::Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
-    if let Some(v) = v {
-        if !v.is_nil() {
-            flatten(std::slice::from_ref(v), &mut out)?;
-        }
+    if let Some(v) = v
+        && !v.is_nil()
+    {
+        flatten(std::slice::from_ref(v), &mut out)?;
     }
     Ok(out)
 }

@@ -103,8 +103,11 @@ pub(super) fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, (unix, layout, tz): (f64, Option<String>, Option<String>)| {
             let fmt = go_layout(layout.as_deref().unwrap_or(DEFAULT_LAYOUT));
             let secs = unix.floor();
-            #[allow(clippy::cast_possible_truncation)]
-            let (s, ns) = (secs as i64, ((unix - secs) * 1e9) as u32);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let (s, ns) = (
+                secs as i64,
+                ((unix - secs) * 1e9).clamp(0.0, 999_999_999.0) as u32,
+            );
             let Some(utc) = Utc.timestamp_opt(s, ns).single() else {
                 return nil_err(lua, "time out of range");
             };
