@@ -372,7 +372,7 @@ mod tests {
                 .contains("maximum")
         );
         assert!(
-            coerce(&Kind::BackendList, &json!(["lua"]))
+            coerce(&Kind::BackendList, &json!(["sql"]))
                 .unwrap_err()
                 .contains("not implement yet")
         );

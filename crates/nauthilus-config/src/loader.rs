@@ -168,6 +168,19 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
         resolve(&mut pool.tls_client_cert);
         resolve(&mut pool.tls_client_key);
     }
+    let lua = &mut config.lua;
+    resolve(&mut lua.config.backend_script_path);
+    resolve(&mut lua.config.init_script_path);
+    lua.config.init_script_paths.iter_mut().for_each(&resolve);
+    lua.optional_lua_backends
+        .values_mut()
+        .for_each(|b| resolve(&mut b.backend_script_path));
+    lua.features.iter_mut().for_each(|f| resolve(&mut f.script_path));
+    lua.filters.iter_mut().for_each(|f| resolve(&mut f.script_path));
+    lua.actions.iter_mut().for_each(|a| resolve(&mut a.script_path));
+    lua.custom_hooks
+        .iter_mut()
+        .for_each(|h| resolve(&mut h.script_path));
 }
 
 #[cfg(test)]
@@ -269,7 +282,7 @@ mod tests {
     #[test]
     fn two_errors_are_reported_together() {
         let e = load_str(
-            "server:\n  adress: x\n  backends: [lua]\n",
+            "server:\n  adress: x\n  backends: [sql]\n",
             Path::new("/"),
             no_env(),
         )

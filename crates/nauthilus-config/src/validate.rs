@@ -186,6 +186,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
             "required because server.backends lists passwd_file",
         ));
     }
+    check_lua(config, &mut out);
     let redis = &server.redis;
     let mode = redis.mode();
     let uses_cache = server.backends.contains(&BackendName::Cache);
@@ -273,6 +274,44 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
         }
     }
     out
+}
+
+/// `lua`/`lua(<name>)` need their script; a named Lua backend needs its entry.
+fn check_lua(config: &Config, out: &mut Vec<Diagnostic>) {
+    for backend in &config.server.backends {
+        match backend {
+            BackendName::Lua(None) if config.lua.config.backend_script_path.is_empty() => {
+                out.push(Diagnostic::error(
+                    "lua.config.backend_script_path",
+                    "required because server.backends lists lua",
+                ));
+            }
+            BackendName::Lua(Some(name)) => match config.lua.optional_lua_backends.get(name) {
+                None => out.push(Diagnostic::error(
+                    "server.backends",
+                    format!("backend lua({name}): no lua.optional_lua_backends.{name}"),
+                )),
+                Some(b) if b.backend_script_path.is_empty() => out.push(Diagnostic::error(
+                    format!("lua.optional_lua_backends.{name}.backend_script_path"),
+                    format!("required because server.backends lists lua({name})"),
+                )),
+                Some(_) => {}
+            },
+            _ => {}
+        }
+    }
+    for (i, hook) in config.lua.custom_hooks.iter().enumerate() {
+        let method = hook.http_method.to_ascii_uppercase();
+        if !["HEAD", "GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method.as_str()) {
+            out.push(Diagnostic::error(
+                format!("lua.custom_hooks[{i}].http_method"),
+                format!(
+                    "{:?} is not one of: HEAD, GET, POST, PUT, DELETE, PATCH",
+                    hook.http_method
+                ),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

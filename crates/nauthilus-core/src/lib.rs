@@ -19,6 +19,7 @@ pub mod password;
 pub mod password_digest;
 pub mod pipeline;
 pub mod request;
+pub mod script;
 pub mod session;
 
 pub use backend::{Backend, BackendError, PassDbResult, PositiveCache};
@@ -35,4 +36,8 @@ pub use pipeline::{
     PipelineParts, PostAction,
 };
 pub use request::{AuthMode, AuthRequest, CachePolicy, ClientInfo, LocalInfo, Protocol, Service, TlsInfo};
+pub use script::{
+    HookRequest, HookResponse, RequestScratch, ScriptBackend, ScriptFeatureVerdict, ScriptFeatures,
+    ScriptHooks, ScriptScratch,
+};
 pub use session::SessionId;

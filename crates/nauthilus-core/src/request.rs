@@ -190,6 +190,8 @@ pub struct AuthRequest {
     pub mode: AuthMode,
     /// Which caches this request may use.
     pub cache_policy: CachePolicy,
+    /// What the scripts of this request share (clones of the request share it too).
+    pub scratch: crate::script::ScriptScratch,
 }
 
 impl AuthRequest {
@@ -209,6 +211,7 @@ impl AuthRequest {
             oidc_cid: String::new(),
             mode: AuthMode::Authenticate,
             cache_policy: CachePolicy::default(),
+            scratch: crate::script::ScriptScratch::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod backchannel;
 pub mod bench;
 pub mod codec;
 pub mod compression;
+pub mod custom;
 pub mod error;
 pub mod handlers;
 pub mod health;
@@ -111,6 +112,12 @@ pub fn jwt_router(state: &AppState) -> Api {
         .route("/jwt/refresh", post(admin::jwt_refresh))
 }
 
+/// The custom hooks (`ANY /api/v1/custom/{*hook}`, `lua.custom_hooks`); gone with
+/// `server.disabled_endpoints.custom_hooks`.
+pub fn custom_router() -> Api {
+    Router::new().route("/custom/{*hook}", axum::routing::any(custom::custom_hook))
+}
+
 /// Builds the whole router. Middleware, outermost first:
 /// 1. `assign_session` — every request gets its KSUID, every response `X-Nauthilus-Session`,
 ///    and an `ApiError` a handler returned is rendered as `{"error","guid"}`;
@@ -133,9 +140,12 @@ pub fn jwt_router(state: &AppState) -> Api {
 /// authentication wraps them). With the `bench` cargo feature, `/api/v1/bench/bare` (module
 /// `bench`) is added under the same middleware; a default build has no such route.
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = auth_router(&state)
+    let mut api = auth_router(&state)
         .merge(admin_router(&state))
         .merge(jwt_router(&state));
+    if !state.disabled.custom_hooks {
+        api = api.merge(custom_router());
+    }
     // The benchmarks' HTTP ceiling: same router, same middleware, no pipeline.
     #[cfg(feature = "bench")]
     let api = api.route("/bench/bare", get(bench::bare).post(bench::bare));

@@ -31,6 +31,9 @@ pub use error::StoreError;
 pub use keys::{DEFAULT_CACHE_NAME, KeyLayout};
 pub use memory::MemoryStore;
 
+/// Why raw commands fail in embedded mode.
+const NO_REDIS: &str = "raw Redis commands need server.redis (embedded mode has no Redis)";
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -143,6 +146,22 @@ impl Store {
                 timeouts: 0,
             },
             Backend::Redis(r) => r.stats(),
+        }
+    }
+
+    /// Sends one raw Redis command (for scripts); the in-process store has no Redis.
+    pub async fn raw(&self, command: &::redis::Cmd) -> StoreResult<::redis::Value> {
+        match &self.backend {
+            Backend::Memory(_) => Err(StoreError::Unavailable(NO_REDIS.into())),
+            Backend::Redis(r) => r.raw(command).await,
+        }
+    }
+
+    /// Sends raw Redis commands in one round trip (for scripts).
+    pub async fn raw_pipeline(&self, pipe: &::redis::Pipeline) -> StoreResult<Vec<::redis::Value>> {
+        match &self.backend {
+            Backend::Memory(_) => Err(StoreError::Unavailable(NO_REDIS.into())),
+            Backend::Redis(r) => r.raw_pipeline(pipe).await,
         }
     }
 

@@ -23,6 +23,7 @@ use nauthilus_core::{
     PasswordDigester, Pipeline, PipelineParts, PositiveCache,
 };
 use nauthilus_http::AppState;
+use nauthilus_lua::LuaHost;
 use nauthilus_store::{KeyLayout, MemoryStore, Store, StoreError};
 
 /// Why the server could not start (or a configuration could not be put in force).
@@ -38,6 +39,8 @@ pub enum StartupError {
     Sql(Vec<ConfigProblem>),
     #[error("{0}")]
     Features(String),
+    #[error(transparent)]
+    Lua(#[from] nauthilus_lua::LuaError),
     #[error("server.address: cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("{0}")]
@@ -135,6 +138,13 @@ fn cache_names(config: &Config) -> std::collections::BTreeMap<String, String> {
                 .or_insert_with(|| cache_name.clone());
         }
     }
+    for search in &config.lua.search {
+        for protocol in &search.protocol {
+            names
+                .entry(protocol.to_ascii_lowercase())
+                .or_insert_with(|| search.cache_name.clone());
+        }
+    }
     names
 }
 
@@ -155,6 +165,8 @@ pub struct Services {
     sql_pools: Mutex<HashMap<String, Arc<SqlPool>>>,
     /// The HTTP state, once serving: a reloaded passwd-file forgets changed users' logins there.
     state: Mutex<Weak<AppState>>,
+    /// The Lua init scripts of the last pipeline built, while they run (`build` waits for them).
+    lua_init: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Services {
@@ -169,6 +181,7 @@ impl Services {
             ldap: Mutex::default(),
             sql_pools: Mutex::default(),
             state: Mutex::default(),
+            lua_init: Mutex::default(),
         }))
     }
 
@@ -273,13 +286,49 @@ impl Services {
         name: &BackendName,
         config: &Config,
         positive_cache: &PositiveCache,
+        lua: Option<&Arc<LuaHost>>,
     ) -> Result<Backend, StartupError> {
         Ok(match name {
+            BackendName::Lua(n) => {
+                let backend = lua.and_then(|host| host.backend(n.as_deref())).ok_or_else(|| {
+                    StartupError::Lua(nauthilus_lua::LuaError::new(format!("backend {name}: no script")))
+                })?;
+                Backend::Lua(backend)
+            }
             BackendName::Cache => Backend::Cache(positive_cache.clone()),
             BackendName::PasswdFile => Backend::PasswdFile(self.passwd_file(config)?),
             BackendName::Ldap(pool) => Backend::Ldap(self.ldap(config, pool.as_ref())?),
             BackendName::Sql(name) => Backend::Sql(self.sql(config, name.as_ref())?),
         })
+    }
+
+    /// The Lua stages: filters, features, post-actions, hooks; init scripts start running.
+    fn wire_lua(&self, host: &Arc<LuaHost>, parts: &mut PipelineParts) {
+        if let Some(filters) = host.filters() {
+            parts.filters.push(filters);
+        }
+        if let Some(features) = host.features() {
+            parts.script_features = Some(features);
+        }
+        if let Some(actions) = host.post_actions() {
+            parts.post_actions.push(actions);
+        }
+        if let Some(hooks) = host.hooks() {
+            parts.hooks = Some(hooks);
+        }
+        let host = host.clone();
+        let init = tokio::spawn(async move { host.run_init().await });
+        *self.lua_init.lock().unwrap_or_else(|e| e.into_inner()) = Some(init);
+    }
+
+    /// Waits for the init scripts of the last pipeline built.
+    pub async fn lua_init_done(&self) {
+        let init = self.lua_init.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(init) = init
+            && let Err(e) = init.await
+        {
+            tracing::warn!(error = %e, "lua init scripts aborted");
+        }
     }
 
     /// The pipeline `config` describes, over these services.
@@ -294,8 +343,18 @@ impl Services {
         )
         .with_cache_names(cache_names(config));
         let mut parts = PipelineParts::new(self.verifier.clone());
+        let lua = if LuaHost::wanted(config) {
+            Some(LuaHost::new(config, self.store.clone())?)
+        } else {
+            None
+        };
         for name in &config.server.backends {
-            parts.backends.push(self.backend(name, config, &positive_cache)?);
+            parts
+                .backends
+                .push(self.backend(name, config, &positive_cache, lua.as_ref())?);
+        }
+        if let Some(host) = &lua {
+            self.wire_lua(host, &mut parts);
         }
         parts.positive_cache = config
             .server
@@ -351,6 +410,8 @@ impl Services {
 pub async fn build(config: &Config) -> Result<(Arc<Services>, Arc<AppState>), StartupError> {
     let services = Services::start(config).await?;
     let pipeline = services.pipeline(config)?;
+    // Init scripts (Redis scripts uploaded by name, metrics) finish before the first login.
+    services.lua_init_done().await;
     // Recording is process-wide (the counters outlive reloads); the switch follows the config.
     nauthilus_core::metrics::global().set_enabled(config.server.metrics.enabled);
     let health = nauthilus_http::health::Health::new(services.store.clone());

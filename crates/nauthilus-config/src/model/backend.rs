@@ -16,9 +16,12 @@ pub enum BackendName {
     Ldap(Option<String>),
     /// SQL: `sql` (`sql.config` with `sql.search`) or `sql(<name>)` (`sql.optional_sql_backends.<name>`).
     Sql(Option<String>),
+    /// A Lua script: `lua` (`lua.config.backend_script_path`) or `lua(<name>)` (`lua.optional_lua_backends.<name>`).
+    Lua(Option<String>),
 }
 
-const AVAILABLE: &str = "available: cache, passwd_file, ldap, ldap(<pool>), sql, sql(<name>)";
+const AVAILABLE: &str =
+    "available: cache, passwd_file, ldap, ldap(<pool>), sql, sql(<name>), lua, lua(<name>)";
 
 impl fmt::Display for BackendName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -29,6 +32,8 @@ impl fmt::Display for BackendName {
             Self::Ldap(Some(pool)) => write!(f, "ldap({pool})"),
             Self::Sql(None) => f.write_str("sql"),
             Self::Sql(Some(name)) => write!(f, "sql({name})"),
+            Self::Lua(None) => f.write_str("lua"),
+            Self::Lua(Some(name)) => write!(f, "lua({name})"),
         }
     }
 }
@@ -44,32 +49,33 @@ impl FromStr for BackendName {
             "passwd_file" => return Ok(Self::PasswdFile),
             "ldap" => return Ok(Self::Ldap(None)),
             "sql" => return Ok(Self::Sql(None)),
+            "lua" => return Ok(Self::Lua(None)),
             _ => {}
         }
         let base = name.split('(').next().unwrap_or_default().trim();
-        if base == "ldap" || base == "sql" {
+        if base == "ldap" || base == "sql" || base == "lua" {
             // Lower-cased like every config key, so it names a key of ldap.optional_ldap_pools
-            // (sql.optional_sql_backends).
+            // (sql.optional_sql_backends, lua.optional_lua_backends).
             let inner = name
                 .split_once('(')
                 .map(|(_, r)| r)
                 .and_then(|r| r.strip_suffix(')'))
                 .map(str::trim)
                 .filter(|p| !p.is_empty() && !p.contains(['(', ')']));
-            let make = if base == "ldap" { Self::Ldap } else { Self::Sql };
+            let make = match base {
+                "ldap" => Self::Ldap,
+                "sql" => Self::Sql,
+                _ => Self::Lua,
+            };
             return match inner {
-                Some("default") => Ok(make(None)),
-                Some(pool) => Ok(make(Some(pool.to_owned()))),
+                // `default` names the main pool of LDAP and SQL; a Lua backend called `default`
+                // is just a name.
+                Some("default") if base != "lua" => Ok(make(None)),
+                Some(name) => Ok(make(Some(name.to_owned()))),
                 None => Err(format!("backend {s:?}: expected `{base}` or `{base}(<name>)`")),
             };
         }
-        if base == "lua" {
-            Err(format!(
-                "backend {s:?} is a Nauthilus backend that nauthilus-rs does not implement yet; {AVAILABLE}"
-            ))
-        } else {
-            Err(format!("unknown backend {s:?}; {AVAILABLE}"))
-        }
+        Err(format!("unknown backend {s:?}; {AVAILABLE}"))
     }
 }
 
@@ -92,7 +98,7 @@ impl schemars::JsonSchema for BackendName {
         schemars::json_schema!({
             "type": "string",
             "format": "backend",
-            "pattern": r"^\s*([Cc][Aa][Cc][Hh][Ee]|[Pp][Aa][Ss][Ss][Ww][Dd]_[Ff][Ii][Ll][Ee]|[Ll][Dd][Aa][Pp](\([^()]+\))?|[Ss][Qq][Ll](\([^()]+\))?)\s*$",
+            "pattern": r"^\s*([Cc][Aa][Cc][Hh][Ee]|[Pp][Aa][Ss][Ss][Ww][Dd]_[Ff][Ii][Ll][Ee]|[Ll][Dd][Aa][Pp](\([^()]+\))?|[Ss][Qq][Ll](\([^()]+\))?|[Ll][Uu][Aa](\([^()]+\))?)\s*$",
         })
     }
 }
@@ -126,11 +132,15 @@ mod tests {
         );
         assert!("sql()".parse::<BackendName>().is_err());
         assert_eq!(BackendName::Sql(Some("x".into())).to_string(), "sql(x)");
+        assert_eq!("lua".parse(), Ok(BackendName::Lua(None)));
+        assert_eq!("Lua(SQL)".parse(), Ok(BackendName::Lua(Some("sql".to_owned()))));
+        assert!("lua()".parse::<BackendName>().is_err());
+        assert_eq!(BackendName::Lua(Some("x".into())).to_string(), "lua(x)");
         assert!(
-            "lua"
+            "lmdb"
                 .parse::<BackendName>()
                 .unwrap_err()
-                .contains("does not implement yet")
+                .contains("unknown backend")
         );
     }
 }

@@ -56,6 +56,7 @@ impl Feature {
                 | Self::TlsEncryption
                 | Self::RelayDomains
                 | Self::Rbl
+                | Self::Lua
                 | Self::BackendServerMonitoring
         )
     }

@@ -8,6 +8,7 @@ pub mod feature;
 pub mod features;
 pub mod headers;
 pub mod ldap;
+pub mod lua;
 pub mod metrics;
 pub mod monitoring;
 pub mod redis;
@@ -27,6 +28,9 @@ pub use feature::Feature;
 pub use features::{DnsConfig, FeatureSetting, RblConfig, RblList, RelayDomainsConfig, SoftWhitelist};
 pub use headers::RequestHeaders;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
+pub use lua::{
+    LuaAction, LuaBackendConfig, LuaConfig, LuaFeature, LuaFilter, LuaHook, LuaSearch, LuaSection,
+};
 pub use metrics::{MetricsBasicAuth, MetricsConfig};
 pub use monitoring::{BackendServer, BackendServerMonitoring};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
@@ -42,6 +46,7 @@ pub struct Config {
     pub passwd_file: PasswdFileConfig,
     pub ldap: LdapSection,
     pub sql: SqlSection,
+    pub lua: LuaSection,
     pub brute_force: BruteForceConfig,
     /// Networks from which cleartext logins are allowed when `tls_encryption` is enabled.
     #[schemars(schema_with = "crate::schema::net_list", example = serde_json::json!(["127.0.0.0/8", "::1", "192.168.0.0/16"]))]
@@ -82,6 +87,7 @@ impl Default for Config {
             passwd_file: PasswdFileConfig::default(),
             ldap: LdapSection::default(),
             sql: SqlSection::default(),
+            lua: LuaSection::default(),
             brute_force: BruteForceConfig::default(),
             cleartext_networks: Vec::new(),
             relay_domains: RelayDomainsConfig::default(),

@@ -123,6 +123,9 @@ pub struct ServerTimeouts {
     /// Time requests in flight get to finish after SIGTERM or SIGINT before the server exits anyway; 0 = default.
     #[schemars(range(max = 3600))]
     pub shutdown: ConfigDuration,
+    /// Longest run of one Lua script call (feature, filter, action, backend, hook); 0 = default.
+    #[schemars(range(max = 3600))]
+    pub lua_script: ConfigDuration,
 }
 
 impl ServerTimeouts {
@@ -132,6 +135,8 @@ impl ServerTimeouts {
     pub const BODY_READ: ConfigDuration = ConfigDuration::from_secs(10);
     /// Default of `server.timeouts.shutdown`.
     pub const SHUTDOWN: ConfigDuration = ConfigDuration::from_secs(30);
+    /// Default of `server.timeouts.lua_script`.
+    pub const LUA_SCRIPT: ConfigDuration = ConfigDuration::from_secs(30);
 
     /// `header_read`; zero means the default (as Nauthilus treats non-positive timeouts).
     pub fn header_read(&self) -> std::time::Duration {
@@ -146,6 +151,11 @@ impl ServerTimeouts {
     /// `shutdown`; zero means the default.
     pub fn shutdown(&self) -> std::time::Duration {
         non_zero_or(self.shutdown, Self::SHUTDOWN)
+    }
+
+    /// `lua_script`; zero means the default.
+    pub fn lua_script(&self) -> std::time::Duration {
+        non_zero_or(self.lua_script, Self::LUA_SCRIPT)
     }
 }
 
@@ -163,6 +173,7 @@ impl Default for ServerTimeouts {
             header_read: Self::HEADER_READ,
             body_read: Self::BODY_READ,
             shutdown: Self::SHUTDOWN,
+            lua_script: Self::LUA_SCRIPT,
         }
     }
 }
@@ -247,6 +258,8 @@ pub struct DisabledEndpoints {
     pub auth_saslauthd: bool,
     /// Disable `/api/v1/jwt/token` and `/api/v1/jwt/refresh` (404).
     pub auth_jwt: bool,
+    /// Disable `/api/v1/custom/*` (the Lua custom hooks; 404).
+    pub custom_hooks: bool,
 }
 
 /// `server.nginx_backends.<protocol>`: the upstream the nginx endpoint names for a protocol.

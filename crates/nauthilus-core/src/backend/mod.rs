@@ -39,6 +39,8 @@ pub enum BackendError {
     Ldap(#[from] LdapError),
     #[error(transparent)]
     Sql(#[from] SqlError),
+    #[error("{0}")]
+    Script(String),
 }
 
 /// One configured password database.
@@ -52,6 +54,8 @@ pub enum Backend {
     Ldap(Arc<LdapBackend>),
     /// An SQL database with its queries (`sql`, `sql(<name>)`).
     Sql(Arc<SqlBackend>),
+    /// A Lua script (`lua`, `lua(<name>)`).
+    Lua(Arc<dyn crate::script::ScriptBackend>),
 }
 
 impl Backend {
@@ -62,6 +66,7 @@ impl Backend {
             Self::PasswdFile(_) => BackendId::PasswdFile,
             Self::Ldap(_) => BackendId::Ldap,
             Self::Sql(_) => BackendId::Sql,
+            Self::Lua(_) => BackendId::Lua,
         }
     }
 
@@ -72,6 +77,7 @@ impl Backend {
             Self::PasswdFile(_) => true,
             Self::Ldap(ldap) => ldap.supports_list_accounts(),
             Self::Sql(sql) => sql.supports_list_accounts(),
+            Self::Lua(_) => true,
         }
     }
 
@@ -86,6 +92,7 @@ impl Backend {
             Self::PasswdFile(file) => passwd_file::verify(file, req, verifier).await,
             Self::Ldap(backend) => ldap::verify(backend, req).await,
             Self::Sql(backend) => sql::verify(backend, req, verifier).await,
+            Self::Lua(script) => script.verify(req).await.map_err(BackendError::Script),
         }
     }
 
@@ -96,6 +103,7 @@ impl Backend {
             Self::PasswdFile(file) => Ok(passwd_file::list_accounts(file)),
             Self::Ldap(backend) => Ok(backend.list_accounts().await?),
             Self::Sql(backend) => Ok(backend.list_accounts().await?),
+            Self::Lua(script) => script.list_accounts().await.map_err(BackendError::Script),
         }
     }
 }

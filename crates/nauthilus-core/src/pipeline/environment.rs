@@ -1,5 +1,5 @@
 //! Stage 1: the request's environment. Refuses what must never reach a backend, then runs the
-//! built-in features (`tls_encryption`, `relay_domains`, `rbl`; see `crate::features`). A
+//! Lua features (`script_features.rs`) and the built-in features (`tls_encryption`, `relay_domains`, `rbl`; see `crate::features`). A
 //! feature that triggers ends the login here, before brute force and any backend:
 //!
 //! - `tls_encryption`: a temporary failure with `Auth-Status: TLS transport encryption
@@ -22,6 +22,10 @@ impl Pipeline {
         if a.authenticating && a.req.password.is_empty() {
             // Codecs reject this as malformed; never let an empty password reach a backend.
             return ControlFlow::Break(self.fail(a.req, FailReason::WrongPassword));
+        }
+        // Script features first (`script_features.rs`); their `abort` skips the built-in ones.
+        if self.script_features(a).await? {
+            return ControlFlow::Continue(());
         }
         match self.parts.features.run(a.req, a.authenticating).await {
             None => ControlFlow::Continue(()),

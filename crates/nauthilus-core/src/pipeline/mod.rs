@@ -22,6 +22,7 @@ mod log;
 mod master_user;
 mod memory_cache;
 mod post_actions;
+mod script_features;
 mod timing;
 
 use std::ops::ControlFlow;
@@ -39,6 +40,7 @@ use crate::features::Features;
 use crate::memory_cache::MemoryAuthCache;
 use crate::outcome::{AuthOutcome, FailReason, Upstream};
 use crate::request::AuthRequest;
+use crate::script::{ScriptFeatures, ScriptHooks};
 
 pub use attempt::{Attempt, Source};
 pub use filters::{Filter, FilterError};
@@ -85,6 +87,10 @@ pub struct PipelineParts {
     pub filters: Vec<Arc<dyn Filter>>,
     /// Post-actions, run detached after the answer.
     pub post_actions: Vec<Arc<dyn PostAction>>,
+    /// Script features (`lua.features`), run before the built-in features.
+    pub script_features: Option<Arc<dyn ScriptFeatures>>,
+    /// Custom hooks (`/api/v1/custom/...`).
+    pub hooks: Option<Arc<dyn ScriptHooks>>,
     pub failure: FailurePolicy,
     /// How long failures for unknown users take (against user enumeration by timing).
     pub timing: FailureTiming,
@@ -105,6 +111,8 @@ impl PipelineParts {
             backend_monitor: None,
             filters: Vec::new(),
             post_actions: Vec::new(),
+            script_features: None,
+            hooks: None,
             failure: FailurePolicy::default(),
             timing: FailureTiming::off(),
             master_user: None,
@@ -157,6 +165,11 @@ impl Pipeline {
         &self.parts.backends
     }
 
+    /// The custom hooks, if any are configured.
+    pub fn hooks(&self) -> Option<&Arc<dyn ScriptHooks>> {
+        self.parts.hooks.as_ref()
+    }
+
     /// Decides one login (or, in `no-auth` mode, one lookup) at time `now`. With
     /// `server.master_user`, a login `user*master` is decided as the master and answered as
     /// the user (see `master_user`).
@@ -179,7 +192,14 @@ impl Pipeline {
         let outcome = match self.decide(&mut attempt).await {
             ControlFlow::Break(outcome) | ControlFlow::Continue(outcome) => outcome,
         };
-        let outcome = self.commit(&mut attempt, outcome).await;
+        let mut outcome = self.commit(&mut attempt, outcome).await;
+        // What scripts asked for along the way (`custom_log_add`, `status_message_set`).
+        req.scratch.with(|s| {
+            outcome.log_fields.append(&mut s.log_fields);
+            if outcome.status_message.is_none() {
+                outcome.status_message = s.status_message.take();
+            }
+        });
         self.parts.timing.equalize(&attempt, &outcome, started).await;
         let elapsed = started.elapsed();
         let metrics = crate::metrics::global();

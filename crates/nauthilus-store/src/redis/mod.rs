@@ -112,6 +112,16 @@ impl RedisStore {
         }
     }
 
+    /// Any command, as scripts send them (`nauthilus_redis`).
+    pub(crate) async fn raw(&self, command: &redis::Cmd) -> StoreResult<Value> {
+        self.query(command).await
+    }
+
+    /// Several commands in one round trip; one reply per command.
+    pub(crate) async fn raw_pipeline(&self, pipe: &redis::Pipeline) -> StoreResult<Vec<Value>> {
+        self.run(async |conn| pipe.query_async(conn).await).await
+    }
+
     pub(crate) async fn ping(&self) -> StoreResult<()> {
         let _: Value = self.query(&cmd("PING")).await?;
         Ok(())

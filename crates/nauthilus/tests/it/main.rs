@@ -14,6 +14,7 @@ mod faults;
 mod features;
 mod hardening;
 mod ldap;
+mod lua;
 mod master_user;
 mod metrics;
 mod monitoring;

@@ -1,0 +1,106 @@
+//! What scripted stages (the Lua host, `nauthilus-lua`) plug into the pipeline, as traits, so
+//! that this crate knows nothing of Lua: a scripted backend, the pre-auth script features,
+//! custom HTTP hooks, and the per-request scratch space the stages of one login share
+//! (`nauthilus_context`, custom log fields, a status message).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+
+use crate::backend::PassDbResult;
+use crate::request::AuthRequest;
+
+/// What the scripts of one request share (features, backend, filters, actions).
+#[derive(Clone, Debug, Default)]
+pub struct RequestScratch {
+    /// `nauthilus_context`: values deep-copied in and out of the scripts.
+    pub context: serde_json::Map<String, serde_json::Value>,
+    /// Fields scripts added to the request's log line (`custom_log_add`).
+    pub log_fields: Vec<(String, String)>,
+    /// An `Auth-Status` text a script set (`status_message_set`).
+    pub status_message: Option<String>,
+}
+
+/// The scratch space of one request; clones share it.
+#[derive(Clone, Default)]
+pub struct ScriptScratch(Arc<Mutex<RequestScratch>>);
+
+impl ScriptScratch {
+    /// Runs `f` on the scratch space (never held across an await).
+    pub fn with<T>(&self, f: impl FnOnce(&mut RequestScratch) -> T) -> T {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl fmt::Debug for ScriptScratch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ScriptScratch")
+    }
+}
+
+/// A password database implemented by a script (`lua`, `lua(<name>)`).
+pub trait ScriptBackend: Send + Sync + fmt::Debug {
+    /// The backend's name for logs (`lua`, `lua(sql)`).
+    fn name(&self) -> &str;
+
+    /// Looks the user up and checks the password. An error is a temporary failure.
+    fn verify<'a>(&'a self, req: &'a AuthRequest) -> BoxFuture<'a, Result<PassDbResult, String>>;
+
+    /// Every account the script lists.
+    fn list_accounts(&self) -> BoxFuture<'_, Result<Vec<String>, String>>;
+}
+
+/// What the script features decided for one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptFeatureVerdict {
+    /// No feature triggered; `abort` skips the built-in features.
+    Pass { abort: bool },
+    /// A feature triggered (its actions have run): the login fails.
+    Triggered { feature: String },
+    /// A feature could not run: a temporary failure.
+    Error(String),
+}
+
+/// The pre-auth script features (`lua.features`).
+pub trait ScriptFeatures: Send + Sync + fmt::Debug {
+    /// Runs every feature for `req`.
+    fn run<'a>(&'a self, req: &'a AuthRequest) -> BoxFuture<'a, ScriptFeatureVerdict>;
+}
+
+/// One call of a custom hook (`/api/v1/custom/<location>`).
+#[derive(Clone, Debug, Default)]
+pub struct HookRequest {
+    /// The request id.
+    pub session: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The part of the path after `/api/v1/custom/`.
+    pub location: String,
+    /// The full request path.
+    pub path: String,
+    /// Query parameters in order.
+    pub query: Vec<(String, String)>,
+    /// Request headers (lower-cased names) in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What a hook answers.
+#[derive(Clone, Debug, Default)]
+pub struct HookResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The custom hooks (`lua.custom_hooks`).
+pub trait ScriptHooks: Send + Sync + fmt::Debug {
+    /// Runs the hook for `req.location` and `req.method`; `None` when there is none.
+    fn run(&self, req: HookRequest) -> BoxFuture<'_, Option<HookResponse>>;
+}
+
+/// Attribute values a script returned, by name (helper for implementors).
+pub type ScriptAttributes = BTreeMap<String, Vec<String>>;

@@ -1,0 +1,260 @@
+//! The Lua host: runs operators' Nauthilus (v1.12) Lua scripts unchanged — backends
+//! (`lua`, `lua(<name>)`), features, filters, actions, post-actions, custom hooks and init
+//! scripts — on pools of prepared LuaJIT VMs. The contract is `lua-api.md`; see docs/lua.md.
+//!
+//! - `vm.rs`: compiled scripts, VM pools, one call with its limits;
+//! - `modules/`: what scripts `require`;
+//! - `stages.rs`: the pipeline's traits (`ScriptBackend`, `Filter`, `ScriptFeatures`,
+//!   `PostAction`, `ScriptHooks`) implemented on the pools.
+
+mod modules;
+mod stages;
+mod value;
+mod vm;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nauthilus_config::{BackendName, Config, Feature};
+use nauthilus_store::Store;
+
+pub use modules::metrics::render as render_metrics;
+pub use stages::{LuaBackend, LuaFeatures, LuaFilters, LuaHooks, LuaPostActions};
+
+use crate::vm::{Kind, Pool, Script};
+
+/// What every VM's modules use (lives as long as the host).
+pub(crate) struct Shared {
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub package_path: String,
+    pub redis_prefix: String,
+    pub log_format: &'static str,
+    pub log_level: String,
+    pub password_nonce: String,
+    /// `ip_scoping_v4_cidr`, `ip_scoping_v6_cidr`.
+    pub ip_scoping: (u8, u8),
+    pub timeout: Duration,
+    pub memory_limit: usize,
+}
+
+/// Why the Lua host could not be built (a missing or broken script, a bad setting).
+#[derive(Debug, thiserror::Error)]
+#[error("lua: {0}")]
+pub struct LuaError(String);
+
+impl LuaError {
+    /// An error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// The Lua host of one configuration: compiled scripts and their VM pools.
+pub struct LuaHost {
+    shared: Arc<Shared>,
+    config: Config,
+    backends: HashMap<Option<String>, Arc<Pool>>,
+    features: Option<Arc<Pool>>,
+    filters: Option<Arc<Pool>>,
+    actions: Option<Arc<Pool>>,
+    hooks: Option<Arc<Pool>>,
+}
+
+impl std::fmt::Debug for LuaHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuaHost").finish_non_exhaustive()
+    }
+}
+
+fn scripts(entries: impl Iterator<Item = (String, String)>) -> Result<Vec<Arc<Script>>, LuaError> {
+    entries
+        .map(|(name, path)| Script::load(&name, &path).map_err(LuaError))
+        .collect()
+}
+
+/// The name a hook is known by in its pool.
+pub(crate) fn hook_name(method: &str, location: &str) -> String {
+    format!(
+        "{} {}",
+        method.to_ascii_uppercase(),
+        location.trim_start_matches('/')
+    )
+}
+
+impl LuaHost {
+    /// True when `config` uses Lua at all.
+    pub fn wanted(config: &Config) -> bool {
+        let lua = &config.lua;
+        config
+            .server
+            .backends
+            .iter()
+            .any(|b| matches!(b, BackendName::Lua(_)))
+            || !lua.features.is_empty()
+            || !lua.filters.is_empty()
+            || !lua.actions.is_empty()
+            || !lua.custom_hooks.is_empty()
+            || lua.config.init_scripts().next().is_some()
+    }
+
+    /// Compiles every script `config` names and prepares one VM per pool (so a broken script
+    /// or module fails here, not on the first login). Does not run init scripts.
+    pub fn new(config: &Config, store: Store) -> Result<Arc<Self>, LuaError> {
+        let lua = &config.lua;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| LuaError(format!("http client: {e}")))?;
+        let shared = Arc::new(Shared {
+            store,
+            http,
+            package_path: lua.config.full_package_path(),
+            redis_prefix: config.server.redis.prefix.clone(),
+            log_format: if config.server.log.json { "json" } else { "default" },
+            log_level: format!("{:?}", config.server.log.level).to_ascii_lowercase(),
+            password_nonce: config.server.redis.password_nonce.clone(),
+            ip_scoping: (lua.config.ip_scoping_v4_cidr, lua.config.ip_scoping_v6_cidr),
+            timeout: config.server.timeouts.lua_script(),
+            memory_limit: usize::try_from(lua.config.vm_memory_limit)
+                .unwrap_or(64)
+                .saturating_mul(1 << 20),
+        });
+        let pool = |kind,
+                    list: Vec<Arc<Script>>,
+                    size: usize,
+                    queue: usize|
+         -> Result<Option<Arc<Pool>>, LuaError> {
+            if list.is_empty() {
+                return Ok(None);
+            }
+            Pool::new(kind, shared.clone(), list, size, queue)
+                .map(Some)
+                .map_err(LuaError)
+        };
+        let mut backends = HashMap::new();
+        for b in &config.server.backends {
+            let BackendName::Lua(name) = b else { continue };
+            let (path, workers, queue) = match name {
+                None => (
+                    lua.config.backend_script_path.clone(),
+                    lua.config.backend_workers(),
+                    lua.config.queue_length,
+                ),
+                Some(n) => {
+                    let c = lua
+                        .optional_lua_backends
+                        .get(n)
+                        .ok_or_else(|| LuaError(format!("no lua.optional_lua_backends.{n}")))?;
+                    (c.backend_script_path.clone(), c.backend_workers(), c.queue_length)
+                }
+            };
+            let list = scripts(std::iter::once((b.to_string(), path)))?;
+            let queue = usize::try_from(queue).unwrap_or(usize::MAX);
+            if let Some(p) = pool(Kind::Backend, list, workers, queue)? {
+                backends.insert(name.clone(), p);
+            }
+        }
+        let features = if config.server.has_feature(Feature::Lua) {
+            pool(
+                Kind::Feature,
+                scripts(
+                    lua.features
+                        .iter()
+                        .map(|f| (f.name.clone(), f.script_path.clone())),
+                )?,
+                lua.config.feature_pool(),
+                0,
+            )?
+        } else {
+            None
+        };
+        let filters = pool(
+            Kind::Filter,
+            scripts(
+                lua.filters
+                    .iter()
+                    .map(|f| (f.name.clone(), f.script_path.clone())),
+            )?,
+            lua.config.filter_pool(),
+            0,
+        )?;
+        let actions = pool(
+            Kind::Action,
+            scripts(
+                lua.actions
+                    .iter()
+                    .map(|a| (a.name.clone(), a.script_path.clone())),
+            )?,
+            lua.config.action_pool(),
+            0,
+        )?;
+        let hook_scripts = lua
+            .custom_hooks
+            .iter()
+            .map(|h| (hook_name(&h.http_method, &h.http_location), h.script_path.clone()))
+            .chain(
+                lua.config
+                    .init_scripts()
+                    .map(|p| (format!("init:{p}"), p.clone())),
+            );
+        let hooks = pool(Kind::Hook, scripts(hook_scripts)?, lua.config.hook_pool(), 0)?;
+        Ok(Arc::new(Self {
+            shared,
+            config: config.clone(),
+            backends,
+            features,
+            filters,
+            actions,
+            hooks,
+        }))
+    }
+
+    /// The backend for `lua` (`None`) or `lua(<name>)`.
+    pub fn backend(self: &Arc<Self>, name: Option<&str>) -> Option<Arc<LuaBackend>> {
+        let pool = self.backends.get(&name.map(str::to_owned))?.clone();
+        Some(Arc::new(LuaBackend::new(
+            self.clone(),
+            name.map(str::to_owned),
+            pool,
+        )))
+    }
+
+    /// The filter stage, if filters are configured.
+    pub fn filters(self: &Arc<Self>) -> Option<Arc<LuaFilters>> {
+        let pool = self.filters.clone()?;
+        Some(Arc::new(LuaFilters::new(self.clone(), pool)))
+    }
+
+    /// The script features, if `lua` is in `server.features` and features are configured.
+    pub fn features(self: &Arc<Self>) -> Option<Arc<LuaFeatures>> {
+        let pool = self.features.clone()?;
+        Some(Arc::new(LuaFeatures::new(self.clone(), pool)))
+    }
+
+    /// The `post` actions, if any (they run only with `brute_force` in `server.features`).
+    pub fn post_actions(self: &Arc<Self>) -> Option<Arc<LuaPostActions>> {
+        self.actions.as_ref()?;
+        let any = self.config.lua.actions.iter().any(|a| a.action_type == "post");
+        (any && self.config.server.has_feature(Feature::BruteForce))
+            .then(|| Arc::new(LuaPostActions::new(self.clone())))
+    }
+
+    /// The custom hooks, if any.
+    pub fn hooks(self: &Arc<Self>) -> Option<Arc<LuaHooks>> {
+        if self.config.lua.custom_hooks.is_empty() {
+            return None;
+        }
+        Some(Arc::new(LuaHooks::new(self.clone())))
+    }
+
+    /// Runs the init scripts in order; errors are logged, never fatal (as in Nauthilus).
+    pub async fn run_init(self: &Arc<Self>) {
+        stages::run_init(self).await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

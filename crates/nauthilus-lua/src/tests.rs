@@ -1,0 +1,144 @@
+//! Runtime tests on the in-process store: fresh environments, return conventions and limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mlua::{Lua, MultiValue};
+use nauthilus_core::ScriptScratch;
+use nauthilus_store::{KeyLayout, MemoryStore, Store};
+
+use crate::Shared;
+use crate::vm::{CallState, Kind, Pool, Script, ret_bool, ret_int};
+
+fn shared(timeout: Duration) -> Arc<Shared> {
+    Arc::new(Shared {
+        store: Store::memory(MemoryStore::default(), KeyLayout::new("t:")),
+        http: reqwest::Client::new(),
+        package_path: nauthilus_config::LuaConfig::DEFAULT_PACKAGE_PATH.to_owned(),
+        redis_prefix: "t:".into(),
+        log_format: "default",
+        log_level: "info".into(),
+        password_nonce: "nonce".into(),
+        ip_scoping: (24, 64),
+        timeout,
+        memory_limit: 8 << 20,
+    })
+}
+
+fn pool(src: &str, timeout: Duration) -> (Arc<Pool>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.lua");
+    std::fs::write(&path, src).unwrap();
+    let script = Script::load("s", path.to_str().unwrap()).unwrap();
+    (
+        Pool::new(Kind::Filter, shared(timeout), vec![script], 1, 0).unwrap(),
+        dir,
+    )
+}
+
+fn read(_: &Lua, v: MultiValue, _: &mut CallState) -> Result<(bool, i64), String> {
+    Ok((ret_bool(&v, 0, "reject")?, ret_int(&v, 1, "result")?))
+}
+
+async fn call(p: &Arc<Pool>, user: &str) -> Result<(bool, i64), String> {
+    let request = vec![("username", crate::vm::Field::Str(user.into()))];
+    let state = CallState::new(Kind::Filter, ScriptScratch::default());
+    let (mut r, _) = p
+        .run(vec!["s".into()], "nauthilus_call_filter", request, state, read)
+        .await;
+    r.pop().unwrap().map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globals_do_not_leak_between_calls_on_one_vm() {
+    let (p, _d) = pool(
+        "function nauthilus_call_filter(r)\n  local seen = previous_user\n  previous_user = r.username\n  return seen ~= nil, 0\nend\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(call(&p, "a").await, Ok((false, 0)));
+    assert_eq!(
+        call(&p, "b").await,
+        Ok((false, 0)),
+        "the second call saw the first one's global"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_and_nil_returns_read_as_false_and_zero_but_wrong_types_fail() {
+    let (p, _d) = pool("function nauthilus_call_filter(r) end\n", Duration::from_secs(5));
+    assert_eq!(call(&p, "a").await, Ok((false, 0)));
+    let (p, _d) = pool(
+        "function nauthilus_call_filter(r) return 'yes', 0 end\n",
+        Duration::from_secs(5),
+    );
+    assert!(call(&p, "a").await.unwrap_err().contains("expected a boolean"));
+    let (p, _d) = pool(
+        "function nauthilus_call_filter(r) return true, 1.0 end\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(call(&p, "a").await, Ok((true, 1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_loops_time_out_and_the_vm_is_replaced() {
+    let (p, _d) = pool(
+        "function nauthilus_call_filter(r)\n  if r.username == 'loop' then while true do end end\n  return false, 0\nend\n",
+        Duration::from_millis(200),
+    );
+    let e = call(&p, "loop").await.unwrap_err();
+    assert!(e.contains("timed out"), "{e}");
+    assert_eq!(call(&p, "ok").await, Ok((false, 0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_allocation_fails_and_names_the_script() {
+    let (p, _d) = pool(
+        "function nauthilus_call_filter(r)\n  local t = {}\n  for i = 1, 1e9 do t[i] = string.rep('y', 512) .. i end\nend\n",
+        Duration::from_secs(20),
+    );
+    let e = call(&p, "x").await.unwrap_err();
+    assert!(e.contains("memory"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_file_and_line() {
+    let (p, _d) = pool(
+        "local x = 1\nfunction nauthilus_call_filter(r)\n  error('nope')\nend\n",
+        Duration::from_secs(5),
+    );
+    let e = call(&p, "x").await.unwrap_err();
+    assert!(e.contains("s.lua:3: nope"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_behave_as_plugins_expect() {
+    let (p, _d) = pool(
+        r#"
+local json = require("json")
+local util = require("nauthilus_util")
+local time = require("time")
+local b64 = require("base64")
+local misc = require("nauthilus_misc")
+function nauthilus_call_filter(r)
+    assert(json.encode({}) == "[]")
+    local _, err = json.encode({[1] = 1, [3] = 3})
+    assert(err ~= nil, "sparse arrays are an error")
+    local v = json.decode('{"a": [1, 2], "b": null}')
+    assert(v.a[2] == 2 and v.b == nil)
+    assert(tostring(3) == "3")
+    assert(util.exists_in_table({"a", "b"}, "b"))
+    assert(util.toboolean("true"))
+    assert(time.format(0, "2006-01-02T15:04:05 -07:00", "UTC") == "1970-01-01T00:00:00 +00:00")
+    assert(b64.StdEncoding:encode_to_string("hi") == "aGk=")
+    assert(misc.scoped_ip("lua_generic", "192.0.2.77") == "192.0.2.0/24")
+    assert(math.pow(2, 3) == 8)
+    local redis = require("nauthilus_redis")
+    local _, rerr = redis.redis_get("default", "k")
+    assert(rerr ~= nil, "embedded mode has no Redis")
+    return false, 0
+end
+"#,
+        Duration::from_secs(5),
+    );
+    assert_eq!(call(&p, "x").await, Ok((false, 0)));
+}
