@@ -372,9 +372,9 @@ mod tests {
                 .contains("maximum")
         );
         assert!(
-            coerce(&Kind::BackendList, &json!(["sql"]))
+            coerce(&Kind::BackendList, &json!(["lmdb"]))
                 .unwrap_err()
-                .contains("not implement yet")
+                .contains("unknown backend")
         );
         assert!(coerce(&Kind::Str, &json!({"a": 1})).is_err());
     }

@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn two_errors_are_reported_together() {
         let e = load_str(
-            "server:\n  adress: x\n  backends: [sql]\n",
+            "server:\n  adress: x\n  backends: [lmdb]\n",
             Path::new("/"),
             no_env(),
         )

@@ -81,6 +81,7 @@ fn durations_and_comma_lists_are_written_as_the_loader_reads_them() {
     )));
     assert!(!v.is_valid(&config(json!({"dial_timeout": "1d"}))));
     assert!(!v.is_valid(&config(json!({"master": {"address": "localhost"}}))));
-    assert!(!v.is_valid(&json!({"server": {"backends": ["sql"]}})));
+    assert!(!v.is_valid(&json!({"server": {"backends": ["lmdb"]}})));
+    assert!(v.is_valid(&json!({"server": {"backends": ["sql", "sql(pfa)"]}})));
     assert!(v.is_valid(&json!({"server": {"backends": ["lua", "lua(sql)"]}})));
 }
