@@ -114,7 +114,13 @@ fn walk_map(
             if let Some(s) = suggestion(&path) {
                 message.push_str(&format!(" (did you mean `{s}`?)"));
             }
-            out.push(Diagnostic::error(&path, message).from_env(env));
+            // An empty key (`: x`, `!!str : x`) still needs a place to be reported at.
+            let at = if path.trim().is_empty() || path.ends_with('.') {
+                format!("{path}<empty key>")
+            } else {
+                path
+            };
+            out.push(Diagnostic::error(&at, message).from_env(env));
         }
     }
     result

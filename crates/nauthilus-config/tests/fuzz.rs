@@ -255,3 +255,10 @@ proptest! {
         }
     }
 }
+
+/// Found by this suite: a tagged empty key (`!!str : `) was reported without a key path.
+#[test]
+fn a_tagged_empty_key_names_where_it_is() {
+    let result = load_str("!!str : ", Path::new("/nonexistent"), Vec::new());
+    check_result(&result);
+}
