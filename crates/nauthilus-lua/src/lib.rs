@@ -103,6 +103,7 @@ impl LuaHost {
     /// or module fails here, not on the first login). Does not run init scripts.
     pub fn new(config: &Config, store: Store) -> Result<Arc<Self>, LuaError> {
         let lua = &config.lua;
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
@@ -258,3 +259,10 @@ impl LuaHost {
 
 #[cfg(test)]
 mod tests;
+
+/// Makes ring the process' rustls provider if none is installed yet (the HTTP client of
+/// scripts needs one when reqwest is built without a provider of its own; a second call, or a
+/// provider installed elsewhere first, is fine).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

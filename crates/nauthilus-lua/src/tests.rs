@@ -13,7 +13,10 @@ use crate::vm::{CallState, Kind, Pool, Script, ret_bool, ret_int};
 fn shared(timeout: Duration) -> Arc<Shared> {
     Arc::new(Shared {
         store: Store::memory(MemoryStore::default(), KeyLayout::new("t:")),
-        http: reqwest::Client::new(),
+        http: {
+            crate::install_crypto_provider();
+            reqwest::Client::new()
+        },
         package_path: nauthilus_config::LuaConfig::DEFAULT_PACKAGE_PATH.to_owned(),
         redis_prefix: "t:".into(),
         log_format: "default",
