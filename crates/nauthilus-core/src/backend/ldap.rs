@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use nauthilus_backends::ldap::{LdapBackend, LdapLookup, LdapQuery, LdapUser, MacroValues};
+use nauthilus_backends::ldap::{LdapBackend, LdapLookup, LdapQuery, LdapUser};
 
-use super::{BackendError, PassDbResult};
+use super::{BackendError, PassDbResult, macro_values};
 use crate::outcome::{BackendId, FieldNames, UserData};
 use crate::request::{AuthMode, AuthRequest};
 
@@ -18,15 +18,7 @@ pub async fn verify(backend: &LdapBackend, req: &AuthRequest) -> Result<PassDbRe
     };
     let query = LdapQuery {
         protocol: req.protocol.as_str(),
-        values: MacroValues {
-            user: &req.username,
-            service: req.protocol.as_str(),
-            local_ip: &req.local.ip,
-            local_port: &req.local.port,
-            remote_ip: &req.client.ip,
-            remote_port: &req.client.port,
-            client_id: &req.client.id,
-        },
+        values: macro_values(req),
         password,
     };
     Ok(match backend.verify(&query).await? {

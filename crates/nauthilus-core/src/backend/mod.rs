@@ -18,6 +18,20 @@ pub use positive_cache::PositiveCache;
 use crate::outcome::{BackendId, UserData};
 use crate::request::AuthRequest;
 
+/// The values of a request the query macros (`%{user}`, `%{local_ip}`, ...) of the LDAP and
+/// SQL backends take.
+fn macro_values(req: &AuthRequest) -> nauthilus_backends::ldap::MacroValues<'_> {
+    nauthilus_backends::ldap::MacroValues {
+        user: &req.username,
+        service: req.protocol.as_str(),
+        local_ip: &req.local.ip,
+        local_port: &req.local.port,
+        remote_ip: &req.client.ip,
+        remote_port: &req.client.port,
+        client_id: &req.client.id,
+    }
+}
+
 /// What one backend knows about a login.
 #[derive(Clone, Debug)]
 pub enum PassDbResult {

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use nauthilus_backends::ldap::MacroValues;
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_backends::sql::{SqlBackend, SqlLookup, SqlQuery};
 
-use super::{BackendError, PassDbResult};
+use super::{BackendError, PassDbResult, macro_values};
 use crate::outcome::{BackendId, FieldNames, UserData};
 use crate::request::{AuthMode, AuthRequest};
 
@@ -21,15 +20,7 @@ pub async fn verify(
 ) -> Result<PassDbResult, BackendError> {
     let query = SqlQuery {
         protocol: req.protocol.as_str(),
-        values: MacroValues {
-            user: &req.username,
-            service: req.protocol.as_str(),
-            local_ip: &req.local.ip,
-            local_port: &req.local.port,
-            remote_ip: &req.client.ip,
-            remote_port: &req.client.port,
-            client_id: &req.client.id,
-        },
+        values: macro_values(req),
         no_auth: req.mode == AuthMode::NoAuth,
     };
     let SqlLookup::Found(found) = backend.lookup(&query).await? else {
