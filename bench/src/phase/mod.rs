@@ -6,6 +6,7 @@
 //! To add a phase: a module with `pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>,
 //! BenchError>`, and one line in the binary's list.
 
+pub mod l1_lua;
 pub mod latency;
 pub mod p0_bare;
 pub mod p1_memory;

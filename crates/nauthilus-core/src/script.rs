@@ -21,6 +21,13 @@ pub struct RequestScratch {
     pub log_fields: Vec<(String, String)>,
     /// An `Auth-Status` text a script set (`status_message_set`).
     pub status_message: Option<String>,
+    /// The built-in feature that refused the login (`tls_encryption`, `relay_domains`, `rbl`),
+    /// for the actions of that type (`request.feature`).
+    pub feature: String,
+    /// The brute-force rule that refused the login (`request.brute_force_bucket`).
+    pub brute_force_bucket: String,
+    /// When the first scripted stage saw the request (`request.latency` counts from here).
+    pub started: Option<std::time::Instant>,
 }
 
 /// The scratch space of one request; clones share it.
@@ -39,6 +46,18 @@ impl fmt::Debug for ScriptScratch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ScriptScratch")
     }
+}
+
+/// The `lua.actions` of the built-in triggers (`brute_force`, `rbl`, `tls_encryption`,
+/// `relay_domains`): run before the answer when that feature refuses a login (brute force: on
+/// a ban), with what refused it in the request's scratch space.
+pub trait ScriptActions: Send + Sync + fmt::Debug {
+    /// Runs the actions of `action_type` for `req`; failures are logged, never change the
+    /// answer.
+    fn run<'a>(&'a self, action_type: &'a str, req: &'a AuthRequest) -> BoxFuture<'a, ()>;
+
+    /// True when actions of `action_type` are configured.
+    fn wants(&self, action_type: &str) -> bool;
 }
 
 /// A password database implemented by a script (`lua`, `lua(<name>)`).
@@ -100,6 +119,10 @@ pub struct HookResponse {
 pub trait ScriptHooks: Send + Sync + fmt::Debug {
     /// Runs the hook for `req.location` and `req.method`; `None` when there is none.
     fn run(&self, req: HookRequest) -> BoxFuture<'_, Option<HookResponse>>;
+
+    /// The roles (`lua.custom_hooks[].roles`) a JWT caller needs for the hook at `location`
+    /// with `method`; `None` when there is no such hook.
+    fn roles(&self, method: &str, location: &str) -> Option<Vec<String>>;
 }
 
 /// Attribute values a script returned, by name (helper for implementors).

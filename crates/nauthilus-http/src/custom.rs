@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use nauthilus_core::HookRequest;
 
+use crate::backchannel::roles::Permission;
 use crate::error::ApiError;
 use crate::session::Session;
 use crate::state::AppState;
@@ -34,6 +35,12 @@ pub async fn custom_hook(
     let Some(hooks) = current.pipeline.hooks() else {
         return Err(not_found());
     };
+    // Behind the backchannel credentials like every `/api/v1` route; a JWT needs one of the
+    // hook's roles (an unknown hook: what any hook without roles needs, then 404).
+    let roles = hooks.roles(method.as_str(), &hook).unwrap_or_default();
+    current
+        .backchannel
+        .authorize(&headers, &Permission::Hook(Arc::from(roles)))?;
     let body = crate::codec::common::read_body(body).await?;
     let query = uri
         .query()

@@ -104,6 +104,9 @@ pub async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Res
     TextEncoder::new()
         .encode(&families, &mut body)
         .map_err(|e| ApiError::Internal(format!("metrics could not be encoded: {e}")))?;
+    if let Some(extra) = st.extra_metrics.get() {
+        body.extend_from_slice(extra().as_bytes());
+    }
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

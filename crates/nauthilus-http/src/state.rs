@@ -102,6 +102,9 @@ pub struct AppState {
     pub metrics_enabled: bool,
     /// The store `/healthz` pings and `/metrics` reads pool counters from.
     pub health: Health,
+    /// Series rendered elsewhere in the text format and appended to `/metrics` (the Lua
+    /// scripts' `nauthilus_prometheus` metrics), set once by the binary.
+    pub extra_metrics: std::sync::OnceLock<fn() -> String>,
     /// Refresh tokens when `server.jwt_auth.store_in_redis` is on: the shared store.
     shared_refresh_tokens: RefreshTokens,
     /// Refresh tokens otherwise: this process only (outlives reloads).
@@ -135,6 +138,7 @@ impl AppState {
             in_flight: Arc::new(Semaphore::new(permits)),
             metrics_enabled: config.server.metrics.enabled,
             health,
+            extra_metrics: std::sync::OnceLock::new(),
             local_refresh_tokens: RefreshTokens::new(Store::memory(
                 MemoryStore::default(),
                 store.keys().clone(),

@@ -13,14 +13,17 @@ mod value;
 mod vm;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nauthilus_backends::ldap::LdapPool;
+use nauthilus_backends::sql::SqlPool;
 use nauthilus_config::{BackendName, Config, Feature};
+use nauthilus_core::features::Dns;
 use nauthilus_store::Store;
 
 pub use modules::metrics::render as render_metrics;
-pub use stages::{LuaBackend, LuaFeatures, LuaFilters, LuaHooks, LuaPostActions};
+pub use stages::{LuaActions, LuaBackend, LuaFeatures, LuaFilters, LuaHooks, LuaPostActions};
 
 use crate::vm::{Kind, Pool, Script};
 
@@ -37,6 +40,21 @@ pub(crate) struct Shared {
     pub ip_scoping: (u8, u8),
     pub timeout: Duration,
     pub memory_limit: usize,
+    /// The `server.dns` resolver of `nauthilus_dns` (or why there is none).
+    pub dns: Result<Dns, String>,
+    /// `db` pools by URL (seeded with the `sql` backends' pools).
+    pub sql_pools: Mutex<HashMap<String, Arc<SqlPool>>>,
+    /// LDAP pools of `nauthilus_ldap` by name (`default` = `ldap.config`).
+    pub ldap: HashMap<String, Arc<LdapPool>>,
+}
+
+/// The server's connection pools the script modules reuse (`db`, `nauthilus_ldap`).
+#[derive(Debug, Default, Clone)]
+pub struct LuaResources {
+    /// SQL pools of the `sql` backends, by database URL: `db.open` on the same URL shares them.
+    pub sql_pools: Vec<(String, Arc<SqlPool>)>,
+    /// LDAP pools of the `ldap` backends by name (`default` for `ldap.config`).
+    pub ldap_pools: Vec<(String, Arc<LdapPool>)>,
 }
 
 /// Why the Lua host could not be built (a missing or broken script, a bad setting).
@@ -102,6 +120,12 @@ impl LuaHost {
     /// Compiles every script `config` names and prepares one VM per pool (so a broken script
     /// or module fails here, not on the first login). Does not run init scripts.
     pub fn new(config: &Config, store: Store) -> Result<Arc<Self>, LuaError> {
+        Self::with_resources(config, store, LuaResources::default())
+    }
+
+    /// Like [`LuaHost::new`], with the server's SQL and LDAP pools for `db` and
+    /// `nauthilus_ldap`.
+    pub fn with_resources(config: &Config, store: Store, resources: LuaResources) -> Result<Arc<Self>, LuaError> {
         let lua = &config.lua;
         install_crypto_provider();
         let http = reqwest::Client::builder()
@@ -122,6 +146,9 @@ impl LuaHost {
             memory_limit: usize::try_from(lua.config.vm_memory_limit)
                 .unwrap_or(64)
                 .saturating_mul(1 << 20),
+            dns: Dns::from_config(config),
+            sql_pools: Mutex::new(resources.sql_pools.into_iter().collect()),
+            ldap: resources.ldap_pools.into_iter().collect(),
         });
         let pool = |kind,
                     list: Vec<Arc<Script>>,
@@ -241,6 +268,19 @@ impl LuaHost {
         let any = self.config.lua.actions.iter().any(|a| a.action_type == "post");
         (any && self.config.server.has_feature(Feature::BruteForce))
             .then(|| Arc::new(LuaPostActions::new(self.clone())))
+    }
+
+    /// The actions of the built-in triggers (`brute_force`, `rbl`, `tls_encryption`,
+    /// `relay_domains`), if any is configured.
+    pub fn trigger_actions(self: &Arc<Self>) -> Option<Arc<LuaActions>> {
+        self.actions.as_ref()?;
+        let any = self.config.lua.actions.iter().any(|a| {
+            matches!(
+                a.action_type.as_str(),
+                "brute_force" | "rbl" | "tls_encryption" | "relay_domains"
+            )
+        });
+        any.then(|| Arc::new(LuaActions::new(self.clone())))
     }
 
     /// The custom hooks, if any.

@@ -8,8 +8,8 @@ use futures::future::{BoxFuture, join_all};
 use mlua::{AnyUserData, Lua, MultiValue, Value};
 use nauthilus_core::{
     AuthMode, AuthOutcome, AuthRequest, BackendId, Decision, FailReason, FieldNames, Filter, FilterError,
-    HookRequest, HookResponse, PassDbResult, PostAction, ScriptBackend, ScriptFeatureVerdict, ScriptFeatures,
-    ScriptHooks, ScriptScratch, Upstream, UserData,
+    HookRequest, HookResponse, PassDbResult, PostAction, ScriptActions, ScriptBackend, ScriptFeatureVerdict,
+    ScriptFeatures, ScriptHooks, ScriptScratch, Upstream, UserData,
 };
 
 use crate::modules::BackendResult;
@@ -59,6 +59,36 @@ fn login_request(host: &LuaHost, req: &AuthRequest, outcome: Option<&AuthOutcome
     } else {
         req.client.ip.clone()
     };
+    let first = |name: &str| -> String {
+        let user = match outcome.map(|o| &o.decision) {
+            Some(Decision::Ok(u)) => u,
+            _ => return String::new(),
+        };
+        user.attributes
+            .get(name)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let unique_user_id = fields.map_or(String::new(), |f| first(&f.webauthn_userid_field));
+    let display_name = fields.map_or(String::new(), |f| first(&f.display_name_field));
+    // Latency counts from the first scripted stage that saw the request (features run first).
+    let now = nauthilus_core::clock::instant();
+    let (started, feature, bucket) = req.scratch.with(|s| {
+        (
+            *s.started.get_or_insert(now),
+            s.feature.clone(),
+            s.brute_force_bucket.clone(),
+        )
+    });
+    #[allow(clippy::cast_precision_loss)]
+    let latency = now.saturating_duration_since(started).as_millis() as f64;
+    let (unique_user_id, display_name, feature, bucket) = if kind == Kind::Backend {
+        // As Nauthilus: the backend sees no account, display or brute-force fields.
+        (String::new(), String::new(), String::new(), String::new())
+    } else {
+        (unique_user_id, display_name, feature, bucket)
+    };
     let tls = &req.tls;
     r.extend([
         ("service", s(req.service.as_str())),
@@ -83,16 +113,16 @@ fn login_request(host: &LuaHost, req: &AuthRequest, outcome: Option<&AuthOutcome
             "account_field",
             s(fields.map_or("", |f| f.account_field.as_str())),
         ),
-        ("unique_user_id", s("")),
-        ("display_name", s("")),
-        ("brute_force_bucket", s("")),
-        ("feature", s("")),
+        ("unique_user_id", Field::Str(unique_user_id)),
+        ("display_name", Field::Str(display_name)),
+        ("brute_force_bucket", Field::Str(bucket)),
+        ("feature", Field::Str(feature)),
         ("repeating", Field::Bool(false)),
         ("user_found", Field::Bool(user_found)),
         ("authenticated", Field::Bool(authenticated)),
         ("no_auth", Field::Bool(req.mode == AuthMode::NoAuth)),
         ("brute_force_counter", Field::Num(0.0)),
-        ("latency", Field::Num(0.0)),
+        ("latency", Field::Num(latency)),
         ("ssl", s(&tls.ssl)),
         ("ssl_session_id", s(&tls.session_id)),
         ("ssl_client_verify", s(&tls.client_verify)),
@@ -544,6 +574,39 @@ impl ScriptFeatures for LuaFeatures {
     }
 }
 
+/// The actions of the built-in triggers (`brute_force`, `rbl`, `tls_encryption`,
+/// `relay_domains`): run before the answer when that feature refuses a login.
+pub struct LuaActions {
+    host: Arc<LuaHost>,
+}
+
+impl std::fmt::Debug for LuaActions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LuaActions")
+    }
+}
+
+impl LuaActions {
+    pub(crate) fn new(host: Arc<LuaHost>) -> Self {
+        Self { host }
+    }
+}
+
+impl ScriptActions for LuaActions {
+    fn run<'a>(&'a self, action_type: &'a str, req: &'a AuthRequest) -> BoxFuture<'a, ()> {
+        Box::pin(run_actions(&self.host, action_type, Kind::Action, req, None))
+    }
+
+    fn wants(&self, action_type: &str) -> bool {
+        self.host
+            .config
+            .lua
+            .actions
+            .iter()
+            .any(|a| a.action_type == action_type)
+    }
+}
+
 /// The `post` actions: after the answer, detached, never changing it.
 pub struct LuaPostActions {
     host: Arc<LuaHost>,
@@ -632,13 +695,22 @@ fn json_response(status: u16, body: &serde_json::Value) -> HookResponse {
     }
 }
 
+impl LuaHooks {
+    fn find(&self, method: &str, location: &str) -> Option<&nauthilus_config::LuaHook> {
+        self.host.config.lua.custom_hooks.iter().find(|h| {
+            h.location() == location.trim_start_matches('/') && h.http_method.eq_ignore_ascii_case(method)
+        })
+    }
+}
+
 impl ScriptHooks for LuaHooks {
+    fn roles(&self, method: &str, location: &str) -> Option<Vec<String>> {
+        self.find(method, location).map(|h| h.roles.clone())
+    }
+
     fn run(&self, req: HookRequest) -> BoxFuture<'_, Option<HookResponse>> {
         Box::pin(async move {
-            let hook = self.host.config.lua.custom_hooks.iter().find(|h| {
-                h.location() == req.location.trim_start_matches('/')
-                    && h.http_method.eq_ignore_ascii_case(&req.method)
-            })?;
+            let hook = self.find(&req.method, &req.location)?;
             let pool = self.host.hooks.clone()?;
             let name = hook_name(&hook.http_method, &hook.http_location);
             let request = common(&self.host, req.session.clone());

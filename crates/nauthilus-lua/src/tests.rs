@@ -25,6 +25,9 @@ fn shared(timeout: Duration) -> Arc<Shared> {
         ip_scoping: (24, 64),
         timeout,
         memory_limit: 8 << 20,
+        dns: Err("no resolver in unit tests".into()),
+        sql_pools: std::sync::Mutex::default(),
+        ldap: std::collections::HashMap::new(),
     })
 }
 
@@ -143,5 +146,71 @@ end
 "#,
         Duration::from_secs(5),
     );
+    assert_eq!(call(&p, "x").await, Ok((false, 0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_tcp_and_psnet_work_on_real_sockets_and_files() {
+    // A peer that answers "pong <what it read>" on loopback.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let _ = s.write_all(&[b"pong ", &buf[..n]].concat()).await;
+            // Held open so that psnet sees an established connection.
+            let _ = s.read(&mut buf).await;
+        }
+    });
+    let db = tempfile::tempdir().unwrap();
+    let file = db.path().join("t.db");
+    let src = format!(
+        r#"
+local tcp = require("tcp")
+local psnet = require("nauthilus_psnet")
+local db = require("db")
+function nauthilus_call_filter(r)
+    local c, err = tcp.open("{addr}")
+    assert(err == nil, err)
+    assert(c:write("ping") == nil)
+    local got, rerr = c:read(64)
+    assert(rerr == nil and got == "pong ping", tostring(got) .. tostring(rerr))
+    psnet.register_connection_target("{addr}", "remote", "the test peer")
+    local n = psnet.get_connection_target("{addr}")
+    assert(n >= 1, "established connections: " .. tostring(n))
+    c:close()
+    local none, nerr = psnet.get_connection_target("192.0.2.1:1")
+    assert(none == nil and nerr == "Target not registered")
+    local _, cerr = tcp.open("127.0.0.1:1")
+    assert(cerr ~= nil)
+
+    local h, oerr = db.open("sqlite3", "file:{file}", {{max_connections = 1}})
+    assert(oerr == nil, oerr)
+    assert(h:exec("CREATE TABLE t (id INTEGER, name TEXT, score REAL)") ~= nil)
+    local done = h:exec("INSERT INTO t VALUES (?, ?, ?)", 7, "seven", 0.5)
+    assert(done.rows_affected == 1 and done.last_insert_id == 1)
+    assert(h:exec("INSERT INTO t VALUES (?, ?, ?)", 8, nil, 1) ~= nil)
+    local res, qerr = h:query("SELECT id, name, score FROM t ORDER BY id")
+    assert(qerr == nil, qerr)
+    assert(res.columns[1] == "id" and res.columns[3] == "score")
+    assert(res.rows[1][1] == 7 and res.rows[1][2] == "seven" and res.rows[1][3] == 0.5)
+    assert(res.rows[2][2] == nil)
+    local stmt = h:stmt("SELECT name FROM t WHERE id = ?")
+    assert(stmt:query(7).rows[1][1] == "seven")
+    local _, serr = h:query("SELECT * FROM no_such_table")
+    assert(serr ~= nil and serr:find("no_such_table"), serr)
+    local ro = db.open("sqlite3", "file:{file}", {{read_only = true}})
+    local _, roerr = ro:exec("DELETE FROM t")
+    assert(roerr ~= nil)
+    local _, derr = db.open("oracle", "x")
+    assert(derr ~= nil)
+    return false, 0
+end
+"#,
+        file = file.display()
+    );
+    let (p, _d) = pool(&src, Duration::from_secs(10));
     assert_eq!(call(&p, "x").await, Ok((false, 0)));
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::rr::rdata::{A, AAAA, PTR, SOA};
+use hickory_proto::rr::rdata::{A, AAAA, MX, PTR, SOA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::Server;
 use hickory_server::store::in_memory::InMemoryZoneHandler;
@@ -49,6 +49,21 @@ impl Zone {
         if let Ok(t) = Name::from_ascii(target) {
             self.records.push((name.to_owned(), RData::PTR(PTR(t))));
         }
+        self
+    }
+
+    /// Adds an MX record for `name`: mail for it goes to `exchange` with `preference`.
+    pub fn mx(mut self, name: &str, preference: u16, exchange: &str) -> Self {
+        if let Ok(t) = Name::from_ascii(exchange) {
+            self.records.push((name.to_owned(), RData::MX(MX::new(preference, t))));
+        }
+        self
+    }
+
+    /// Adds a TXT record for `name` with one character string.
+    pub fn txt(mut self, name: &str, text: &str) -> Self {
+        self.records
+            .push((name.to_owned(), RData::TXT(TXT::new(vec![text.to_owned()]))));
         self
     }
 

@@ -155,7 +155,7 @@ async fn run(loaded: LoadedConfig, path: &Path, log: Option<&LogGuard>) -> ExitC
             }
             _ = hup.recv() => {
                 tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
-                nauthilus::reload_from_file(&server, path, nauthilus::process_env(), log);
+                nauthilus::reload_from_file(&server, path, nauthilus::process_env(), log).await;
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,

@@ -69,10 +69,12 @@ impl RunningServer {
     /// settings did not change) and its transport (the TLS certificate files are read again,
     /// the trusted proxies parsed); requests in flight finish on the old pipeline, open
     /// connections keep their TLS session. On error nothing changes. Settings that only a
-    /// restart can change are listed in the report and stay as they were.
-    pub fn reload(&self, config: &Config) -> Result<ReloadReport, StartupError> {
+    /// restart can change are listed in the report and stay as they were. The new
+    /// configuration's Lua init scripts finish before it serves (as at startup).
+    pub async fn reload(&self, config: &Config) -> Result<ReloadReport, StartupError> {
         let transport = Transport::from_config(config)?;
         let pipeline = self.services.pipeline(config)?;
+        self.services.lua_init_done().await;
         self.state.swap(pipeline, config);
         self.transport.store(Arc::new(transport));
         *self.shutdown_grace.lock().unwrap_or_else(|e| e.into_inner()) = config.server.timeouts.shutdown();
@@ -162,7 +164,7 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
 /// does): every configuration error is logged and the running configuration stays; on success
 /// the pipeline, transport and (with `log`) the log level follow the new file, and keys
 /// that need a restart are logged. Returns whether the new configuration is in force.
-pub fn reload_from_file(
+pub async fn reload_from_file(
     server: &RunningServer,
     path: &Path,
     env: Vec<(String, String)>,
@@ -188,7 +190,7 @@ pub fn reload_from_file(
     for w in &loaded.warnings {
         tracing::warn!(config = %path.display(), "{w}");
     }
-    match server.reload(&loaded.config) {
+    match server.reload(&loaded.config).await {
         Ok(report) => {
             if let Some(log) = log {
                 log.apply(&loaded.config.server.log);

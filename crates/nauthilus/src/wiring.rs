@@ -262,22 +262,50 @@ impl Services {
                 message: format!("{backend_name} names no SQL backend"),
             }])
         })?;
-        let key = serde_json::to_string(settings.config).unwrap_or_default();
-        let pool = {
-            let mut pools = self.sql_pools.lock().unwrap_or_else(|e| e.into_inner());
-            match pools.get(&key) {
-                Some(pool) => pool.clone(),
-                None => {
-                    let pool = Arc::new(SqlBackend::pool_for(&settings).map_err(StartupError::Sql)?);
-                    tracing::info!(backend = %backend_name, database = %pool.display(), "SQL pool created");
-                    pools.insert(key, pool.clone());
-                    pool
-                }
-            }
-        };
+        let pool = self.sql_pool(&backend_name, &settings)?;
         Ok(Arc::new(
             SqlBackend::new(backend_name, pool, &settings).map_err(StartupError::Sql)?,
         ))
+    }
+
+    /// The pool for the SQL settings `config`, reused when they did not change.
+    fn sql_pool(
+        &self,
+        backend_name: &str,
+        settings: &nauthilus_config::SqlBackendRef<'_>,
+    ) -> Result<Arc<SqlPool>, StartupError> {
+        let key = serde_json::to_string(settings.config).unwrap_or_default();
+        let mut pools = self.sql_pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pool) = pools.get(&key) {
+            return Ok(pool.clone());
+        }
+        let pool = Arc::new(SqlBackend::pool_for(settings).map_err(StartupError::Sql)?);
+        tracing::info!(backend = %backend_name, database = %pool.display(), "SQL pool created");
+        pools.insert(key, pool.clone());
+        Ok(pool)
+    }
+
+    /// The SQL and LDAP pools of the backends in `server.backends`, for the Lua modules `db`
+    /// and `nauthilus_ldap` (one pool per database and directory, shared with the backends).
+    fn lua_resources(&self, config: &Config) -> Result<nauthilus_lua::LuaResources, StartupError> {
+        let mut resources = nauthilus_lua::LuaResources::default();
+        for name in &config.server.backends {
+            match name {
+                BackendName::Sql(n) => {
+                    if let Some(settings) = config.sql.backend(n.as_deref()) {
+                        let pool = self.sql_pool(&name.to_string(), &settings)?;
+                        resources.sql_pools.push((settings.config.url.trim().to_owned(), pool));
+                    }
+                }
+                BackendName::Ldap(pool) => {
+                    let backend = self.ldap(config, pool.as_ref())?;
+                    let ldap_pool = backend.pool().clone();
+                    resources.ldap_pools.push((ldap_pool.name().to_owned(), ldap_pool));
+                }
+                _ => {}
+            }
+        }
+        Ok(resources)
     }
 
     /// The backend factory: one backend for one `server.backends` entry.
@@ -316,6 +344,9 @@ impl Services {
         if let Some(hooks) = host.hooks() {
             parts.hooks = Some(hooks);
         }
+        if let Some(actions) = host.trigger_actions() {
+            parts.script_actions = Some(actions);
+        }
         let host = host.clone();
         let init = tokio::spawn(async move { host.run_init().await });
         *self.lua_init.lock().unwrap_or_else(|e| e.into_inner()) = Some(init);
@@ -344,7 +375,8 @@ impl Services {
         .with_cache_names(cache_names(config));
         let mut parts = PipelineParts::new(self.verifier.clone());
         let lua = if LuaHost::wanted(config) {
-            Some(LuaHost::new(config, self.store.clone())?)
+            let resources = self.lua_resources(config)?;
+            Some(LuaHost::with_resources(config, self.store.clone(), resources)?)
         } else {
             None
         };
@@ -416,6 +448,8 @@ pub async fn build(config: &Config) -> Result<(Arc<Services>, Arc<AppState>), St
     nauthilus_core::metrics::global().set_enabled(config.server.metrics.enabled);
     let health = nauthilus_http::health::Health::new(services.store.clone());
     let state = AppState::with_services(pipeline, config, services.store.clone(), health);
+    // The scripts' own metrics (`nauthilus_prometheus`) follow ours on `/metrics`.
+    let _ = state.extra_metrics.set(nauthilus_lua::render_metrics);
     if let Some(warning) = nauthilus_http::backchannel::unprotected_warning(config) {
         tracing::warn!("{warning}");
     }

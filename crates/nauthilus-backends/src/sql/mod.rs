@@ -21,7 +21,7 @@ mod tests;
 use std::time::Duration;
 
 pub use lookup::{SqlBackend, SqlLookup, SqlQuery, SqlUser, check_backend};
-pub use pool::{SqlPool, SqlRow, dialect_of};
+pub use pool::{SqlPool, SqlRow, SqlTable, SqlValue, dialect_of};
 pub use query::{Dialect, QueryError, QueryTemplate};
 
 /// Why an SQL backend gave no answer. Every variant ends the login as a temporary failure.

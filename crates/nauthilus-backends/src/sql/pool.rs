@@ -17,6 +17,9 @@ use sqlx::{Column as _, ConnectOptions as _, Row as _};
 use super::SqlError;
 use super::query::Dialect;
 
+mod typed;
+pub use typed::{SqlTable, SqlValue};
+
 /// One row as text: column names (shared by the rows of one result) and values, NULL = `None`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqlRow {

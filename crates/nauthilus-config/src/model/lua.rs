@@ -129,7 +129,7 @@ pub struct LuaHook {
     /// The script (defines `nauthilus_run_hook`); relative paths are relative to the config file. Required.
     #[schemars(schema_with = "crate::schema::path", extend("x-required" = true))]
     pub script_path: String,
-    /// Roles a caller needs (checked once JWT backchannel auth exists).
+    /// Roles a JWT caller needs (any of them, or `admin`); without roles the `authenticate` role.
     #[schemars(schema_with = "crate::schema::str_list")]
     pub roles: Vec<String>,
 }

@@ -100,4 +100,61 @@ impl Dns {
             _ => None,
         })
     }
+
+    /// The records of `rtype` (`A`, `AAAA`, `MX`, `NS`, `TXT`, `CNAME`, `PTR`) for `name`, as
+    /// the Lua `nauthilus_dns.resolve` returns them; a PTR query takes an address or a name.
+    /// `Ok(empty)` when the name does not exist or has none.
+    pub async fn lookup(&self, name: &str, rtype: &str) -> Result<Vec<DnsRecord>, DnsError> {
+        let rtype: RecordType = rtype
+            .to_ascii_uppercase()
+            .parse()
+            .map_err(|_| DnsError::Failed(format!("unsupported record type {rtype:?}")))?;
+        let query = match (rtype, name.parse::<IpAddr>()) {
+            (RecordType::PTR, Ok(ip)) => hickory_resolver::proto::rr::Name::from(ip).to_string(),
+            _ => name.to_owned(),
+        };
+        let lookup = tokio::time::timeout(self.timeout, self.resolver.lookup(query.as_str(), rtype)).await;
+        let found = match lookup {
+            Err(_) => return Err(DnsError::Timeout(self.timeout)),
+            Ok(Err(e)) if e.is_no_records_found() => return Ok(Vec::new()),
+            Ok(Err(e)) => return Err(DnsError::Failed(e.to_string())),
+            Ok(Ok(found)) => found,
+        };
+        let name_of = |n: &hickory_resolver::proto::rr::Name| n.to_string();
+        Ok(found
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) if rtype == RecordType::A => Some(DnsRecord::Addr(IpAddr::V4(a.0))),
+                RData::AAAA(a) if rtype == RecordType::AAAA => Some(DnsRecord::Addr(IpAddr::V6(a.0))),
+                RData::MX(mx) => Some(DnsRecord::Mx {
+                    host: name_of(&mx.exchange),
+                    preference: mx.preference,
+                }),
+                RData::NS(ns) => Some(DnsRecord::Name(name_of(&ns.0))),
+                RData::CNAME(c) => Some(DnsRecord::Name(name_of(&c.0))),
+                RData::PTR(p) => Some(DnsRecord::Name(name_of(&p.0))),
+                RData::TXT(txt) => Some(DnsRecord::Text(
+                    txt.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect(),
+                )),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// One answer of [`Dns::lookup`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnsRecord {
+    /// A or AAAA.
+    Addr(IpAddr),
+    /// MX: the exchange (absolute, with its trailing dot) and its preference.
+    Mx { host: String, preference: u16 },
+    /// NS, CNAME or PTR: an absolute name with its trailing dot.
+    Name(String),
+    /// TXT: the character strings joined.
+    Text(String),
 }

@@ -21,7 +21,7 @@ use nauthilus_config::{Config, Feature, SoftWhitelist};
 use crate::brute_force::network::{NetSet, parse_client_ip};
 use crate::request::AuthRequest;
 
-pub use dns::Dns;
+pub use dns::{Dns, DnsRecord};
 pub use rbl::Rbl;
 pub use relay_domains::RelayDomains;
 pub use tls::{STATUS_NO_TLS, TlsRequired};

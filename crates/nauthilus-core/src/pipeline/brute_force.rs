@@ -15,6 +15,7 @@ impl Pipeline {
             Ok(None) => ControlFlow::Continue(()),
             Ok(Some(ban)) => {
                 tracing::warn!(session = %a.req.session, rule = %ban.rule, scope = %ban.scope, "brute force: login refused, network banned");
+                self.brute_force_actions(a.req, &ban.rule).await;
                 ControlFlow::Break(self.fail(a.req, FailReason::BruteForce))
             }
             Err(e) => ControlFlow::Break(Self::brute_force_unavailable(a, &e)),

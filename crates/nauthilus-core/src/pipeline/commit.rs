@@ -58,12 +58,18 @@ impl Pipeline {
         };
         let account = a.account.as_deref().unwrap_or(&a.req.username);
         let counted = match a.reservation.take() {
-            Some(r) => bf.confirm_failure(a.req, r, account, a.now).await.map(drop),
-            None => bf.record_failure(a.req, account, a.now).await.map(drop),
+            Some(r) => bf.confirm_failure(a.req, r, account, a.now).await,
+            None => bf.record_failure(a.req, account, a.now).await,
         };
-        if let Err(e) = counted {
+        match counted {
+            // The failure that fills a bucket starts a ban: its actions run now, before the answer.
+            Ok(record) => {
+                if let Some(ban) = record.banned {
+                    self.brute_force_actions(a.req, &ban.rule).await;
+                }
+            }
             // The login fails either way; an uncounted failure only weakens the protection.
-            tracing::warn!(session = %a.req.session, error = %e, "brute-force failure not counted");
+            Err(e) => tracing::warn!(session = %a.req.session, error = %e, "brute-force failure not counted"),
         }
     }
 }

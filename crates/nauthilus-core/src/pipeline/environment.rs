@@ -45,6 +45,10 @@ impl Pipeline {
             Verdict::Pass => String::new(),
         };
         tracing::info!(session = %req.session, %feature, detail = %detail, "feature triggered: login refused");
+        if self.parts.script_actions.is_some() {
+            req.scratch.with(|s| s.feature = feature.name().to_owned());
+            self.trigger_actions(feature.name(), req).await;
+        }
         if hit.learn
             && a.authenticating
             && let Some(bf) = &self.parts.brute_force

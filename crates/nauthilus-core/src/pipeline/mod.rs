@@ -40,7 +40,7 @@ use crate::features::Features;
 use crate::memory_cache::MemoryAuthCache;
 use crate::outcome::{AuthOutcome, FailReason, Upstream};
 use crate::request::AuthRequest;
-use crate::script::{ScriptFeatures, ScriptHooks};
+use crate::script::{ScriptActions, ScriptFeatures, ScriptHooks};
 
 pub use attempt::{Attempt, Source};
 pub use filters::{Filter, FilterError};
@@ -91,6 +91,9 @@ pub struct PipelineParts {
     pub script_features: Option<Arc<dyn ScriptFeatures>>,
     /// Custom hooks (`/api/v1/custom/...`).
     pub hooks: Option<Arc<dyn ScriptHooks>>,
+    /// Script actions of the built-in triggers (brute force, rbl, tls_encryption,
+    /// relay_domains).
+    pub script_actions: Option<Arc<dyn ScriptActions>>,
     pub failure: FailurePolicy,
     /// How long failures for unknown users take (against user enumeration by timing).
     pub timing: FailureTiming,
@@ -113,6 +116,7 @@ impl PipelineParts {
             post_actions: Vec::new(),
             script_features: None,
             hooks: None,
+            script_actions: None,
             failure: FailurePolicy::default(),
             timing: FailureTiming::off(),
             master_user: None,
@@ -231,6 +235,23 @@ impl Pipeline {
             return ControlFlow::Break(verdict);
         }
         ControlFlow::Continue(self.filters(a, verdict).await)
+    }
+
+    /// Runs the script actions of `action_type` (a built-in feature refused `req`, or brute
+    /// force banned it), before the answer.
+    pub(super) async fn trigger_actions(&self, action_type: &str, req: &AuthRequest) {
+        if let Some(actions) = self.parts.script_actions.as_ref().filter(|a| a.wants(action_type)) {
+            actions.run(action_type, req).await;
+        }
+    }
+
+    /// Notes the brute-force rule that refused `req` and runs the `brute_force` actions.
+    pub(super) async fn brute_force_actions(&self, req: &AuthRequest, rule: &str) {
+        if self.parts.script_actions.is_none() {
+            return;
+        }
+        req.scratch.with(|s| s.brute_force_bucket = rule.to_owned());
+        self.trigger_actions("brute_force", req).await;
     }
 
     /// A failure outcome with the `Auth-Wait` the failure policy asks for.

@@ -7,11 +7,16 @@ pub(crate) use backend::BackendResult;
 mod cache;
 mod codecs;
 mod context;
+mod db;
+mod dns;
 mod http;
+mod ldap;
+mod net;
 pub mod metrics;
 mod misc;
 mod otel;
 mod redis;
+mod redis_pools;
 mod time;
 
 use std::sync::Arc;
@@ -79,6 +84,19 @@ pub(crate) fn install(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<()> {
         ("nauthilus_misc", misc::misc(lua, shared)?),
         ("nauthilus_prometheus", metrics::module(lua)?),
         ("nauthilus_cache", cache::module(lua)?),
+        ("db", db::module(lua, shared)?),
+        ("tcp", net::tcp(lua)?),
+        ("nauthilus_psnet", net::psnet(lua)?),
+        ("nauthilus_dns", dns::module(lua, shared)?),
+        // Only with an LDAP backend, as in Nauthilus; an empty table otherwise.
+        (
+            "nauthilus_ldap",
+            if shared.ldap.is_empty() {
+                lua.create_table()?
+            } else {
+                ldap::module(lua, shared)?
+            },
+        ),
     ];
     for (name, table) in process {
         let f = lua.create_function(move |_, ()| Ok(table.clone()))?;

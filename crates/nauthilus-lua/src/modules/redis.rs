@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use mlua::{Lua, MultiValue, Table, Value};
+use nauthilus_store::Store;
 use redis::Value as RV;
 
 use super::nil_err;
+use super::redis_pools::{self, store_for};
 use crate::Shared;
 use crate::value::number_string;
 
@@ -157,12 +159,12 @@ fn shape_reply(lua: &Lua, shape: Shape, args: &[Vec<u8>], reply: &RV) -> mlua::R
     })
 }
 
-async fn send(shared: &Shared, name: &str, args: &[Vec<u8>]) -> Result<RV, String> {
+async fn send(store: &Store, name: &str, args: &[Vec<u8>]) -> Result<RV, String> {
     let mut cmd = redis::cmd(name);
     for a in args {
         cmd.arg(&a[..]);
     }
-    shared.store.raw(&cmd).await.map_err(|e| e.to_string())
+    store.raw(&cmd).await.map_err(|e| e.to_string())
 }
 
 /// `(value, nil)`, `(nil, "redis: nil")` for a missing value, `(nil, err)` on failure.
@@ -291,7 +293,7 @@ fn set_args(args: &MultiValue) -> mlua::Result<(Vec<Vec<u8>>, bool)> {
 
 /// `EVALSHA` of a registered script, falling back to `EVAL` when Redis lost it.
 async fn run_script(
-    shared: &Shared,
+    store: &Store,
     src: &str,
     name: &str,
     keys: Vec<Vec<u8>>,
@@ -319,14 +321,12 @@ async fn run_script(
         c
     };
     match registered {
-        None => shared
-            .store
+        None => store
             .raw(&build("EVAL", src.as_bytes()))
             .await
             .map_err(|e| e.to_string()),
-        Some((sha, source)) => match shared.store.raw(&build("EVALSHA", sha.as_bytes())).await {
-            Err(e) if e.to_string().contains("NOSCRIPT") => shared
-                .store
+        Some((sha, source)) => match store.raw(&build("EVALSHA", sha.as_bytes())).await {
+            Err(e) if e.to_string().contains("NOSCRIPT") => store
                 .raw(&build("EVAL", source.as_bytes()))
                 .await
                 .map_err(|e| e.to_string()),
@@ -356,7 +356,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
                 let shared = shared.clone();
                 async move {
                     let a = command_args(&args)?;
-                    let result = send(&shared, cmd, &a).await;
+                    let result = send(&store_for(&shared, args.front()), cmd, &a).await;
                     reply(&lua, shape, &a, result)
                 }
             })?,
@@ -365,9 +365,12 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
     let s = shared.clone();
     t.raw_set(
         "redis_ping",
-        lua.create_async_function(move |lua, _: MultiValue| {
+        lua.create_async_function(move |lua, args: MultiValue| {
             let s = s.clone();
-            async move { reply(&lua, Shape::Plain, &[], send(&s, "PING", &[]).await) }
+            async move {
+                let store = store_for(&s, args.front());
+                reply(&lua, Shape::Plain, &[], send(&store, "PING", &[]).await)
+            }
         })?,
     )?;
     let s = shared.clone();
@@ -378,7 +381,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
             async move {
                 let key = vec![args.get(1).and_then(arg_bytes).unwrap_or_default()];
                 let want = args.get(2).and_then(crate::value::scalar_string);
-                match send(&s, "GET", &key).await {
+                match send(&store_for(&s, args.front()), "GET", &key).await {
                     Ok(RV::BulkString(b)) => {
                         let text = String::from_utf8_lossy(&b).into_owned();
                         let v = match want.as_deref() {
@@ -402,7 +405,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
             let s = s.clone();
             async move {
                 let (a, conditional) = set_args(&args)?;
-                match send(&s, "SET", &a).await {
+                match send(&store_for(&s, args.front()), "SET", &a).await {
                     // SET NX/XX that did not set: (nil, nil).
                     Ok(RV::Nil) if conditional => Ok((Value::Nil, Value::Nil)),
                     other => reply(&lua, Shape::Plain, &a, other),
@@ -417,7 +420,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
             let s = s.clone();
             async move {
                 let a = zadd_args(&args)?;
-                let r = send(&s, "ZADD", &a).await;
+                let r = send(&store_for(&s, args.front()), "ZADD", &a).await;
                 reply(&lua, Shape::Plain, &a, r)
             }
         })?,
@@ -433,7 +436,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
                     a.insert(3, b"LIMIT".to_vec());
                     a.truncate(6);
                 }
-                let r = send(&s, "ZRANGEBYSCORE", &a).await;
+                let r = send(&store_for(&s, args.front()), "ZRANGEBYSCORE", &a).await;
                 reply(&lua, Shape::Plain, &a, r)
             }
         })?,
@@ -453,7 +456,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
                     a.push(b"COUNT".to_vec());
                     a.push(c);
                 }
-                match send(&s, "SCAN", &a).await {
+                match send(&store_for(&s, args.front()), "SCAN", &a).await {
                     Ok(RV::Array(parts)) if parts.len() == 2 => {
                         let out = lua.create_table()?;
                         let cursor = match to_lua(&lua, &parts[0])? {
@@ -477,12 +480,12 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
     let s = shared.clone();
     t.raw_set(
         "redis_upload_script",
-        lua.create_async_function(move |lua, (_c, src, name): (Value, String, String)| {
+        lua.create_async_function(move |lua, (c, src, name): (Value, String, String)| {
             let s = s.clone();
             async move {
                 let mut cmd = redis::cmd("SCRIPT");
                 cmd.arg("LOAD").arg(&src);
-                match s.store.raw(&cmd).await {
+                match store_for(&s, Some(&c)).raw(&cmd).await {
                     Ok(v) => {
                         let sha = match &v {
                             RV::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
@@ -518,7 +521,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
                 let rest: Vec<Value> = args.iter().skip(4).cloned().collect();
                 let mut argv = Vec::new();
                 flatten(&rest, &mut argv)?;
-                let r = run_script(&s, &src, &name, keys, argv).await;
+                let r = run_script(&store_for(&s, args.front()), &src, &name, keys, argv).await;
                 reply(&lua, Shape::Plain, &[], r)
             }
         })?,
@@ -526,32 +529,31 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
     let s = shared.clone();
     t.raw_set(
         "redis_pipeline",
-        lua.create_async_function(move |lua, (_c, _mode, cmds): (Value, Value, Table)| {
+        lua.create_async_function(move |lua, (c, _mode, cmds): (Value, Value, Table)| {
             let s = s.clone();
-            async move { pipeline(&lua, &s, cmds).await }
+            async move { pipeline(&lua, &store_for(&s, Some(&c)), cmds).await }
         })?,
     )?;
     t.raw_set(
         "get_redis_connection",
-        lua.create_function(|lua, name: Option<String>| match name.as_deref() {
-            None | Some("" | "default") => Ok((Value::String(lua.create_string("default")?), Value::Nil)),
-            Some(other) => nil_err(
-                lua,
-                format!("redis pool {other:?} is not registered (named pools are not implemented)"),
-            ),
+        lua.create_function(|lua, name: Option<String>| {
+            let name = name.filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into());
+            if redis_pools::known(&name) {
+                Ok((Value::String(lua.create_string(name)?), Value::Nil))
+            } else {
+                nil_err(lua, format!("redis pool {name:?} is not registered"))
+            }
         })?,
     )?;
     t.raw_set(
         "register_redis_pool",
-        lua.create_function(|lua, _: MultiValue| {
-            nil_err(lua, "register_redis_pool is not implemented in nauthilus-rs")
-        })?,
+        redis_pools::register(lua)?,
     )?;
     Ok(t)
 }
 
 /// `redis_pipeline(c, mode, {{cmd, ...}, ...})` → `{{ok, value, err}, ...}`, one round trip.
-async fn pipeline(lua: &Lua, shared: &Shared, cmds: Table) -> mlua::Result<(Value, Value)> {
+async fn pipeline(lua: &Lua, store: &Store, cmds: Table) -> mlua::Result<(Value, Value)> {
     let mut entries: Vec<(String, Vec<Vec<u8>>, Shape)> = Vec::new();
     let mut scripted = Vec::new();
     for (i, entry) in cmds.sequence_values::<Table>().enumerate() {
@@ -603,7 +605,7 @@ async fn pipeline(lua: &Lua, shared: &Shared, cmds: Table) -> mlua::Result<(Valu
     }
     let plain_count = entries.len() - scripted.len();
     let replies = if plain_count > 0 {
-        shared.store.raw_pipeline(&pipe).await.map_err(|e| e.to_string())
+        store.raw_pipeline(&pipe).await.map_err(|e| e.to_string())
     } else {
         Ok(Vec::new())
     };
@@ -618,7 +620,7 @@ async fn pipeline(lua: &Lua, shared: &Shared, cmds: Table) -> mlua::Result<(Valu
             let sname: String = entry.get::<Option<String>>(3)?.unwrap_or_default();
             let keys = list_arg(Some(&entry.get::<Value>(4)?))?;
             let argv = list_arg(Some(&entry.get::<Value>(5)?))?;
-            let r = run_script(shared, &src, &sname, keys, argv).await;
+            let r = run_script(store, &src, &sname, keys, argv).await;
             push(i, r, &[], Shape::Plain)?;
             continue;
         }

@@ -412,7 +412,7 @@ async fn a_reload_that_drops_a_user_ends_its_refresh_and_can_turn_protection_on(
     let config = nauthilus_config::load_str(&yaml, s.dir.path(), Vec::new())
         .unwrap()
         .0;
-    s.server.reload(&config).unwrap();
+    s.server.reload(&config).await.unwrap();
     assert_error(refresh(&s, &refresh_token.unwrap()).await, 401).await;
 
     // From open to Basic by reload.
@@ -426,7 +426,7 @@ async fn a_reload_that_drops_a_user_ends_its_refresh_and_can_turn_protection_on(
     let config = nauthilus_config::load_str(&yaml, s.dir.path(), Vec::new())
         .unwrap()
         .0;
-    s.server.reload(&config).unwrap();
+    s.server.reload(&config).await.unwrap();
     assert_401(send(&s, &calls()[1], None).await).await;
 }
 

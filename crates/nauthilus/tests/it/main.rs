@@ -15,6 +15,7 @@ mod features;
 mod hardening;
 mod ldap;
 mod lua;
+mod lua_modules;
 mod master_user;
 mod metrics;
 mod monitoring;

@@ -42,7 +42,7 @@ async fn swapping_the_pipeline_under_load_fails_no_request() {
         }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    s.server.reload(&new).unwrap();
+    s.server.reload(&new).await.unwrap();
     assert_eq!(
         s.json("", carol()).await.status(),
         200,
