@@ -597,3 +597,52 @@ async fn refresh_tokens_in_redis_are_hashed_shared_single_use_and_revocable() {
     assert_error(refresh(&b, &t).await, 401).await;
     assert_eq!(refresh(&a, &t).await.status().as_u16(), 200);
 }
+
+/// Two custom hooks: `open` without roles and `ops` for the `monitoring` role.
+fn hooks_yaml() -> String {
+    let hook = crate::support::fixtures().join("lua").join("hello_hook.lua");
+    format!(
+        "lua:\n  custom_hooks:\n    - {{http_location: open, http_method: GET, script_path: '{h}'}}\n    - {{http_location: ops, http_method: GET, script_path: '{h}', roles: [monitoring]}}\n",
+        h = hook.display()
+    )
+}
+
+async fn hook(s: &TestServer, location: &str, authorization: Option<&str>) -> Response {
+    let mut req = s.http.get(s.url(&format!("/api/v1/custom/{location}")));
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    req.send().await.unwrap()
+}
+
+// Regression: custom hooks answered without the backchannel credentials.
+#[tokio::test]
+async fn custom_hooks_need_the_backchannel_credentials_and_their_roles() {
+    let s = server(BASIC, &hooks_yaml()).await;
+    assert_401(hook(&s, "open", None).await).await;
+    assert_401(hook(&s, "ops", Some(&basic(BASIC_USER, "wrong-password-0123456789"))).await).await;
+    // Basic credentials carry no roles and allow everything, as in Nauthilus.
+    assert_ok(hook(&s, "ops", Some(&basic(BASIC_USER, BASIC_PASSWORD))).await, "basic").await;
+    assert_eq!(
+        hook(&s, "nowhere", Some(&basic(BASIC_USER, BASIC_PASSWORD))).await.status(),
+        404
+    );
+
+    let s = server(&jwt_yaml(false, JWT_USERS, ""), &hooks_yaml()).await;
+    assert_401(hook(&s, "open", None).await).await;
+    let token = |user: &'static str| {
+        let s = &s;
+        async move { format!("Bearer {}", tokens(s, user, &format!("{user}-password")).await.0) }
+    };
+    let (custom, authn, root, sec) = (token("custom").await, token("authn").await, token("root").await, token("sec").await);
+    // A hook with roles: one of them or admin.
+    assert_ok(hook(&s, "ops", Some(&custom)).await, "custom → ops").await;
+    assert_ok(hook(&s, "ops", Some(&root)).await, "root → ops").await;
+    assert_error(hook(&s, "ops", Some(&authn)).await, 403).await;
+    assert_error(hook(&s, "ops", Some(&sec)).await, 403).await;
+    // A hook without roles: what a login needs.
+    assert_ok(hook(&s, "open", Some(&authn)).await, "authn → open").await;
+    assert_error(hook(&s, "open", Some(&custom)).await, 403).await;
+    let body: Value = hook(&s, "open", Some(&root)).await.json().await.unwrap();
+    assert_eq!(body, json!({"hello": "world"}));
+}

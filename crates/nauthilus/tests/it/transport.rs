@@ -225,7 +225,7 @@ async fn reloading_a_changed_backend_under_hundreds_of_concurrent_logins_fails_n
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
-        nauthilus::reload_from_file(&s.server, &path, Vec::new(), None),
+        nauthilus::reload_from_file(&s.server, &path, Vec::new(), None).await,
         "the new configuration is valid"
     );
     assert_eq!(s.json("", carol()).await.status(), 200, "the new backend answers");
@@ -257,7 +257,7 @@ async fn a_broken_configuration_is_refused_with_every_error_logged_and_the_old_o
     )
     .unwrap();
     let (logs, guard) = capture_logs();
-    assert!(!nauthilus::reload_from_file(&s.server, &path, Vec::new(), None));
+    assert!(!nauthilus::reload_from_file(&s.server, &path, Vec::new(), None).await);
     drop(guard);
     let text = logs.text();
     assert!(text.contains("server.adress: unknown key"), "{text}");
@@ -273,7 +273,7 @@ async fn a_broken_configuration_is_refused_with_every_error_logged_and_the_old_o
     )
     .unwrap();
     let (logs, guard) = capture_logs();
-    assert!(!nauthilus::reload_from_file(&s.server, &path, Vec::new(), None));
+    assert!(!nauthilus::reload_from_file(&s.server, &path, Vec::new(), None).await);
     drop(guard);
     let text = logs.text();
     assert!(
@@ -287,7 +287,7 @@ async fn a_broken_configuration_is_refused_with_every_error_logged_and_the_old_o
     )
     .unwrap();
     let (logs, guard) = capture_logs();
-    assert!(!nauthilus::reload_from_file(&s.server, &path, Vec::new(), None));
+    assert!(!nauthilus::reload_from_file(&s.server, &path, Vec::new(), None).await);
     drop(guard);
     let text = logs.text();
     assert!(
@@ -309,7 +309,7 @@ async fn settings_a_reload_cannot_change_are_reported_as_needing_a_restart() {
     )
     .unwrap();
     let (logs, guard) = capture_logs();
-    assert!(nauthilus::reload_from_file(&s.server, &path, Vec::new(), None));
+    assert!(nauthilus::reload_from_file(&s.server, &path, Vec::new(), None).await);
     drop(guard);
     let text = logs.text();
     for key in [
@@ -654,7 +654,7 @@ async fn a_reload_puts_a_new_certificate_in_force_for_new_connections() {
     std::fs::copy(&second.server_cert, &first.server_cert).unwrap();
     std::fs::copy(&second.server_key, &first.server_key).unwrap();
     let path = s.dir.path().join("nauthilus.yml");
-    assert!(nauthilus::reload_from_file(&s.server, &path, Vec::new(), None));
+    assert!(nauthilus::reload_from_file(&s.server, &path, Vec::new(), None).await);
     let new_ca = tls_client(&second.ca_cert, false, None);
     let r = new_ca.get(s.url("/ping")).send().await.unwrap();
     assert_eq!(r.status(), 200, "the new certificate is served");
