@@ -23,5 +23,6 @@ mod redis;
 mod reload;
 mod schemes;
 mod sql;
+mod sql_tls;
 mod support;
 mod transport;
