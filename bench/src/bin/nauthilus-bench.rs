@@ -14,7 +14,7 @@ use nauthilus_bench::report::{Machine, json, table};
 use nauthilus_bench::{BenchError, profile};
 
 /// The phases, in order: L and P5 pace themselves from P1, the ratios divide by P0.
-const PHASES: &[&str] = &["P0", "P1", "P2", "P3", "P4", "L", "P5", "L1"];
+const PHASES: &[&str] = &["P0", "P1", "P2", "P3", "S1", "R1", "P4", "L", "P5", "L1"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measures nauthilus against the machine's own ceilings and prints ratios")]
@@ -54,6 +54,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         };
         return match phase::p4_hash::measure_hashes(std::path::Path::new(dir)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if argv.get(1).map(String::as_str) == Some(phase::s1_sql::CHILD_COMMAND) {
+        return match phase::s1_sql::child_main(&argv[2..]) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -159,6 +168,8 @@ async fn run_phase(id: &str, bench: &Bench) -> Result<Vec<PhaseReport>, BenchErr
         "P1" => phase::p1_memory::run(bench).await,
         "P2" => phase::p2_redis::run(bench).await,
         "P3" => phase::p3_ldap::run(bench).await,
+        "S1" => phase::s1_sql::run(bench).await,
+        "R1" => phase::r1_rbl::run(bench).await,
         "P4" => phase::p4_hash::run(bench).await,
         "L" => phase::latency::run(bench).await,
         "P5" => phase::p5_failures::run(bench).await,

@@ -8,12 +8,15 @@
 
 pub mod l1_lua;
 pub mod latency;
+pub mod own_server;
 pub mod p0_bare;
 pub mod p1_memory;
 pub mod p2_redis;
 pub mod p3_ldap;
 pub mod p4_hash;
 pub mod p5_failures;
+pub mod r1_rbl;
+pub mod s1_sql;
 
 use std::time::Duration;
 

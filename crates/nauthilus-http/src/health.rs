@@ -1,5 +1,5 @@
-//! `GET /healthz`: `{"status", "checks"}` from the real state of the store and the LDAP pools
-//! of the configuration in force, in the shape of Nauthilus' readiness check: each check is
+//! `GET /healthz`: `{"status", "checks"}` from the real state of the store, the LDAP pools and
+//! the monitored backend servers of the configuration in force, in the shape of Nauthilus' readiness check: each check is
 //! `{"status": "up"|"down"|"degraded", "error"?, "meta"?}`; the answer is 503 when any check
 //! is down, else 200 (`degraded`: a pool lost some of its servers but still has one).
 
@@ -137,6 +137,9 @@ pub async fn healthz(State(st): State<Arc<AppState>>) -> Response {
         });
         out.add(name, check, error, meta);
     }
+    if let Some(monitor) = current.pipeline.backend_monitor() {
+        backend_servers(&mut out, &monitor.status());
+    }
     let code = if out.worst == Status::Down {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -144,4 +147,42 @@ pub async fn healthz(State(st): State<Arc<AppState>>) -> Response {
     };
     let body = json!({"status": out.worst.as_str(), "checks": out.checks});
     (code, Json(body)).into_response()
+}
+
+/// `backend_server_monitoring`: `up` when every monitored server passed its last check,
+/// `degraded` otherwise, naming the protocols left without a healthy server. Never `down`: the
+/// mail servers' health is not this instance's readiness (taking every instance out of a load
+/// balancer because the IMAP servers are down would help nobody; the nginx endpoint already
+/// answers temporary failures for those protocols).
+fn backend_servers(out: &mut Checks, servers: &[(String, String, u16, bool)]) {
+    let down: Vec<String> = servers
+        .iter()
+        .filter(|s| !s.3)
+        .map(|(protocol, host, port, _)| format!("{protocol}://{host}:{port}"))
+        .collect();
+    let mut protocols: Vec<&str> = servers.iter().map(|s| s.0.as_str()).collect();
+    protocols.dedup();
+    let without: Vec<&str> = protocols
+        .into_iter()
+        .filter(|p| !servers.iter().any(|s| s.0 == *p && s.3))
+        .collect();
+    let (status, error) = if down.is_empty() {
+        (Status::Up, None)
+    } else if without.is_empty() {
+        (
+            Status::Degraded,
+            Some(format!("failing checks: {}", down.join(", "))),
+        )
+    } else {
+        (
+            Status::Degraded,
+            Some(format!("no healthy server for {}", without.join(", "))),
+        )
+    };
+    let meta = json!({
+        "servers": servers.len(),
+        "alive": servers.len() - down.len(),
+        "servers_down": down,
+    });
+    out.add("backend_servers".into(), status, error, meta);
 }

@@ -149,6 +149,9 @@ fn scrape_time(st: &AppState, current: &crate::state::Current) -> Vec<MetricFami
             }
         }
     }
+    if let Some(monitor) = current.pipeline.backend_monitor() {
+        out.backend_servers(&monitor.status());
+    }
     if let Some(store) = st.health.store() {
         let stats = store.stats();
         if stats.kind == "redis" {
@@ -295,6 +298,39 @@ impl Scrape<'_> {
                 "Brute-force bans started, per bucket",
                 &[("bucket", rule)],
                 *bans,
+            );
+        }
+    }
+
+    /// `backend_servers_status` as Nauthilus names it: `server_status="wanted"` counts the
+    /// monitored servers, `"alive"` those whose last check passed; `backend_server_up` gives
+    /// each server's own state (1 healthy, 0 not).
+    fn backend_servers(&mut self, servers: &[(String, String, u16, bool)]) {
+        let help = "Status of monitored backend servers";
+        let alive = servers.iter().filter(|s| s.3).count();
+        self.gauge_vec(
+            "backend_servers_status",
+            help,
+            &[("server_status", "wanted")],
+            gauge(servers.len()),
+        );
+        self.gauge_vec(
+            "backend_servers_status",
+            help,
+            &[("server_status", "alive")],
+            gauge(alive),
+        );
+        for (protocol, host, port, healthy) in servers {
+            let port = port.to_string();
+            self.gauge_vec(
+                "backend_server_up",
+                "Whether the last check of a monitored backend server passed (1) or not (0)",
+                &[
+                    ("protocol", protocol.as_str()),
+                    ("host", host.as_str()),
+                    ("port", port.as_str()),
+                ],
+                i64::from(*healthy),
             );
         }
     }

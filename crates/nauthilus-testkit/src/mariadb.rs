@@ -17,6 +17,7 @@ use crate::TestkitError;
 use crate::binary::find_binary;
 use crate::postgres::running_as_root;
 use crate::process::{ManagedProcess, Probe, Readiness, Service, lifecycle_methods};
+use crate::tls::TestCerts;
 
 /// The account tests connect as (no password).
 pub const MARIADB_USER: &str = "root";
@@ -27,14 +28,25 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Options for a [`MariaDb`]; `MariaDb::builder().start()`.
 #[derive(Debug, Clone, Default)]
-pub struct MariaDbBuilder {}
+pub struct MariaDbBuilder {
+    tls: bool,
+}
 
 impl MariaDbBuilder {
+    /// With `tls`, the server also speaks TLS with a certificate of a CA generated at start
+    /// ([`MariaDb::certs`]) and checks client certificates against that CA (accounts created
+    /// `REQUIRE X509` need one); plain connections stay allowed.
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Creates the system tables and starts the server.
     pub fn start(&self) -> Result<MariaDb, TestkitError> {
         let started = ManagedProcess::start(self)?;
         Ok(MariaDb {
             process: started.process,
+            certs: started.extra,
         })
     }
 }
@@ -49,7 +61,7 @@ fn user_args() -> Vec<OsString> {
 
 impl Service for MariaDbBuilder {
     type Probe = MariaDbProbe;
-    type Extra = ();
+    type Extra = Option<TestCerts>;
 
     fn name(&self) -> &'static str {
         SERVICE
@@ -71,7 +83,7 @@ impl Service for MariaDbBuilder {
         Some("error.log")
     }
 
-    fn prepare(&self, dir: &Path, ports: &[u16]) -> Result<(Vec<OsString>, ()), TestkitError> {
+    fn prepare(&self, dir: &Path, ports: &[u16]) -> Result<(Vec<OsString>, Option<TestCerts>), TestkitError> {
         let port = ports.first().copied().unwrap_or_default();
         let data = dir.join("data");
         let install = find_binary("mariadb-install-db")?;
@@ -110,7 +122,18 @@ impl Service for MariaDbBuilder {
             "--max-connections=200".into(),
         ];
         args.extend(user_args());
-        Ok((args, ()))
+        let certs = if self.tls {
+            let certs = TestCerts::generate(dir)?;
+            args.extend([
+                format!("--ssl-cert={}", certs.server_cert.display()).into(),
+                format!("--ssl-key={}", certs.server_key.display()).into(),
+                format!("--ssl-ca={}", certs.ca_cert.display()).into(),
+            ]);
+            Some(certs)
+        } else {
+            None
+        };
+        Ok((args, certs))
     }
 
     fn probe(&self, _dir: &Path, ports: &[u16]) -> MariaDbProbe {
@@ -148,6 +171,7 @@ impl Probe for MariaDbProbe {
 #[derive(Debug)]
 pub struct MariaDb {
     process: ManagedProcess<MariaDbProbe>,
+    certs: Option<TestCerts>,
 }
 
 impl MariaDb {
@@ -164,6 +188,11 @@ impl MariaDb {
     /// The TCP port.
     pub fn port(&self) -> u16 {
         self.process.port()
+    }
+
+    /// The CA, server and client certificates, when started with TLS.
+    pub fn certs(&self) -> Option<&TestCerts> {
+        self.certs.as_ref()
     }
 
     /// `mysql://root@127.0.0.1:<port>/<database>`.

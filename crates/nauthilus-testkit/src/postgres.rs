@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::TestkitError;
 use crate::binary::find_binary;
 use crate::process::{ManagedProcess, Probe, Readiness, Service};
+use crate::tls::{CLIENT_CERT_CN, TestCerts};
 
 /// The superuser tests connect as (no password: `trust` on loopback).
 pub const POSTGRES_USER: &str = "postgres";
@@ -91,7 +92,9 @@ fn chown_tree(dir: &Path, ids: (u32, u32)) -> Result<(), TestkitError> {
 
 /// Options for a [`Postgres`]; `Postgres::builder().start()`.
 #[derive(Debug, Clone, Default)]
-pub struct PostgresBuilder {}
+pub struct PostgresBuilder {
+    tls: bool,
+}
 
 /// The argv prefix that runs a program as the `postgres` account when we are root.
 fn as_postgres(dir: &Path, program: PathBuf) -> Result<(PathBuf, Vec<OsString>), TestkitError> {
@@ -117,18 +120,46 @@ fn as_postgres(dir: &Path, program: PathBuf) -> Result<(PathBuf, Vec<OsString>),
 }
 
 impl PostgresBuilder {
+    /// With `tls`, the server also speaks TLS (`ssl=on`) with a certificate of a CA generated
+    /// at start ([`Postgres::certs`]); plain connections stay allowed. The role
+    /// [`CLIENT_CERT_CN`] logs in only over TLS with the generated client certificate
+    /// (`hostssl ... cert`).
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Creates the cluster and starts the server.
     pub fn start(&self) -> Result<Postgres, TestkitError> {
         let started = ManagedProcess::start(self)?;
         Ok(Postgres {
             process: started.process,
+            certs: started.extra,
         })
     }
 }
 
+/// Certificates for a TLS server, with the private key readable by its owner only (PostgreSQL
+/// refuses a key others can read), and the `hostssl ... cert` line for [`CLIENT_CERT_CN`] ahead
+/// of initdb's `trust` lines.
+fn prepare_tls(dir: &Path, data: &Path) -> Result<TestCerts, TestkitError> {
+    use std::os::unix::fs::PermissionsExt;
+    let certs = TestCerts::generate(dir)?;
+    fs::set_permissions(&certs.server_key, fs::Permissions::from_mode(0o600))
+        .map_err(|err| TestkitError::io("chmod of the server key", err))?;
+    let hba = data.join("pg_hba.conf");
+    let rules = fs::read_to_string(&hba).map_err(|err| TestkitError::io("reading pg_hba.conf", err))?;
+    fs::write(
+        &hba,
+        format!("hostssl all {CLIENT_CERT_CN} 127.0.0.1/32 cert\nhostnossl all {CLIENT_CERT_CN} 127.0.0.1/32 reject\n{rules}"),
+    )
+    .map_err(|err| TestkitError::io("writing pg_hba.conf", err))?;
+    Ok(certs)
+}
+
 impl Service for PostgresBuilder {
     type Probe = PostgresProbe;
-    type Extra = ();
+    type Extra = Option<TestCerts>;
 
     fn name(&self) -> &'static str {
         SERVICE
@@ -151,7 +182,7 @@ impl Service for PostgresBuilder {
         STARTUP_TIMEOUT
     }
 
-    fn prepare(&self, dir: &Path, ports: &[u16]) -> Result<(Vec<OsString>, ()), TestkitError> {
+    fn prepare(&self, dir: &Path, ports: &[u16]) -> Result<(Vec<OsString>, Option<TestCerts>), TestkitError> {
         let port = ports.first().copied().unwrap_or_default();
         let data = dir.join("data");
         let (initdb, mut init_args) = as_postgres(dir, pg_binary("initdb")?)?;
@@ -180,6 +211,23 @@ impl Service for PostgresBuilder {
                 String::from_utf8_lossy(&output.stderr)
             )));
         }
+        let certs = if self.tls {
+            Some(prepare_tls(dir, &data)?)
+        } else {
+            None
+        };
+        let tls_settings: Vec<String> = certs
+            .iter()
+            .flat_map(|c| {
+                [
+                    "ssl=on".to_owned(),
+                    format!("ssl_cert_file={}", c.server_cert.display()),
+                    format!("ssl_key_file={}", c.server_key.display()),
+                    format!("ssl_ca_file={}", c.ca_cert.display()),
+                ]
+            })
+            .collect();
+        // Hands the directory (certificates included) to the postgres account when root.
         let (_, mut args) = as_postgres(dir, pg_binary("postgres")?)?;
         args.extend(
             [
@@ -201,10 +249,12 @@ impl Service for PostgresBuilder {
                     "log_min_messages=warning",
                 ]
                 .into_iter()
+                .map(str::to_owned)
+                .chain(tls_settings)
                 .flat_map(|setting| [OsString::from("-c"), OsString::from(setting)]),
             ),
         );
-        Ok((args, ()))
+        Ok((args, certs))
     }
 
     fn probe(&self, _dir: &Path, ports: &[u16]) -> PostgresProbe {
@@ -260,6 +310,7 @@ fn startup_answer(port: u16) -> Option<u8> {
 #[derive(Debug)]
 pub struct Postgres {
     process: ManagedProcess<PostgresProbe>,
+    certs: Option<TestCerts>,
 }
 
 impl Postgres {
@@ -276,6 +327,11 @@ impl Postgres {
     /// The TCP port.
     pub fn port(&self) -> u16 {
         self.process.port()
+    }
+
+    /// The CA, server and client certificates, when started with TLS.
+    pub fn certs(&self) -> Option<&TestCerts> {
+        self.certs.as_ref()
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/<database>`.

@@ -18,6 +18,7 @@ use nauthilus_backends::passwd_file::{PasswdFile, PasswdFileError};
 use nauthilus_backends::password::PasswordVerifier;
 use nauthilus_backends::sql::{SqlBackend, SqlPool, check_backend as check_sql_backend};
 use nauthilus_config::{BackendName, Config, RedisMode};
+use nauthilus_core::features::Dns;
 use nauthilus_core::{
     Backend, BackendMonitor, BruteForce, FailurePolicy, FailureTiming, Features, MasterUser, MemoryAuthCache,
     PasswordDigester, Pipeline, PipelineParts, PositiveCache,
@@ -408,7 +409,16 @@ impl Services {
         parts.master_user = master_user
             .enabled
             .then(|| MasterUser::new(&master_user.delimiter));
-        parts.features = Features::from_config(config, None).map_err(StartupError::Features)?;
+        // One resolver (and one answer cache) for the block lists and the client names.
+        let dns = if config.server.dns.resolve_client_ip
+            || config.server.has_feature(nauthilus_config::Feature::Rbl)
+        {
+            Some(Dns::from_config(config).map_err(StartupError::Features)?)
+        } else {
+            None
+        };
+        parts.client_names = dns.clone().filter(|_| config.server.dns.resolve_client_ip);
+        parts.features = Features::from_config(config, dns).map_err(StartupError::Features)?;
         if !parts.features.is_empty() {
             let names: Vec<&str> = parts.features.enabled().map(|f| f.name()).collect();
             tracing::info!(features = %names.join(", "), "pre-auth features enabled");

@@ -2,7 +2,7 @@
 //! (`ControlFlow`):
 //!
 //! ```text
-//! environment (features) ─► brute-force check ─► in-process cache ─► backends (lookup + verify)
+//! client name (PTR) ─► environment (features) ─► brute-force check ─► in-process cache ─► backends (lookup + verify)
 //!             ─► filters (may still flip the verdict) ─► commit (caches, brute-force bookkeeping)
 //!             ─► post-actions (detached, after the answer)
 //! ```
@@ -15,6 +15,7 @@
 mod attempt;
 mod backends;
 mod brute_force;
+mod client_name;
 mod commit;
 mod environment;
 mod filters;
@@ -36,7 +37,7 @@ use crate::backend::{Backend, PositiveCache};
 use crate::backend_monitor::{BackendMonitor, NoHealthyServer};
 use crate::brute_force::BruteForce;
 use crate::cache_flush::UserFlusher;
-use crate::features::Features;
+use crate::features::{Dns, Features};
 use crate::memory_cache::MemoryAuthCache;
 use crate::outcome::{AuthOutcome, FailReason, Upstream};
 use crate::request::AuthRequest;
@@ -79,6 +80,8 @@ pub struct PipelineParts {
     pub memory_cache: Option<MemoryAuthCache>,
     /// The built-in pre-auth features (`tls_encryption`, `relay_domains`, `rbl`) enabled.
     pub features: Features,
+    /// `server.dns.resolve_client_ip`: the resolver that names clients by their PTR record.
+    pub client_names: Option<Dns>,
     /// Brute-force protection, when enabled.
     pub brute_force: Option<BruteForce>,
     /// Health of the nginx upstreams (`backend_server_monitoring`), when enabled.
@@ -110,6 +113,7 @@ impl PipelineParts {
             verifier,
             memory_cache: None,
             features: Features::default(),
+            client_names: None,
             brute_force: None,
             backend_monitor: None,
             filters: Vec::new(),
@@ -178,6 +182,8 @@ impl Pipeline {
     /// `server.master_user`, a login `user*master` is decided as the master and answered as
     /// the user (see `master_user`).
     pub async fn authenticate(&self, req: &AuthRequest, now: SystemTime) -> AuthOutcome {
+        let named = self.name_client(req).await;
+        let req = named.as_ref();
         if let Some((user, master)) = self
             .parts
             .master_user

@@ -240,3 +240,80 @@ async fn a_dead_resolver_fails_logins_temporarily_unless_the_lists_allow_failure
     let r = json_login(&lenient, ALICE.0, ALICE.1, "198.51.100.3", "").await;
     assert_eq!(r.status(), 200);
 }
+
+// ---- server.dns.resolve_client_ip: the client's PTR name, against the same kind of DNS server ----
+
+/// A Lua filter that shows the request's `client_hostname` as the attribute `client_host`.
+const SHOW_CLIENT_HOST: &str = r#"
+local backend = require("nauthilus_backend")
+function nauthilus_call_filter(request)
+    local name = request.client_hostname or ""
+    if name == "" then name = "none" end
+    local extra = nauthilus_backend_result.new()
+    extra:attributes({ client_host = name })
+    backend.apply_backend_result(extra)
+    return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end
+"#;
+
+/// `2001:db8:5::10` reversed by nibble, under `ip6.arpa`.
+const V6_NAMED: &str = "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.";
+
+async fn naming_server(resolver: &str, scripts: &tempfile::TempDir) -> TestServer {
+    let filter = scripts.path().join("show_client_host.lua");
+    std::fs::write(&filter, SHOW_CLIENT_HOST).unwrap();
+    TestServer::with_config(
+        &format!("dns: {{resolver: \"{resolver}\", timeout: 2s, resolve_client_ip: true}}"),
+        &format!(
+            "lua:\n  filters:\n    - {{name: show_client_host, script_path: \"{}\"}}\n",
+            filter.display()
+        ),
+    )
+    .await
+}
+
+async fn client_host(s: &TestServer, ip: &str, given: Option<&str>) -> String {
+    let mut body = json!({"username": ALICE.0, "password": ALICE.1, "client_ip": ip, "protocol": "imap"});
+    if let Some(name) = given {
+        body["client_hostname"] = json!(name);
+    }
+    // Past the caches: a cached login carries the attributes of the first one.
+    let r = s.json("?in-memory=0&cache=0", body).await;
+    assert_eq!(r.status(), 200, "{ip}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["attributes"]["client_host"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ip}: {body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn client_names_come_from_their_ptr_records_when_the_request_has_none() {
+    let zones = vec![
+        Zone::new("2.0.192.in-addr.arpa", 300).ptr("10", "mx1.example.test."),
+        Zone::new("5.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", 300).ptr(V6_NAMED, "mx6.example.test."),
+    ];
+    let dns = DnsServer::start(zones).await.unwrap();
+    let scripts = tempfile::tempdir().unwrap();
+    let s = naming_server(&dns.addr().to_string(), &scripts).await;
+    assert_eq!(client_host(&s, "192.0.2.10", None).await, "mx1.example.test");
+    assert_eq!(client_host(&s, "2001:db8:5::10", None).await, "mx6.example.test");
+    // No PTR record: no name, and the login goes on.
+    assert_eq!(client_host(&s, "192.0.2.11", None).await, "none");
+    // A name the request carries is kept.
+    assert_eq!(
+        client_host(&s, "192.0.2.10", Some("given.example.test")).await,
+        "given.example.test"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_resolver_leaves_the_client_unnamed_and_the_login_goes_on() {
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let scripts = tempfile::tempdir().unwrap();
+    let s = naming_server(&dead.to_string(), &scripts).await;
+    assert_eq!(client_host(&s, "192.0.2.10", None).await, "none");
+}

@@ -24,5 +24,6 @@ mod redis;
 mod reload;
 mod schemes;
 mod sql;
+mod sql_tls;
 mod support;
 mod transport;

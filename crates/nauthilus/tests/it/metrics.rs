@@ -16,7 +16,7 @@ use crate::support::{TestServer, assert_error, header};
 
 const RULES: &str = "brute_force:\n  buckets:\n    - {name: b24, period: 1h, cidr: 24, ipv4: true, failed_requests: 50, ban_time: 1h}\n";
 
-async fn scrape(s: &TestServer) -> (String, Scrape) {
+pub async fn scrape(s: &TestServer) -> (String, Scrape) {
     let r = s.http.get(s.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(
@@ -31,7 +31,7 @@ async fn scrape(s: &TestServer) -> (String, Scrape) {
 
 /// The sum of the samples of `metric` whose labels include `labels` (counters, gauges,
 /// untyped; for a histogram its observation count).
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let matching: Vec<&Sample> = scrape
         .samples
         .iter()
@@ -55,7 +55,7 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> 
     )
 }
 
-fn get(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn get(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
     value(scrape, metric, labels).unwrap_or_else(|| panic!("{metric}{labels:?} missing"))
 }
 

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::metrics::{get, scrape};
 use crate::support::{TestServer, header};
 
 const TEST_USER: &str = "monitor@example.test";
@@ -213,6 +214,14 @@ async fn until(s: &TestServer, protocol: &str, what: &str, done: impl Fn(&BTreeS
     }
 }
 
+/// `/healthz`'s status code and its `backend_servers` check.
+async fn health(s: &TestServer) -> (u16, serde_json::Value) {
+    let r = s.http.get(s.url("/healthz")).send().await.unwrap();
+    let code = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap();
+    (code, body["checks"]["backend_servers"].clone())
+}
+
 #[tokio::test]
 async fn nginx_answers_follow_the_health_of_the_backend_servers() {
     let dir = tempfile::tempdir().unwrap();
@@ -256,6 +265,32 @@ async fn nginx_answers_follow_the_health_of_the_backend_servers() {
     })
     .await;
 
+    // /metrics and /healthz show the same state: 5 servers wanted, 4 alive.
+    let (_, m) = scrape(&s).await;
+    assert_eq!(
+        get(&m, "backend_servers_status", &[("server_status", "wanted")]),
+        5.0
+    );
+    assert_eq!(
+        get(&m, "backend_servers_status", &[("server_status", "alive")]),
+        4.0
+    );
+    let wrong_port = smtp_wrong.port.to_string();
+    fn up(port: &str) -> [(&'static str, &str); 3] {
+        [("protocol", "smtp"), ("host", "127.0.0.1"), ("port", port)]
+    }
+    assert_eq!(get(&m, "backend_server_up", &up(&wrong_port)), 0.0);
+    assert_eq!(get(&m, "backend_server_up", &up(&smtp.port.to_string())), 1.0);
+    let (code, check) = health(&s).await;
+    assert_eq!(code, 200, "{check}");
+    assert_eq!(check["status"], "degraded", "{check}");
+    assert_eq!(
+        check["error"],
+        format!("failing checks: smtp://127.0.0.1:{wrong_port}"),
+        "{check}"
+    );
+    assert_eq!(check["meta"]["alive"], 4, "{check}");
+
     imap1.stop();
     until(&s, "imap", "leaves the stopped server out", |seen| {
         seen == &BTreeSet::from([p2])
@@ -266,6 +301,17 @@ async fn nginx_answers_follow_the_health_of_the_backend_servers() {
         seen == &BTreeSet::from([None])
     })
     .await;
+    let (_, m) = scrape(&s).await;
+    assert_eq!(
+        get(&m, "backend_servers_status", &[("server_status", "alive")]),
+        2.0
+    );
+    let (code, check) = health(&s).await;
+    assert_eq!(
+        code, 200,
+        "a mail server's health is not this instance's readiness"
+    );
+    assert_eq!(check["error"], "no healthy server for imap", "{check}");
     imap1.start_again().await;
     until(&s, "imap", "names the restarted server", |seen| {
         seen == &BTreeSet::from([p1])

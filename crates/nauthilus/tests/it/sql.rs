@@ -18,24 +18,24 @@ const ALICE_HASH: &str = "{SHA512-CRYPT}$6$rounds=1000$e74a56jyQH73SK7r$dwCnKe6q
 /// `openssl passwd -6 -salt saltsalt` of "correct horse": a bare crypt string.
 const BOB_HASH: &str =
     "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0";
-const PASSWORD: &str = "correct horse";
+pub(crate) const PASSWORD: &str = "correct horse";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Postgres,
     MariaDb,
     Sqlite,
 }
 
 /// A fresh, empty database of one kind.
-struct Db {
-    kind: Kind,
-    url: String,
-    pool: SqlPool,
-    _dir: Option<tempfile::TempDir>,
+pub(crate) struct Db {
+    pub(crate) kind: Kind,
+    pub(crate) url: String,
+    pub(crate) pool: SqlPool,
+    pub(crate) _dir: Option<tempfile::TempDir>,
 }
 
-fn pool_config(url: &str) -> SqlPoolConfig {
+pub(crate) fn pool_config(url: &str) -> SqlPoolConfig {
     SqlPoolConfig {
         url: url.to_owned(),
         connect_timeout: ConfigDuration::from_secs(10),
@@ -84,7 +84,7 @@ impl Db {
         }
     }
 
-    async fn exec(&self, sql: &str, params: &[&str]) {
+    pub(crate) async fn exec(&self, sql: &str, params: &[&str]) {
         let params: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
         self.pool
             .execute(sql, &params)
@@ -102,7 +102,7 @@ impl Db {
 
     /// A generic users table with alice (prefixed hash), bob (bare crypt, NULLs), an inactive
     /// carol, a user without password, two rows for twin and one with a scheme we refuse.
-    async fn users_table(&self) {
+    pub(crate) async fn users_table(&self) {
         self.exec(
             "CREATE TABLE users (username VARCHAR(100) NOT NULL, password VARCHAR(255), display_name VARCHAR(100), mail VARCHAR(100), quota INTEGER, active INTEGER NOT NULL)",
             &[],
@@ -192,14 +192,14 @@ async fn create_database(admin_url: &str, name: &str, url_of: impl Fn(&str) -> S
 }
 
 /// The search block for the users table (indented for `sql.search:`).
-fn users_search(extra_searches: &str) -> String {
+pub(crate) fn users_search(extra_searches: &str) -> String {
     format!(
         "  search:\n    - protocol: [imap, pop3, default]\n      password_query: SELECT username, password, display_name, mail, quota FROM users WHERE username = %L{{user}} AND active = 1\n      user_query: SELECT username, display_name, mail FROM users WHERE username = %L{{user}} AND active = 1\n      list_accounts_query: SELECT username FROM users WHERE active = 1 ORDER BY username\n      mapping:\n        account_field: username\n        display_name_field: display_name\n{extra_searches}"
     )
 }
 
 /// A server whose only backend is `sql` over `url`; `pool_extra` replaces the default timeouts.
-async fn sql_server(url: &str, pool_extra: &str, search: &str) -> TestServer {
+pub(crate) async fn sql_server(url: &str, pool_extra: &str, search: &str) -> TestServer {
     let pool_extra = if pool_extra.is_empty() {
         "    connect_timeout: 2s\n    query_timeout: 2s\n"
     } else {
@@ -219,7 +219,7 @@ async fn login(s: &TestServer, user: &str, password: &str, protocol: &str) -> re
     .await
 }
 
-async fn status(s: &TestServer, user: &str, password: &str) -> u16 {
+pub(crate) async fn status(s: &TestServer, user: &str, password: &str) -> u16 {
     login(s, user, password, "imap").await.status().as_u16()
 }
 
