@@ -17,6 +17,7 @@ mod ldap;
 mod lua;
 mod master_user;
 mod metrics;
+mod mfa;
 mod monitoring;
 mod passwd_reload;
 mod redis;
