@@ -173,8 +173,10 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
     resolve(&mut mfa.sql.tls_ca_cert);
     resolve(&mut mfa.sql.tls_client_cert);
     resolve(&mut mfa.sql.tls_client_key);
-    // `sqlite://mfa.db` (the embedded default) lives beside the config file, not in the cwd.
-    if let Some(file) = mfa.sql.url.strip_prefix("sqlite://")
+    // The embedded default: an SQLite file beside the config file (so is a relative one).
+    if mfa.sql.url.trim().is_empty() {
+        mfa.sql.url = format!("sqlite://{}", base_dir.join("mfa.db").display());
+    } else if let Some(file) = mfa.sql.url.strip_prefix("sqlite://")
         && !file.is_empty()
         && !file.starts_with(':')
         && Path::new(file).is_relative()

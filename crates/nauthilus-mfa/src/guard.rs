@@ -1,12 +1,12 @@
 //! Brute-force protection of the code step (TOTP and recovery codes) with its own rule
-//! (`mfa.totp.brute_force`), on the brute-force machinery of `nauthilus-core`: each code is an
+//! (`mfa.totp.brute_force`, shown as `mfa_code_ipv4` / `mfa_code_ipv6`), on the brute-force machinery of `nauthilus-core`: each code is an
 //! attempt of protocol `mfa_code`, counted per client network and per account (someone who
 //! has the password could guess from many addresses). A banned client or account gets no
 //! verdict on its code until the ban ends.
 
 use std::time::SystemTime;
 
-use nauthilus_config::{Config, FeatureSetting};
+use nauthilus_config::{BruteForceRule, Config, FeatureSetting};
 use nauthilus_core::brute_force::{Admission, Reservation};
 use nauthilus_core::{AuthRequest, BruteForce, Password, PasswordDigester, Protocol, Service, SessionId};
 use nauthilus_store::Store;
@@ -15,6 +15,10 @@ use crate::error::MfaError;
 
 /// The protocol code attempts are counted under (it names their buckets and bans).
 pub const PROTOCOL: &str = "mfa_code";
+/// The rule names the list and flush APIs show.
+pub const RULE_V4: &str = "mfa_code_ipv4";
+/// The rule names the list and flush APIs show.
+pub const RULE_V6: &str = "mfa_code_ipv6";
 
 /// Counts code attempts.
 #[derive(Clone, Debug)]
@@ -35,11 +39,24 @@ impl CodeGuard {
         let mut own = config.clone();
         own.server.features = vec![FeatureSetting::named("brute_force")];
         own.server.brute_force_protocols = Vec::new();
-        let mut rule = config.mfa.totp.brute_force.clone();
-        // Its own buckets and bans, apart from the mail rules even with equal numbers.
-        rule.filter_by_protocol = vec![PROTOCOL.to_owned()];
-        rule.filter_by_oidc_cid = Vec::new();
-        own.brute_force.buckets = vec![rule];
+        let r = &config.mfa.totp.brute_force;
+        // Its own buckets and bans (named by the protocol), apart from the mail rules even
+        // with equal numbers; one rule per address family.
+        let rule = |name: &str, cidr: u8, ipv4: bool| BruteForceRule {
+            name: name.to_owned(),
+            period: r.period,
+            cidr,
+            ipv4,
+            ipv6: !ipv4,
+            failed_requests: r.failed_requests,
+            ban_time: r.ban_time,
+            filter_by_protocol: vec![PROTOCOL.to_owned()],
+            filter_by_oidc_cid: Vec::new(),
+        };
+        own.brute_force.buckets = vec![
+            rule(RULE_V4, r.cidr, true),
+            rule(RULE_V6, r.ipv6_cidr, false),
+        ];
         let digester = PasswordDigester::new(&config.server.redis.password_nonce);
         let brute_force = BruteForce::from_config(&own, store, digester)
             .ok_or_else(|| MfaError::Config("code brute-force rule not built".into()))?;

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::ConfigDuration;
-use crate::model::{BruteForceRule, SqlPoolConfig};
+use crate::model::SqlPoolConfig;
 
 /// `mfa`: second factors (TOTP, WebAuthn, recovery codes) and per-protocol app passwords.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -16,7 +16,7 @@ pub struct MfaConfig {
     /// Where enrolments live: `sql` (PostgreSQL, MariaDB or SQLite) or `ldap` (the user's entry).
     #[schemars(extend("enum" = ["sql", "ldap"]))]
     pub store: String,
-    /// The SQL credential store (its schema is created on start); SQLite is the embedded default.
+    /// The SQL credential store (its table is created on first use); an empty `url` is the embedded default, `mfa.db` (SQLite) beside the config file.
     #[schemars(example = serde_json::json!({"url": "sqlite:///var/lib/nauthilus/mfa.db"}))]
     pub sql: SqlPoolConfig,
     pub ldap: MfaLdapConfig,
@@ -38,10 +38,7 @@ impl Default for MfaConfig {
         Self {
             enabled: false,
             store: "sql".into(),
-            sql: SqlPoolConfig {
-                url: "sqlite://mfa.db".into(),
-                ..SqlPoolConfig::default()
-            },
+            sql: SqlPoolConfig::default(),
             ldap: MfaLdapConfig::default(),
             encryption_key: String::new(),
             encryption_key_file: "mfa.key".into(),
@@ -109,8 +106,7 @@ pub struct MfaTotpConfig {
     /// How long an enrolment waits for its confirming first code.
     #[schemars(range(min = 60, max = 86400))]
     pub enrolment_timeout: ConfigDuration,
-    /// Brute-force rule of the code step, counted per client network and per account.
-    pub brute_force: BruteForceRule,
+    pub brute_force: MfaCodeRule,
 }
 
 impl Default for MfaTotpConfig {
@@ -121,17 +117,40 @@ impl Default for MfaTotpConfig {
             step: ConfigDuration::from_secs(30),
             skew: 1,
             enrolment_timeout: ConfigDuration::from_secs(600),
-            brute_force: BruteForceRule {
-                name: "mfa_totp".into(),
-                period: ConfigDuration::from_secs(15 * 60),
-                cidr: 32,
-                ipv4: true,
-                ipv6: false,
-                failed_requests: 10,
-                ban_time: ConfigDuration::from_secs(3600),
-                filter_by_protocol: Vec::new(),
-                filter_by_oidc_cid: Vec::new(),
-            },
+            brute_force: MfaCodeRule::default(),
+        }
+    }
+}
+
+/// `mfa.totp.brute_force`: the brute-force rule `mfa_code` of the code step (TOTP and recovery codes), counted per client network and per account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct MfaCodeRule {
+    /// Window in which wrong codes are counted.
+    #[schemars(range(min = 1, max = crate::schema::YEAR_SECS))]
+    pub period: ConfigDuration,
+    /// Prefix length of the counted IPv4 network.
+    #[schemars(range(min = 1, max = 32))]
+    pub cidr: u8,
+    /// Prefix length of the counted IPv6 network.
+    #[schemars(range(min = 1, max = 128))]
+    pub ipv6_cidr: u8,
+    /// Wrong codes within `period` that ban the network (and the account).
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub failed_requests: u32,
+    /// How long a ban lasts.
+    #[schemars(range(min = 1, max = crate::schema::YEAR_SECS))]
+    pub ban_time: ConfigDuration,
+}
+
+impl Default for MfaCodeRule {
+    fn default() -> Self {
+        Self {
+            period: ConfigDuration::from_secs(15 * 60),
+            cidr: 32,
+            ipv6_cidr: 64,
+            failed_requests: 10,
+            ban_time: ConfigDuration::from_secs(3600),
         }
     }
 }
