@@ -11,6 +11,7 @@ pub mod check_backchannel;
 mod check_brute_force;
 mod check_features;
 mod check_ldap;
+mod check_mfa;
 mod check_observability;
 mod check_sql;
 mod check_transport;

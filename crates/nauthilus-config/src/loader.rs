@@ -168,6 +168,21 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
         resolve(&mut pool.tls_client_cert);
         resolve(&mut pool.tls_client_key);
     }
+    let mfa = &mut config.mfa;
+    resolve(&mut mfa.encryption_key_file);
+    resolve(&mut mfa.sql.tls_ca_cert);
+    resolve(&mut mfa.sql.tls_client_cert);
+    resolve(&mut mfa.sql.tls_client_key);
+    // The embedded default: an SQLite file beside the config file (so is a relative one).
+    if mfa.sql.url.trim().is_empty() {
+        mfa.sql.url = format!("sqlite://{}", base_dir.join("mfa.db").display());
+    } else if let Some(file) = mfa.sql.url.strip_prefix("sqlite://")
+        && !file.is_empty()
+        && !file.starts_with(':')
+        && Path::new(file).is_relative()
+    {
+        mfa.sql.url = format!("sqlite://{}", base_dir.join(file).display());
+    }
     let lua = &mut config.lua;
     resolve(&mut lua.config.backend_script_path);
     resolve(&mut lua.config.init_script_path);

@@ -258,6 +258,7 @@ pub fn check_semantics(config: &Config, origins: &EnvOrigins) -> Vec<Diagnostic>
     crate::check_transport::check(config, &mut out);
     crate::check_observability::check(config, &mut out);
     crate::check_sql::check(config, &mut out);
+    crate::check_mfa::check(config, &mut out);
     for (protocol, backend) in &server.nginx_backends {
         if backend.address.is_empty() {
             out.push(Diagnostic::error(

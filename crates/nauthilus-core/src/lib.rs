@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 pub mod account_mapping;
+pub mod app_password;
 pub mod auth_wait;
 pub mod backend;
 pub mod backend_monitor;
@@ -22,6 +23,7 @@ pub mod request;
 pub mod script;
 pub mod session;
 
+pub use app_password::{AppPasswordVerdict, AppPasswords};
 pub use backend::{Backend, BackendError, PassDbResult, PositiveCache};
 pub use backend_monitor::{BackendMonitor, NoHealthyServer};
 pub use brute_force::{Ban, BruteForce, BruteForceStats};

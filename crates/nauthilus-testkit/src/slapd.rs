@@ -2,8 +2,9 @@
 //!
 //! The testkit writes a `slapd.conf` (mdb database, suffix `dc=example,dc=test`, root DN
 //! [`ADMIN_DN`] with password [`ADMIN_PASSWORD`]), loads the LDIF with `slapadd` and runs
-//! `slapd -d 0` (foreground) under the same supervisor as Redis. With TLS (the default) it also
-//! generates a CA, a server certificate for `127.0.0.1` and a client certificate, and listens on
+//! `slapd -d 0` (foreground) under the same supervisor as Redis; the schema of the MFA
+//! credential store (`deploy/ldap/nauthilus-mfa.schema`) is loaded besides the standard ones.
+//! With TLS (the default) it also generates a CA, a server certificate for `127.0.0.1` and a client certificate, and listens on
 //! `ldaps://` besides `ldap://` (StartTLS works on the plain port); the client certificate maps
 //! to [`ADMIN_DN`] for SASL EXTERNAL. A Unix socket (`ldapi://`) is always there.
 
@@ -31,6 +32,8 @@ pub const ADMIN_DN: &str = "cn=admin,dc=example,dc=test";
 pub const ADMIN_PASSWORD: &str = "admin-secret";
 /// The default fixture: `ou=people` with alice, bob and a user whose uid holds `*()\`.
 pub const DEFAULT_LDIF: &str = include_str!("../fixtures/directory.ldif");
+/// The schema of the attributes the MFA credential store writes (`deploy/ldap`), loaded too.
+pub const MFA_SCHEMA: &str = include_str!("../../../deploy/ldap/nauthilus-mfa.schema");
 
 const SERVICE: &str = "slapd";
 const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
@@ -95,6 +98,9 @@ impl SlapdBuilder {
         };
         let db = dir.join("db");
         fs::create_dir(&db).map_err(|err| TestkitError::io("creating the slapd database directory", err))?;
+        let schema = dir.join("nauthilus-mfa.schema");
+        fs::write(&schema, MFA_SCHEMA)
+            .map_err(|err| TestkitError::io(format!("writing {}", schema.display()), err))?;
         let conf = dir.join("slapd.conf");
         fs::write(&conf, config_text(dir, certs.as_ref()))
             .map_err(|err| TestkitError::io(format!("writing {}", conf.display()), err))?;
@@ -255,6 +261,7 @@ fn config_text(dir: &Path, certs: Option<&TestCerts>) -> String {
         "include /etc/ldap/schema/cosine.schema".to_owned(),
         "include /etc/ldap/schema/inetorgperson.schema".to_owned(),
         "include /etc/ldap/schema/nis.schema".to_owned(),
+        format!("include {}", path("nauthilus-mfa.schema")),
         "modulepath /usr/lib/ldap".to_owned(),
         "moduleload back_mdb".to_owned(),
         format!("pidfile {}", path("slapd.pid")),

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod logging;
+pub mod mfa;
 pub mod server;
 pub mod transport;
 pub mod users;

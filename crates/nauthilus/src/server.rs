@@ -153,6 +153,7 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
             "passwd_file.check_interval",
             old.passwd_file.check_interval != new.passwd_file.check_interval,
         ),
+        ("mfa", old.mfa != new.mfa),
     ];
     differs
         .into_iter()

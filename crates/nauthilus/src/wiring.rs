@@ -46,6 +46,8 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("{0}")]
     Transport(#[from] crate::transport::TransportError),
+    #[error("mfa: {0}")]
+    Mfa(String),
 }
 
 fn format_problems(problems: &[ConfigProblem]) -> String {
@@ -168,14 +170,18 @@ pub struct Services {
     state: Mutex<Weak<AppState>>,
     /// The Lua init scripts of the last pipeline built, while they run (`build` waits for them).
     lua_init: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Second factors and app passwords (`mfa`), when enabled.
+    mfa: Option<Arc<nauthilus_mfa::Mfa>>,
 }
 
 impl Services {
     /// Opens the long-lived services `config` needs. Must run inside a Tokio runtime.
     pub async fn start(config: &Config) -> Result<Arc<Self>, StartupError> {
         let workers = usize::from(config.server.password_hash_workers);
-        Ok(Arc::new(Self {
-            store: build_store(config).await?,
+        let store = build_store(config).await?;
+        let mfa = crate::mfa::build(config, &store)?;
+        let services = Arc::new(Self {
+            store,
             verifier: PasswordVerifier::new(workers)
                 .with_memory_budget(config.server.password_hash_memory.saturating_mul(1024)),
             passwd_files: Mutex::default(),
@@ -183,7 +189,30 @@ impl Services {
             sql_pools: Mutex::default(),
             state: Mutex::default(),
             lua_init: Mutex::default(),
-        }))
+            mfa,
+        });
+        if let Some(mfa) = &services.mfa {
+            // A changed enrolment (a revoked app password, a new second factor) forgets the
+            // account's cached logins at once.
+            let weak = Arc::downgrade(&services);
+            mfa.on_change(Arc::new(move |account: &str| -> nauthilus_mfa::ChangeFuture {
+                let flusher = weak.upgrade().and_then(|s| s.flusher());
+                let account = account.to_owned();
+                Box::pin(async move {
+                    if let Some(flusher) = flusher
+                        && let Err(e) = flusher.forget_logins(&account).await
+                    {
+                        tracing::warn!(account = %account, error = %e, "cached logins of an account whose enrolments changed not forgotten");
+                    }
+                })
+            }));
+        }
+        Ok(services)
+    }
+
+    /// Second factors and app passwords, when `mfa.enabled`.
+    pub fn mfa(&self) -> Option<&Arc<nauthilus_mfa::Mfa>> {
+        self.mfa.as_ref()
     }
 
     /// Tells the services which HTTP state serves their pipelines.
@@ -212,6 +241,12 @@ impl Services {
         );
         files.insert(path, file.clone());
         Ok(file)
+    }
+
+    /// The cache flusher of the pipeline in force, once serving.
+    fn flusher(&self) -> Option<nauthilus_core::UserFlusher> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).upgrade()?;
+        Some(state.current().flusher.clone())
     }
 
     /// Forgets the cached logins of users whose passwd-file entry changed, so that a changed
@@ -405,6 +440,10 @@ impl Services {
         } else {
             FailureTiming::off()
         };
+        parts.app_passwords = self
+            .mfa
+            .clone()
+            .map(|m| m as Arc<dyn nauthilus_core::AppPasswords>);
         let master_user = &config.server.master_user;
         parts.master_user = master_user
             .enabled

@@ -97,7 +97,7 @@ impl LdapError {
     }
 
     /// Wraps an ldap3 error of operation `op`.
-    pub(crate) fn from_ldap3(op: &'static str, error: ldap3::LdapError, after: Duration) -> Self {
+    pub fn from_ldap3(op: &'static str, error: ldap3::LdapError, after: Duration) -> Self {
         match error {
             ldap3::LdapError::Timeout { .. } => Self::Timeout { op, after },
             ldap3::LdapError::LdapResult { result } => Self::Server {

@@ -23,7 +23,7 @@ use self::pbkdf2::Pbkdf2Hash;
 use self::plain::PlainPassword;
 use self::salted::{DigestAlgorithm, SaltedDigest};
 
-pub use self::hash::{HashError, hash_password};
+pub use self::hash::{HashError, hash_password, hash_random_secret};
 pub use self::verifier::{PasswordVerifier, VerifyError};
 
 /// A password scheme we can verify, named as Dovecot names it.

@@ -26,7 +26,7 @@ impl DigestAlgorithm {
         }
     }
 
-    fn digest(self, password: &[u8], salt: &[u8]) -> Vec<u8> {
+    pub(super) fn digest(self, password: &[u8], salt: &[u8]) -> Vec<u8> {
         fn run<D: Digest>(password: &[u8], salt: &[u8]) -> Vec<u8> {
             let mut hasher = D::new();
             hasher.update(password);

@@ -10,6 +10,7 @@ pub mod headers;
 pub mod ldap;
 pub mod lua;
 pub mod metrics;
+pub mod mfa;
 pub mod monitoring;
 pub mod redis;
 pub mod server;
@@ -32,6 +33,7 @@ pub use lua::{
     LuaAction, LuaBackendConfig, LuaConfig, LuaFeature, LuaFilter, LuaHook, LuaSearch, LuaSection,
 };
 pub use metrics::{MetricsBasicAuth, MetricsConfig};
+pub use mfa::{AppPasswordConfig, MfaCodeRule, MfaConfig, MfaLdapConfig, MfaTotpConfig, MfaWebauthnConfig};
 pub use monitoring::{BackendServer, BackendServerMonitoring};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};
@@ -78,6 +80,7 @@ pub struct Config {
     /// How long this process remembers a successful login (in-process cache); 0 = off.
     #[schemars(range(max = 3600))]
     pub local_cache_auth_ttl: ConfigDuration,
+    pub mfa: MfaConfig,
 }
 
 impl Default for Config {
@@ -102,6 +105,7 @@ impl Default for Config {
             nginx_wait_delay: 10,
             max_login_attempts: 15,
             local_cache_auth_ttl: ConfigDuration::from_secs(30),
+            mfa: MfaConfig::default(),
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct Attempt<'r> {
     /// True once a cache (in-process or positive) was asked, for `cache_hits_total` and
     /// `cache_misses_total`.
     pub cache_asked: bool,
+    /// False when the verdict must not be cached: an app password is scoped to protocols,
+    /// and the caches would answer for any protocol.
+    pub cacheable: bool,
 }
 
 impl<'r> Attempt<'r> {
@@ -58,6 +61,7 @@ impl<'r> Attempt<'r> {
             reservation: None,
             success_counted: false,
             cache_asked: false,
+            cacheable: true,
         }
     }
 }

@@ -41,6 +41,11 @@ impl Pipeline {
                             remember_in: cache_before.cloned(),
                         }
                     };
+                    let password_ok = if is_cache {
+                        password_ok
+                    } else {
+                        self.app_password_step(a, &user.account, password_ok).await?
+                    };
                     if password_ok {
                         return ControlFlow::Break(self.verified(a, user).await);
                     }

@@ -33,12 +33,14 @@ impl Pipeline {
             remember_in: Some(cache),
             ..
         } = &a.source
+            && a.cacheable
             && let Err(e) = cache.remember(req, user).await
         {
             // The login itself was verified; a cache that cannot be written only costs speed.
             tracing::warn!(session = %req.session, error = %e, "positive cache not written");
         }
         if !matches!(a.source, Source::MemoryCache)
+            && a.cacheable
             && req.cache_policy.use_memory_cache
             && let Some(memory) = &self.parts.memory_cache
         {

@@ -12,6 +12,7 @@
 //! in-process cache hits). It knows nothing of HTTP; codecs hand it an `AuthRequest` and the
 //! time, and get an `AuthOutcome` back.
 
+mod app_passwords;
 mod attempt;
 mod backends;
 mod brute_force;
@@ -102,6 +103,8 @@ pub struct PipelineParts {
     pub timing: FailureTiming,
     /// `server.master_user`, when enabled.
     pub master_user: Option<MasterUser>,
+    /// App passwords and the MFA-user rule (`mfa`), when enabled.
+    pub app_passwords: Option<Arc<dyn crate::app_password::AppPasswords>>,
 }
 
 impl PipelineParts {
@@ -124,6 +127,7 @@ impl PipelineParts {
             failure: FailurePolicy::default(),
             timing: FailureTiming::off(),
             master_user: None,
+            app_passwords: None,
         }
     }
 }

@@ -418,3 +418,102 @@ async fn unknown_users_take_as_long_as_known_ones_when_timing_is_on() {
     let _ = off.authenticate(&req("nobody", "pw"), SystemTime::now()).await;
     assert_eq!(started.elapsed(), Duration::ZERO, "off: answered at once");
 }
+
+/// App passwords held in the test: one per account, for one protocol; `mfa` accounts need one.
+#[derive(Debug, Default)]
+struct TableAppPasswords {
+    entries: std::sync::Mutex<Vec<(String, String, String)>>,
+    mfa_accounts: Vec<String>,
+    broken: bool,
+}
+
+impl crate::app_password::AppPasswords for TableAppPasswords {
+    fn applies_to(&self, protocol: &str) -> bool {
+        protocol == "imap" || protocol == "smtp"
+    }
+
+    fn judge<'a>(
+        &'a self,
+        account: &'a str,
+        req: &'a AuthRequest,
+        main_password_ok: bool,
+        _now: SystemTime,
+    ) -> futures::future::BoxFuture<'a, Result<crate::AppPasswordVerdict, String>> {
+        use crate::AppPasswordVerdict as V;
+        let verdict = if self.broken {
+            Err("store down".to_owned())
+        } else if main_password_ok {
+            Ok(if self.mfa_accounts.iter().any(|a| a == account) {
+                V::MainPasswordRefused
+            } else {
+                V::Unchanged
+            })
+        } else {
+            let entries = self.entries.lock().unwrap();
+            let hit = entries.iter().any(|(a, p, proto)| {
+                a == account && p.as_bytes() == req.password.expose() && proto == req.protocol.as_str()
+            });
+            Ok(if hit { V::AppPassword } else { V::Unchanged })
+        };
+        Box::pin(async move { verdict })
+    }
+}
+
+fn with_app_passwords(f: &Fixture, table: Arc<TableAppPasswords>) -> Pipeline {
+    let p = pipeline(f, true, true);
+    let mut parts = (*p.parts).clone();
+    parts.app_passwords = Some(table);
+    Pipeline::new(parts)
+}
+
+fn req_for(user: &str, pw: &str, protocol: &str) -> AuthRequest {
+    let mut r = req(user, pw);
+    r.protocol = Protocol::new(protocol);
+    r
+}
+
+#[tokio::test]
+async fn an_app_password_opens_its_protocol_only_and_is_never_cached() {
+    let f = fixture("alice:{PLAIN}main:::Alice::\n");
+    let table = Arc::new(TableAppPasswords::default());
+    table
+        .entries
+        .lock()
+        .unwrap()
+        .push(("alice".into(), "app-pw".into(), "imap".into()));
+    let p = with_app_passwords(&f, table.clone());
+    let now = SystemTime::now();
+    assert_eq!(account(&p.authenticate(&req_for("alice", "app-pw", "imap"), now).await), "alice");
+    assert!(!p.authenticate(&req_for("alice", "app-pw", "smtp"), now).await.is_ok());
+    // Revoked: the next login fails although caches are on (the success was not cached).
+    table.entries.lock().unwrap().clear();
+    assert!(!p.authenticate(&req_for("alice", "app-pw", "imap"), now).await.is_ok());
+    // The main password is untouched.
+    assert!(p.authenticate(&req_for("alice", "main", "imap"), now).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_main_password_of_an_mfa_account_is_refused_and_a_broken_store_is_a_temporary_failure() {
+    let f = fixture("alice:{PLAIN}main:::Alice::\n");
+    let table = Arc::new(TableAppPasswords {
+        mfa_accounts: vec!["alice".into()],
+        ..TableAppPasswords::default()
+    });
+    let p = with_app_passwords(&f, table);
+    let now = SystemTime::now();
+    assert!(matches!(
+        p.authenticate(&req_for("alice", "main", "imap"), now).await.decision,
+        Decision::Fail(FailReason::WrongPassword)
+    ));
+    // Protocols outside the step keep the main password.
+    assert!(p.authenticate(&req_for("alice", "main", "http"), now).await.is_ok());
+    let broken = Arc::new(TableAppPasswords {
+        broken: true,
+        ..TableAppPasswords::default()
+    });
+    let p = with_app_passwords(&f, broken);
+    assert!(matches!(
+        p.authenticate(&req_for("alice", "other", "imap"), now).await.decision,
+        Decision::TempFail(_)
+    ));
+}

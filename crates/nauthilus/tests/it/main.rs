@@ -18,6 +18,7 @@ mod lua;
 mod lua_modules;
 mod master_user;
 mod metrics;
+mod mfa;
 mod monitoring;
 mod passwd_reload;
 mod redis;
