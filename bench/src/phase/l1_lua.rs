@@ -85,7 +85,10 @@ pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
     let server = ServerProcess::start(
         &f.server_binary,
         &|addr| config(addr, workers),
-        &[("backend.lua", BACKEND.to_owned()), ("filter.lua", FILTER.to_owned())],
+        &[
+            ("backend.lua", BACKEND.to_owned()),
+            ("filter.lua", FILTER.to_owned()),
+        ],
         &f.topology,
     )?;
     let target = Target::single(
@@ -94,13 +97,19 @@ pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
         200,
     );
     let p1 = p1_memory::target(bench);
-    bench.warm_up(&p1, bench.settings.connections, Pace::Closed).await?;
+    bench
+        .warm_up(&p1, bench.settings.connections, Pace::Closed)
+        .await?;
     if !bench.settings.warmup.is_zero() {
         generate(&target, bench.spec(bench.settings.connections, Pace::Closed)).await?;
     }
     let (mut path, mut base) = (Vec::new(), Vec::new());
     for _ in 0..bench.settings.reps.max(1) {
-        base.push(bench.sample(&p1, bench.spec(bench.settings.connections, Pace::Closed)).await?);
+        base.push(
+            bench
+                .sample(&p1, bench.spec(bench.settings.connections, Pace::Closed))
+                .await?,
+        );
         path.push(sample(bench, &server, &target).await?);
     }
     let report = PhaseReport::ran(ID, TITLE, path.clone())

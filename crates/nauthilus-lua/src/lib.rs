@@ -125,7 +125,11 @@ impl LuaHost {
 
     /// Like [`LuaHost::new`], with the server's SQL and LDAP pools for `db` and
     /// `nauthilus_ldap`.
-    pub fn with_resources(config: &Config, store: Store, resources: LuaResources) -> Result<Arc<Self>, LuaError> {
+    pub fn with_resources(
+        config: &Config,
+        store: Store,
+        resources: LuaResources,
+    ) -> Result<Arc<Self>, LuaError> {
         let lua = &config.lua;
         install_crypto_provider();
         let http = reqwest::Client::builder()

@@ -214,3 +214,16 @@ end
     let (p, _d) = pool(&src, Duration::from_secs(10));
     assert_eq!(call(&p, "x").await, Ok((false, 0)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_of_many_calls_never_reaches_the_memory_limit() {
+    // ~2 MiB of garbage per call on a VM limited to 8 MiB: without collection between calls
+    // the fifth call would fail.
+    let (p, _d) = pool(
+        "function nauthilus_call_filter(r)\n  local t = {}\n  for i = 1, 2048 do t[i] = string.rep('g', 1000) .. i end\n  return false, #t\nend\n",
+        Duration::from_secs(10),
+    );
+    for _ in 0..40 {
+        assert_eq!(call(&p, "x").await, Ok((false, 2048)));
+    }
+}

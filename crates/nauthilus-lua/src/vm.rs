@@ -20,6 +20,9 @@ use crate::modules;
 /// Instructions between two checks of the deadline.
 const HOOK_EVERY: u32 = 1000;
 
+/// Incremental collection done after each call (KiB of allocation it accounts for).
+const GC_STEP_KB: i32 = 64;
+
 /// A script compiled once per (re)load.
 #[derive(Debug)]
 pub(crate) struct Script {
@@ -288,7 +291,7 @@ impl Pool {
                 tracing::debug!(kind = ?kind, "lua VM replaced after a failed call");
                 drop(vm);
             } else {
-                if let Err(e) = release(&vm.lua) {
+                if let Err(e) = release(&vm.lua, pool.shared.memory_limit) {
                     tracing::warn!(kind = ?kind, error = %e, "lua VM replaced: release failed");
                 } else {
                     pool.give_back(vm);
@@ -391,7 +394,7 @@ async fn run_one(
 }
 
 /// After a call: request-scoped modules unbound, per-call globals removed.
-fn release(lua: &Lua) -> mlua::Result<()> {
+fn release(lua: &Lua, memory_limit: usize) -> mlua::Result<()> {
     let globals = lua.globals();
     for name in [
         "nauthilus_call_feature",
@@ -402,7 +405,15 @@ fn release(lua: &Lua) -> mlua::Result<()> {
         globals.raw_set(name, Value::Nil)?;
     }
     modules::unbind_request_scoped(lua)?;
-    lua.gc_collect()?;
+    // A full collection after every call costs a walk of the whole heap (modules included)
+    // per request. The incremental collector keeps up with ordinary garbage; a VM that holds
+    // more than a quarter of its limit is collected fully, so that garbage never makes a later
+    // call hit `vm_memory_limit` (LuaJIT has no emergency collection before failing).
+    if lua.used_memory() > memory_limit / 4 {
+        lua.gc_collect()?;
+    } else {
+        lua.gc_step_kbytes(GC_STEP_KB)?;
+    }
     Ok(())
 }
 

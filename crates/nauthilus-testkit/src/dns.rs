@@ -55,7 +55,8 @@ impl Zone {
     /// Adds an MX record for `name`: mail for it goes to `exchange` with `preference`.
     pub fn mx(mut self, name: &str, preference: u16, exchange: &str) -> Self {
         if let Ok(t) = Name::from_ascii(exchange) {
-            self.records.push((name.to_owned(), RData::MX(MX::new(preference, t))));
+            self.records
+                .push((name.to_owned(), RData::MX(MX::new(preference, t))));
         }
         self
     }

@@ -330,13 +330,17 @@ impl Services {
                 BackendName::Sql(n) => {
                     if let Some(settings) = config.sql.backend(n.as_deref()) {
                         let pool = self.sql_pool(&name.to_string(), &settings)?;
-                        resources.sql_pools.push((settings.config.url.trim().to_owned(), pool));
+                        resources
+                            .sql_pools
+                            .push((settings.config.url.trim().to_owned(), pool));
                     }
                 }
                 BackendName::Ldap(pool) => {
                     let backend = self.ldap(config, pool.as_ref())?;
                     let ldap_pool = backend.pool().clone();
-                    resources.ldap_pools.push((ldap_pool.name().to_owned(), ldap_pool));
+                    resources
+                        .ldap_pools
+                        .push((ldap_pool.name().to_owned(), ldap_pool));
                 }
                 _ => {}
             }

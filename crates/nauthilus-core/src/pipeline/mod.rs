@@ -250,7 +250,12 @@ impl Pipeline {
     /// Runs the script actions of `action_type` (a built-in feature refused `req`, or brute
     /// force banned it), before the answer.
     pub(super) async fn trigger_actions(&self, action_type: &str, req: &AuthRequest) {
-        if let Some(actions) = self.parts.script_actions.as_ref().filter(|a| a.wants(action_type)) {
+        if let Some(actions) = self
+            .parts
+            .script_actions
+            .as_ref()
+            .filter(|a| a.wants(action_type))
+        {
             actions.run(action_type, req).await;
         }
     }

@@ -74,7 +74,10 @@ fn table(lua: &Lua, t: SqlTable) -> mlua::Result<Table> {
         rows.raw_push(r)?;
     }
     out.raw_set("rows", rows)?;
-    out.raw_set("columns", lua.create_sequence_from(t.columns.iter().map(String::as_str))?)?;
+    out.raw_set(
+        "columns",
+        lua.create_sequence_from(t.columns.iter().map(String::as_str))?,
+    )?;
     Ok(out)
 }
 
@@ -167,7 +170,10 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
                 None => (None, false),
             };
             match shared.sql_pool(&url, max) {
-                Ok(pool) => Ok((Value::UserData(lua.create_userdata(Db { pool, read_only })?), Value::Nil)),
+                Ok(pool) => Ok((
+                    Value::UserData(lua.create_userdata(Db { pool, read_only })?),
+                    Value::Nil,
+                )),
                 Err(e) => nil_err(lua, format!("db.open: {e}")),
             }
         })?,
@@ -244,7 +250,10 @@ pub(crate) fn to_url(driver: &str, dsn: &str) -> Result<String, String> {
             let path = dsn.strip_prefix("file:").unwrap_or(dsn);
             let path = path.split('?').next().unwrap_or_default();
             if path.is_empty() || path == ":memory:" {
-                return Err("in-memory SQLite databases are not supported (each pooled connection would see its own)".into());
+                return Err(
+                    "in-memory SQLite databases are not supported (each pooled connection would see its own)"
+                        .into(),
+                );
             }
             Ok(format!("sqlite://{path}"))
         }
@@ -287,8 +296,13 @@ fn mysql_dsn(dsn: &str) -> Result<String, String> {
 /// lib/pq `key=value` connection strings.
 fn postgres_dsn(dsn: &str) -> Result<String, String> {
     let mut host = "localhost".to_owned();
-    let (mut port, mut user, mut password, mut db, mut query) =
-        (String::new(), String::new(), String::new(), String::new(), Vec::new());
+    let (mut port, mut user, mut password, mut db, mut query) = (
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        Vec::new(),
+    );
     for part in dsn.split_whitespace() {
         let (k, v) = part
             .split_once('=')
@@ -312,7 +326,11 @@ fn postgres_dsn(dsn: &str) -> Result<String, String> {
         (false, true) => format!("{}@", enc(&user)),
         (false, false) => format!("{}:{}@", enc(&user), enc(&password)),
     };
-    let port = if port.is_empty() { String::new() } else { format!(":{port}") };
+    let port = if port.is_empty() {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
     let query = if query.is_empty() {
         String::new()
     } else {
@@ -340,8 +358,11 @@ mod tests {
             "mysql://u@localhost/mail?socket=/run/mysqld/mysqld.sock"
         );
         assert_eq!(
-            to_url("postgres", "host=127.0.0.1 port=5433 user=nauth password='s#p' dbname=mail sslmode=disable")
-                .unwrap(),
+            to_url(
+                "postgres",
+                "host=127.0.0.1 port=5433 user=nauth password='s#p' dbname=mail sslmode=disable"
+            )
+            .unwrap(),
             "postgres://nauth:s%23p@127.0.0.1:5433/mail?sslmode=disable"
         );
         assert_eq!(

@@ -49,7 +49,11 @@ async fn search(lua: Lua, shared: Arc<Shared>, t: Table) -> mlua::Result<(Value,
     let filter: String = t
         .get::<Option<String>>("filter")?
         .unwrap_or_else(|| "(objectClass=*)".into());
-    let scope = match t.get::<Option<String>>("scope")?.as_deref().map(str::to_ascii_lowercase) {
+    let scope = match t
+        .get::<Option<String>>("scope")?
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+    {
         None => Scope::Subtree,
         Some(s) => match s.as_str() {
             "sub" | "subtree" | "" => Scope::Subtree,
@@ -85,7 +89,10 @@ async fn search(lua: Lua, shared: Arc<Shared>, t: Table) -> mlua::Result<(Value,
     };
     // 32 = noSuchObject: an empty result, not an error (as a search finding nothing).
     if outcome.rc != 0 && outcome.rc != 32 {
-        return nil_err(&lua, format!("ldap_search: server answered {} {}", outcome.rc, outcome.text));
+        return nil_err(
+            &lua,
+            format!("ldap_search: server answered {} {}", outcome.rc, outcome.text),
+        );
     }
     let entries: Vec<SearchEntry> = entries.into_iter().map(SearchEntry::construct).collect();
     let out = lua.create_table()?;
@@ -160,7 +167,10 @@ async fn modify(lua: Lua, shared: Arc<Shared>, t: Table) -> mlua::Result<(Value,
             if result.rc == 0 {
                 Ok((Value::String(lua.create_string("OK")?), Value::Nil))
             } else {
-                nil_err(&lua, format!("ldap_modify: server answered {} {}", result.rc, result.text))
+                nil_err(
+                    &lua,
+                    format!("ldap_modify: server answered {} {}", result.rc, result.text),
+                )
             }
         }
         Err(e) => {
@@ -176,7 +186,11 @@ fn endpoint(url: &str) -> Result<(String, u16), String> {
         .split_once("://")
         .ok_or_else(|| format!("invalid LDAP server_uri: {url}"))?;
     let authority = rest.split('/').next().unwrap_or_default();
-    let default = if scheme.eq_ignore_ascii_case("ldaps") { 636 } else { 389 };
+    let default = if scheme.eq_ignore_ascii_case("ldaps") {
+        636
+    } else {
+        389
+    };
     let bad = || format!("invalid LDAP server_uri: {url}");
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => {
@@ -242,9 +256,18 @@ mod tests {
 
     #[test]
     fn endpoints_default_the_port_by_scheme() {
-        assert_eq!(endpoint("ldap://dir.example.test").unwrap(), ("dir.example.test".into(), 389));
-        assert_eq!(endpoint("ldaps://dir.example.test/").unwrap(), ("dir.example.test".into(), 636));
-        assert_eq!(endpoint("ldap://127.0.0.1:3389").unwrap(), ("127.0.0.1".into(), 3389));
+        assert_eq!(
+            endpoint("ldap://dir.example.test").unwrap(),
+            ("dir.example.test".into(), 389)
+        );
+        assert_eq!(
+            endpoint("ldaps://dir.example.test/").unwrap(),
+            ("dir.example.test".into(), 636)
+        );
+        assert_eq!(
+            endpoint("ldap://127.0.0.1:3389").unwrap(),
+            ("127.0.0.1".into(), 3389)
+        );
         assert_eq!(endpoint("ldap://[::1]:3389").unwrap(), ("::1".into(), 3389));
         assert_eq!(endpoint("ldaps://[::1]").unwrap(), ("::1".into(), 636));
         assert!(endpoint("dir.example.test").is_err());

@@ -81,7 +81,10 @@ pub(super) fn tcp(lua: &Lua) -> mlua::Result<Table> {
                     Ok((Value::UserData(lua.create_userdata(conn)?), Value::Nil))
                 }
                 Ok(Err(e)) => nil_err(&lua, format!("tcp: {address}: {e}")),
-                Err(_) => nil_err(&lua, format!("tcp: {address}: no connection within {CONNECT_TIMEOUT:?}")),
+                Err(_) => nil_err(
+                    &lua,
+                    format!("tcp: {address}: no connection within {CONNECT_TIMEOUT:?}"),
+                ),
             }
         })?,
     )?;
@@ -194,7 +197,8 @@ mod tests {
 
     #[test]
     fn kernel_socket_lines_parse() {
-        let line = "   0: 0100007F:1F90 0200007F:C350 01 00000000:00000000 00:00000000 00000000  1000        0 1 1";
+        let line =
+            "   0: 0100007F:1F90 0200007F:C350 01 00000000:00000000 00:00000000 00000000  1000        0 1 1";
         let (l, r) = parse_line(line).unwrap();
         assert_eq!(l, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(r, "127.0.0.2:50000".parse().unwrap());

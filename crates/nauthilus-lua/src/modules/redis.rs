@@ -545,10 +545,7 @@ pub(super) fn module(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
             }
         })?,
     )?;
-    t.raw_set(
-        "register_redis_pool",
-        redis_pools::register(lua)?,
-    )?;
+    t.raw_set("register_redis_pool", redis_pools::register(lua)?)?;
     Ok(t)
 }
 

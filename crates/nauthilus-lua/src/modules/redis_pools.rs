@@ -101,7 +101,11 @@ fn config(mode: &str, t: &Table) -> mlua::Result<Result<RedisConfig, String>> {
             c.cluster.username = s("username")?;
             c.cluster.password = s("password")?;
         }
-        other => return Ok(Err(format!("unknown mode {other:?} (standalone, sentinel, sentinel_replica, cluster)"))),
+        other => {
+            return Ok(Err(format!(
+                "unknown mode {other:?} (standalone, sentinel, sentinel_replica, cluster)"
+            )));
+        }
     }
     Ok(Ok(c))
 }
@@ -109,27 +113,32 @@ fn config(mode: &str, t: &Table) -> mlua::Result<Result<RedisConfig, String>> {
 /// `register_redis_pool(name, mode, settings)` → `("OK", nil)` or `(nil, err)`. A name that is
 /// already registered keeps its pool (init scripts run again on reload).
 pub(super) fn register(lua: &Lua) -> mlua::Result<mlua::Function> {
-    lua.create_async_function(|lua, (name, mode, settings): (String, String, Table)| async move {
-        if name.is_empty() || name == "default" {
-            return nil_err(&lua, "register_redis_pool: the name \"default\" is the server's own pool");
-        }
-        if known(&name) {
-            return Ok((Value::String(lua.create_string("OK")?), Value::Nil));
-        }
-        let config = match config(&mode.to_ascii_lowercase(), &settings)? {
-            Ok(c) => c,
-            Err(e) => return nil_err(&lua, format!("register_redis_pool {name}: {e}")),
-        };
-        match Store::connect(&config).await {
-            Ok(store) => {
-                pools()
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(name)
-                    .or_insert(store);
-                Ok((Value::String(lua.create_string("OK")?), Value::Nil))
+    lua.create_async_function(
+        |lua, (name, mode, settings): (String, String, Table)| async move {
+            if name.is_empty() || name == "default" {
+                return nil_err(
+                    &lua,
+                    "register_redis_pool: the name \"default\" is the server's own pool",
+                );
             }
-            Err(e) => nil_err(&lua, format!("register_redis_pool {name}: {e}")),
-        }
-    })
+            if known(&name) {
+                return Ok((Value::String(lua.create_string("OK")?), Value::Nil));
+            }
+            let config = match config(&mode.to_ascii_lowercase(), &settings)? {
+                Ok(c) => c,
+                Err(e) => return nil_err(&lua, format!("register_redis_pool {name}: {e}")),
+            };
+            match Store::connect(&config).await {
+                Ok(store) => {
+                    pools()
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(name)
+                        .or_insert(store);
+                    Ok((Value::String(lua.create_string("OK")?), Value::Nil))
+                }
+                Err(e) => nil_err(&lua, format!("register_redis_pool {name}: {e}")),
+            }
+        },
+    )
 }

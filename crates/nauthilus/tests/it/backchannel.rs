@@ -622,9 +622,15 @@ async fn custom_hooks_need_the_backchannel_credentials_and_their_roles() {
     assert_401(hook(&s, "open", None).await).await;
     assert_401(hook(&s, "ops", Some(&basic(BASIC_USER, "wrong-password-0123456789"))).await).await;
     // Basic credentials carry no roles and allow everything, as in Nauthilus.
-    assert_ok(hook(&s, "ops", Some(&basic(BASIC_USER, BASIC_PASSWORD))).await, "basic").await;
+    assert_ok(
+        hook(&s, "ops", Some(&basic(BASIC_USER, BASIC_PASSWORD))).await,
+        "basic",
+    )
+    .await;
     assert_eq!(
-        hook(&s, "nowhere", Some(&basic(BASIC_USER, BASIC_PASSWORD))).await.status(),
+        hook(&s, "nowhere", Some(&basic(BASIC_USER, BASIC_PASSWORD)))
+            .await
+            .status(),
         404
     );
 
@@ -634,7 +640,12 @@ async fn custom_hooks_need_the_backchannel_credentials_and_their_roles() {
         let s = &s;
         async move { format!("Bearer {}", tokens(s, user, &format!("{user}-password")).await.0) }
     };
-    let (custom, authn, root, sec) = (token("custom").await, token("authn").await, token("root").await, token("sec").await);
+    let (custom, authn, root, sec) = (
+        token("custom").await,
+        token("authn").await,
+        token("root").await,
+        token("sec").await,
+    );
     // A hook with roles: one of them or admin.
     assert_ok(hook(&s, "ops", Some(&custom)).await, "custom → ops").await;
     assert_ok(hook(&s, "ops", Some(&root)).await, "root → ops").await;

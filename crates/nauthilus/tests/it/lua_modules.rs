@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nauthilus_backends::sql::SqlPool;
 use nauthilus_config::{ConfigDuration, SqlPoolConfig};
-use nauthilus_testkit::{ADMIN_DN, ADMIN_PASSWORD, DnsServer, Reply, Zone, shared_postgres, shared_redis, shared_slapd};
+use nauthilus_testkit::{
+    ADMIN_DN, ADMIN_PASSWORD, DnsServer, Reply, Zone, shared_postgres, shared_redis, shared_slapd,
+};
 use serde_json::{Value, json};
 
 use crate::support::{TestServer, fixtures, header};
@@ -108,7 +110,10 @@ async fn sql_backend_flow(s: &TestServer, logins_of_alice: impl AsyncFnOnce() ->
     assert_ne!(login(s, "x' OR '1'='1", PASSWORD).await.status(), 200);
 
     let r = s
-        .get_with("/api/v1/auth/json?mode=list-accounts", &[("Accept", "application/json")])
+        .get_with(
+            "/api/v1/auth/json?mode=list-accounts",
+            &[("Accept", "application/json")],
+        )
         .await;
     assert_eq!(r.json::<Vec<String>>().await.unwrap(), ["alice", "bob"]);
     // Only the successful login ran the UPDATE.
@@ -128,12 +133,18 @@ async fn a_lua_sql_backend_runs_on_postgresql() {
     let pg = shared_postgres().unwrap();
     let name = unique_name();
     let admin = SqlPool::new(&pool_config(&pg.url("postgres"))).unwrap();
-    admin.execute(&format!("CREATE DATABASE {name}"), &[]).await.unwrap();
+    admin
+        .execute(&format!("CREATE DATABASE {name}"), &[])
+        .await
+        .unwrap();
     admin.close().await;
     let pool = SqlPool::new(&pool_config(&pg.url(&name))).unwrap();
     fill(&pool, true).await;
     // The lib/pq key=value form of the DSN, as Go scripts write it.
-    let dsn = format!("host=127.0.0.1 port={} user=postgres dbname={name} sslmode=disable", pg.port());
+    let dsn = format!(
+        "host=127.0.0.1 port={} user=postgres dbname={name} sslmode=disable",
+        pg.port()
+    );
     let s = sql_script_server("postgres", &dsn).await;
     sql_backend_flow(&s, async || alice_logins(&pool).await).await;
 }
@@ -202,7 +213,10 @@ async fn ldap_and_dns_modules_use_the_servers_pools_and_resolver() {
 /// The entries of `<prefix>fired` (what the trigger action noted).
 fn fired(prefix: &str) -> Vec<String> {
     let redis = shared_redis().unwrap();
-    match redis.command(&["LRANGE", &format!("{prefix}fired"), "0", "-1"]).unwrap() {
+    match redis
+        .command(&["LRANGE", &format!("{prefix}fired"), "0", "-1"])
+        .unwrap()
+    {
         Reply::Array(items) => items
             .into_iter()
             .map(|i| match i {
@@ -235,7 +249,9 @@ async fn brute_force_and_feature_actions_run_before_the_answer() {
     };
     // relay_domains refuses a foreign domain; its action ran before the answer came back.
     assert_eq!(
-        try_login("mallory@elsewhere.test", "x".into(), "192.0.2.40").await.status(),
+        try_login("mallory@elsewhere.test", "x".into(), "192.0.2.40")
+            .await
+            .status(),
         403
     );
     assert_eq!(fired(&prefix), ["relay_domains|192.0.2.40"]);
@@ -248,8 +264,5 @@ async fn brute_force_and_feature_actions_run_before_the_answer() {
     }
     let after = fired(&prefix);
     assert!(after.len() >= 2, "{after:?}");
-    assert!(
-        after[1..].iter().all(|f| f == "tight|192.0.2.41"),
-        "{after:?}"
-    );
+    assert!(after[1..].iter().all(|f| f == "tight|192.0.2.41"), "{after:?}");
 }

@@ -176,7 +176,9 @@ impl SqlPool {
                 i64::try_from(d.last_insert_id()).unwrap_or(i64::MAX)
             }),
             #[cfg(feature = "sqlite")]
-            super::Inner::Sqlite(pool) => run!(pool, |d: &sqlx::sqlite::SqliteQueryResult| d.last_insert_rowid()),
+            super::Inner::Sqlite(pool) => {
+                run!(pool, |d: &sqlx::sqlite::SqliteQueryResult| d.last_insert_rowid())
+            }
         })
     }
 }
