@@ -15,7 +15,10 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
     match mfa.store.as_str() {
         "ldap" => {
             if mfa.ldap.base_dn.trim().is_empty() {
-                out.push(Diagnostic::error("mfa.ldap.base_dn", "required when mfa.store is ldap"));
+                out.push(Diagnostic::error(
+                    "mfa.ldap.base_dn",
+                    "required when mfa.store is ldap",
+                ));
             }
             if !mfa.ldap.filter.contains("%{account}") {
                 out.push(Diagnostic::error("mfa.ldap.filter", "must contain %{account}"));
@@ -32,11 +35,14 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
     }
     let key = mfa.encryption_key.trim();
     if !key.is_empty()
-        && base64::engine::general_purpose::STANDARD
+        && !base64::engine::general_purpose::STANDARD
             .decode(key)
-            .map_or(true, |k| k.len() != 32)
+            .is_ok_and(|k| k.len() == 32)
     {
-        out.push(Diagnostic::error("mfa.encryption_key", "must be 32 bytes in base64"));
+        out.push(Diagnostic::error(
+            "mfa.encryption_key",
+            "must be 32 bytes in base64",
+        ));
     }
     if key.is_empty() && mfa.encryption_key_file.trim().is_empty() {
         out.push(Diagnostic::error(
@@ -45,14 +51,19 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
         ));
     }
     let w = &mfa.webauthn;
-    if !w.rp_id.is_empty() && !(w.rp_origin.starts_with("https://") || w.rp_origin.starts_with("http://localhost")) {
+    if !w.rp_id.is_empty()
+        && !(w.rp_origin.starts_with("https://") || w.rp_origin.starts_with("http://localhost"))
+    {
         out.push(Diagnostic::error(
             "mfa.webauthn.rp_origin",
             "required with rp_id: the https:// origin of the login pages",
         ));
     }
     if mfa.app_passwords.protocols.iter().any(|p| p.trim().is_empty()) {
-        out.push(Diagnostic::error("mfa.app_passwords.protocols", "empty protocol name"));
+        out.push(Diagnostic::error(
+            "mfa.app_passwords.protocols",
+            "empty protocol name",
+        ));
     }
 }
 
