@@ -12,31 +12,34 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
     if !mfa.enabled {
         return;
     }
-    match mfa.store.as_str() {
-        "ldap" => {
-            if mfa.ldap.base_dn.trim().is_empty() {
-                out.push(Diagnostic::error("mfa.ldap.base_dn", "required when mfa.store is ldap"));
-            }
-            if !mfa.ldap.filter.contains("%{account}") {
-                out.push(Diagnostic::error("mfa.ldap.filter", "must contain %{account}"));
-            }
-            let name = (!mfa.ldap.pool_name.is_empty()).then_some(mfa.ldap.pool_name.as_str());
-            if config.ldap.pool(name).is_none_or(|p| p.server_uri.is_empty()) {
-                out.push(Diagnostic::error(
-                    "mfa.ldap.pool_name",
-                    "names no LDAP pool with servers (ldap.config or ldap.optional_ldap_pools.<name>)",
-                ));
-            }
+    if mfa.store == "ldap" {
+        if mfa.ldap.base_dn.trim().is_empty() {
+            out.push(Diagnostic::error(
+                "mfa.ldap.base_dn",
+                "required when mfa.store is ldap",
+            ));
         }
-        _ => {}
+        if !mfa.ldap.filter.contains("%{account}") {
+            out.push(Diagnostic::error("mfa.ldap.filter", "must contain %{account}"));
+        }
+        let name = (!mfa.ldap.pool_name.is_empty()).then_some(mfa.ldap.pool_name.as_str());
+        if config.ldap.pool(name).is_none_or(|p| p.server_uri.is_empty()) {
+            out.push(Diagnostic::error(
+                "mfa.ldap.pool_name",
+                "names no LDAP pool with servers (ldap.config or ldap.optional_ldap_pools.<name>)",
+            ));
+        }
     }
     let key = mfa.encryption_key.trim();
     if !key.is_empty()
-        && base64::engine::general_purpose::STANDARD
+        && !base64::engine::general_purpose::STANDARD
             .decode(key)
-            .map_or(true, |k| k.len() != 32)
+            .is_ok_and(|k| k.len() == 32)
     {
-        out.push(Diagnostic::error("mfa.encryption_key", "must be 32 bytes in base64"));
+        out.push(Diagnostic::error(
+            "mfa.encryption_key",
+            "must be 32 bytes in base64",
+        ));
     }
     if key.is_empty() && mfa.encryption_key_file.trim().is_empty() {
         out.push(Diagnostic::error(
@@ -45,14 +48,18 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
         ));
     }
     let w = &mfa.webauthn;
-    if !w.rp_id.is_empty() && !(w.rp_origin.starts_with("https://") || w.rp_origin.starts_with("http://localhost")) {
+    let origin_ok = w.rp_origin.starts_with("https://") || w.rp_origin.starts_with("http://localhost");
+    if !(w.rp_id.is_empty() || origin_ok) {
         out.push(Diagnostic::error(
             "mfa.webauthn.rp_origin",
             "required with rp_id: the https:// origin of the login pages",
         ));
     }
     if mfa.app_passwords.protocols.iter().any(|p| p.trim().is_empty()) {
-        out.push(Diagnostic::error("mfa.app_passwords.protocols", "empty protocol name"));
+        out.push(Diagnostic::error(
+            "mfa.app_passwords.protocols",
+            "empty protocol name",
+        ));
     }
 }
 

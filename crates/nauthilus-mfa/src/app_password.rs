@@ -79,7 +79,9 @@ impl Mfa {
         now: SystemTime,
     ) -> Result<(AppPasswordInfo, Zeroizing<String>), MfaError> {
         if protocols.is_empty() {
-            return Err(MfaError::Invalid("an app password needs at least one protocol".into()));
+            return Err(MfaError::Invalid(
+                "an app password needs at least one protocol".into(),
+            ));
         }
         let mut scoped: Vec<String> = Vec::new();
         for p in protocols {
@@ -95,7 +97,9 @@ impl Mfa {
             }
         }
         if device.chars().count() > 64 || device.chars().any(char::is_control) {
-            return Err(MfaError::Invalid("device names have at most 64 printable characters".into()));
+            return Err(MfaError::Invalid(
+                "device names have at most 64 printable characters".into(),
+            ));
         }
         let password = secret::random_code(4, 5);
         let stored = StoredAppPassword {
@@ -127,7 +131,10 @@ impl Mfa {
     /// Revokes the app password `id` of `account`; false when there is none. Cached logins of
     /// the account are forgotten at once.
     pub async fn revoke_app_password(&self, account: &str, id: &str) -> Result<bool, MfaError> {
-        let removed = self.credentials.remove(account, Kind::AppPassword, id, None).await?;
+        let removed = self
+            .credentials
+            .remove(account, Kind::AppPassword, id, None)
+            .await?;
         if removed {
             self.changed(account).await;
         }
@@ -145,8 +152,8 @@ impl Mfa {
     ) -> Result<AppPasswordVerdict, MfaError> {
         let protocol = req.protocol.as_str();
         if main_password_ok {
-            let refused = self.config.require_app_password_for_mfa_users
-                && self.has_second_factor(account).await?;
+            let refused =
+                self.config.require_app_password_for_mfa_users && self.has_second_factor(account).await?;
             return Ok(if refused {
                 AppPasswordVerdict::MainPasswordRefused
             } else {
@@ -166,7 +173,9 @@ impl Mfa {
                 continue;
             }
             let at = unix(now);
-            let stale = stored.last_used.is_none_or(|t| at.saturating_sub(t) >= TOUCH_INTERVAL);
+            let stale = stored
+                .last_used
+                .is_none_or(|t| at.saturating_sub(t) >= TOUCH_INTERVAL);
             if stale || stored.last_address != req.client.ip {
                 stored.last_used = Some(at);
                 stored.last_address.clone_from(&req.client.ip);

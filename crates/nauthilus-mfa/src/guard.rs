@@ -53,10 +53,7 @@ impl CodeGuard {
             filter_by_protocol: vec![PROTOCOL.to_owned()],
             filter_by_oidc_cid: Vec::new(),
         };
-        own.brute_force.buckets = vec![
-            rule(RULE_V4, r.cidr, true),
-            rule(RULE_V6, r.ipv6_cidr, false),
-        ];
+        own.brute_force.buckets = vec![rule(RULE_V4, r.cidr, true), rule(RULE_V6, r.ipv6_cidr, false)];
         let digester = PasswordDigester::new(&config.server.redis.password_nonce);
         let brute_force = BruteForce::from_config(&own, store, digester)
             .ok_or_else(|| MfaError::Config("code brute-force rule not built".into()))?;

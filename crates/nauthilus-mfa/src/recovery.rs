@@ -40,8 +40,7 @@ impl Mfa {
         account: &str,
         now: SystemTime,
     ) -> Result<Vec<Zeroizing<String>>, MfaError> {
-        let codes: Vec<Zeroizing<String>> =
-            (0..RECOVERY_CODES).map(|_| secret::random_code(2, 5)).collect();
+        let codes: Vec<Zeroizing<String>> = (0..RECOVERY_CODES).map(|_| secret::random_code(2, 5)).collect();
         let mut records = Vec::with_capacity(codes.len());
         for code in &codes {
             let stored = StoredCode {

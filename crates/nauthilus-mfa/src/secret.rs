@@ -6,7 +6,6 @@ use nauthilus_backends::password::{PasswordHash, hash_random_secret};
 use rand::Rng as _;
 use zeroize::Zeroizing;
 
-
 /// Lower-case letters and digits without the look-alikes `0 o 1 l i`.
 const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 

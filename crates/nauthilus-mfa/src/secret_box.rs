@@ -39,7 +39,9 @@ fn decode_key(text: &str, origin: &str) -> Result<Zeroizing<Vec<u8>>, MfaError> 
             .map_err(|_| MfaError::Config(format!("{origin} is not base64")))?,
     );
     if key.len() != KEY_LEN {
-        return Err(MfaError::Config(format!("{origin} must hold {KEY_LEN} bytes (base64)")));
+        return Err(MfaError::Config(format!(
+            "{origin} must hold {KEY_LEN} bytes (base64)"
+        )));
     }
     Ok(key)
 }
@@ -94,10 +96,7 @@ impl SecretBox {
                     .map_err(|e| MfaError::Config(format!("cannot read {}: {e}", path.display())))?;
                 Self::new(&decode_key(&text, &path.display().to_string())?)
             }
-            Err(e) => Err(MfaError::Config(format!(
-                "cannot create {}: {e}",
-                path.display()
-            ))),
+            Err(e) => Err(MfaError::Config(format!("cannot create {}: {e}", path.display()))),
         }
     }
 
@@ -151,7 +150,10 @@ mod tests {
         let b = SecretBox::new(&[8u8; 32]).unwrap();
         let sealed = a.seal(b"JBSWY3DPEHPK3PXP", "totp:alice").unwrap();
         assert!(!sealed.contains("JBSWY3DP"));
-        assert_eq!(a.open(&sealed, "totp:alice").unwrap().as_slice(), b"JBSWY3DPEHPK3PXP");
+        assert_eq!(
+            a.open(&sealed, "totp:alice").unwrap().as_slice(),
+            b"JBSWY3DPEHPK3PXP"
+        );
         assert!(a.open(&sealed, "totp:bob").is_none());
         assert!(b.open(&sealed, "totp:alice").is_none());
         assert!(a.open("v1:AAAA", "totp:alice").is_none());

@@ -43,7 +43,11 @@ impl std::fmt::Debug for Mfa {
 
 impl Mfa {
     /// The service `config.mfa` describes over `credentials` and the state `store`.
-    pub fn new(config: &Config, credentials: Arc<dyn CredentialStore>, state: Store) -> Result<Self, MfaError> {
+    pub fn new(
+        config: &Config,
+        credentials: Arc<dyn CredentialStore>,
+        state: Store,
+    ) -> Result<Self, MfaError> {
         let mfa = &config.mfa;
         let secrets = SecretBox::from_config(&mfa.encryption_key, &mfa.encryption_key_file)?;
         let webauthn = if mfa.webauthn.rp_id.is_empty() {
@@ -119,5 +123,6 @@ impl Mfa {
 
 /// Seconds since the epoch.
 pub(crate) fn unix(now: std::time::SystemTime) -> u64 {
-    now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -142,7 +142,9 @@ impl Mfa {
         now: SystemTime,
     ) -> Result<CodeVerdict, MfaError> {
         let Some(sealed) = self.state.get(&self.pending_key(account)).await? else {
-            return Err(MfaError::Invalid("no TOTP enrolment is pending (or it expired)".into()));
+            return Err(MfaError::Invalid(
+                "no TOTP enrolment is pending (or it expired)".into(),
+            ));
         };
         let secret = self
             .secrets
@@ -180,13 +182,15 @@ impl Mfa {
         let secret = match records.iter().find(|r| r.id == RECORD_ID) {
             Some(record) => {
                 let stored: StoredTotp = Self::decode(Kind::Totp, account, record)?;
-                Some(self.secrets.open(&stored.secret, &context(account)).ok_or_else(|| {
-                    MfaError::Corrupt {
-                        kind: "totp",
-                        account: account.to_owned(),
-                        reason: "the secret does not open with this key".into(),
-                    }
-                })?)
+                Some(
+                    self.secrets
+                        .open(&stored.secret, &context(account))
+                        .ok_or_else(|| MfaError::Corrupt {
+                            kind: "totp",
+                            account: account.to_owned(),
+                            reason: "the secret does not open with this key".into(),
+                        })?,
+                )
             }
             None => None,
         };
@@ -199,7 +203,10 @@ impl Mfa {
 
     /// Removes the TOTP secret of `account`; false when there was none.
     pub async fn remove_totp(&self, account: &str) -> Result<bool, MfaError> {
-        let removed = self.credentials.remove(account, Kind::Totp, RECORD_ID, None).await?;
+        let removed = self
+            .credentials
+            .remove(account, Kind::Totp, RECORD_ID, None)
+            .await?;
         if removed {
             self.changed(account).await;
         }
@@ -288,7 +295,11 @@ mod tests {
             (20_000_000_000, "65353130"),
         ] {
             assert_eq!(code_at(secret, params, time).as_deref(), Some(code), "T={time}");
-            assert_eq!(matching_step(secret, params, code, time), Some(time / 30), "T={time}");
+            assert_eq!(
+                matching_step(secret, params, code, time),
+                Some(time / 30),
+                "T={time}"
+            );
         }
     }
 

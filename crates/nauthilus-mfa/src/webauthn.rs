@@ -96,7 +96,12 @@ impl Mfa {
     }
 
     /// Stores `state` as JSON for `timeout`.
-    async fn keep<T: Serialize>(&self, key: &str, state: &T, timeout: std::time::Duration) -> Result<(), MfaError> {
+    async fn keep<T: Serialize>(
+        &self,
+        key: &str,
+        state: &T,
+        timeout: std::time::Duration,
+    ) -> Result<(), MfaError> {
         let json = serde_json::to_string(state).map_err(|e| MfaError::Webauthn(e.to_string()))?;
         self.state.set(key, &json, Some(timeout)).await?;
         Ok(())
@@ -112,7 +117,10 @@ impl Mfa {
         serde_json::from_str(&json).map_err(|e| MfaError::Webauthn(format!("ceremony state: {e}")))
     }
 
-    async fn stored_credentials(&self, account: &str) -> Result<Vec<(crate::store::Record, StoredCredential)>, MfaError> {
+    async fn stored_credentials(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(crate::store::Record, StoredCredential)>, MfaError> {
         let mut out = Vec::new();
         for record in self.credentials.list(account, Kind::Webauthn).await? {
             let stored: StoredCredential = Self::decode(Kind::Webauthn, account, &record)?;
@@ -130,13 +138,20 @@ impl Mfa {
     ) -> Result<CreationChallengeResponse, MfaError> {
         let c = self.ceremonies()?;
         let existing = self.stored_credentials(account).await?;
-        let exclude: Vec<_> = existing.iter().map(|(_, s)| s.passkey.cred_id().clone()).collect();
+        let exclude: Vec<_> = existing
+            .iter()
+            .map(|(_, s)| s.passkey.cred_id().clone())
+            .collect();
         let (challenge, state) = c
             .webauthn
             .start_passkey_registration(
                 user_id(account),
                 account,
-                if display_name.is_empty() { account } else { display_name },
+                if display_name.is_empty() {
+                    account
+                } else {
+                    display_name
+                },
                 (!exclude.is_empty()).then_some(exclude),
             )
             .map_err(|e| MfaError::Webauthn(e.to_string()))?;
@@ -157,7 +172,9 @@ impl Mfa {
         let c = self.ceremonies()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(MfaError::Invalid("a credential needs a name of 1 to 64 printable characters".into()));
+            return Err(MfaError::Invalid(
+                "a credential needs a name of 1 to 64 printable characters".into(),
+            ));
         }
         let state: PasskeyRegistration = self.take(&self.ceremony_key("register", account)).await?;
         let passkey = c
@@ -230,11 +247,15 @@ impl Mfa {
                 .update(account, Kind::Webauthn, &record, &updated)
                 .await?
             {
-                return Err(MfaError::Webauthn("the credential changed during the login".into()));
+                return Err(MfaError::Webauthn(
+                    "the credential changed during the login".into(),
+                ));
             }
             return Ok(record.id);
         }
-        Err(MfaError::Webauthn("the credential used is no longer enrolled".into()))
+        Err(MfaError::Webauthn(
+            "the credential used is no longer enrolled".into(),
+        ))
     }
 
     /// The WebAuthn credentials of `account`, oldest first.

@@ -23,9 +23,13 @@ pub fn build(config: &Config, state: &Store) -> Result<Option<Arc<Mfa>>, Startup
         "ldap" => {
             let name = (!mfa.ldap.pool_name.is_empty()).then_some(mfa.ldap.pool_name.as_str());
             let pool_config = config.ldap.pool(name).ok_or_else(|| {
-                StartupError::Mfa(format!("mfa.ldap.pool_name: no LDAP pool {:?}", mfa.ldap.pool_name))
+                StartupError::Mfa(format!(
+                    "mfa.ldap.pool_name: no LDAP pool {:?}",
+                    mfa.ldap.pool_name
+                ))
             })?;
-            let settings = PoolSettings::from_config("mfa", "mfa.ldap", pool_config).map_err(StartupError::Ldap)?;
+            let settings =
+                PoolSettings::from_config("mfa", "mfa.ldap", pool_config).map_err(StartupError::Ldap)?;
             let pool = Arc::new(LdapPool::new(settings));
             LdapPool::spawn_health_check(&pool);
             Arc::new(LdapCredentials::new(pool, mfa.ldap.clone()).map_err(err)?)
@@ -33,5 +37,7 @@ pub fn build(config: &Config, state: &Store) -> Result<Option<Arc<Mfa>>, Startup
         _ => Arc::new(SqlCredentials::open(&mfa.sql).map_err(err)?),
     };
     tracing::info!(store = %mfa.store, app_passwords = mfa.app_passwords.enabled, "mfa enabled");
-    Ok(Some(Arc::new(Mfa::new(config, credentials, state.clone()).map_err(err)?)))
+    Ok(Some(Arc::new(
+        Mfa::new(config, credentials, state.clone()).map_err(err)?,
+    )))
 }

@@ -42,7 +42,10 @@ pub fn hash_random_secret(secret: &[u8], salt: &[u8]) -> String {
     use base64::Engine as _;
     let mut raw = super::salted::DigestAlgorithm::Sha512.digest(secret, salt);
     raw.extend_from_slice(salt);
-    format!("{{SSHA512}}{}", base64::engine::general_purpose::STANDARD.encode(raw))
+    format!(
+        "{{SSHA512}}{}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 #[cfg(test)]

@@ -483,13 +483,28 @@ async fn an_app_password_opens_its_protocol_only_and_is_never_cached() {
         .push(("alice".into(), "app-pw".into(), "imap".into()));
     let p = with_app_passwords(&f, table.clone());
     let now = SystemTime::now();
-    assert_eq!(account(&p.authenticate(&req_for("alice", "app-pw", "imap"), now).await), "alice");
-    assert!(!p.authenticate(&req_for("alice", "app-pw", "smtp"), now).await.is_ok());
+    assert_eq!(
+        account(&p.authenticate(&req_for("alice", "app-pw", "imap"), now).await),
+        "alice"
+    );
+    assert!(
+        !p.authenticate(&req_for("alice", "app-pw", "smtp"), now)
+            .await
+            .is_ok()
+    );
     // Revoked: the next login fails although caches are on (the success was not cached).
     table.entries.lock().unwrap().clear();
-    assert!(!p.authenticate(&req_for("alice", "app-pw", "imap"), now).await.is_ok());
+    assert!(
+        !p.authenticate(&req_for("alice", "app-pw", "imap"), now)
+            .await
+            .is_ok()
+    );
     // The main password is untouched.
-    assert!(p.authenticate(&req_for("alice", "main", "imap"), now).await.is_ok());
+    assert!(
+        p.authenticate(&req_for("alice", "main", "imap"), now)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -502,18 +517,26 @@ async fn the_main_password_of_an_mfa_account_is_refused_and_a_broken_store_is_a_
     let p = with_app_passwords(&f, table);
     let now = SystemTime::now();
     assert!(matches!(
-        p.authenticate(&req_for("alice", "main", "imap"), now).await.decision,
+        p.authenticate(&req_for("alice", "main", "imap"), now)
+            .await
+            .decision,
         Decision::Fail(FailReason::WrongPassword)
     ));
     // Protocols outside the step keep the main password.
-    assert!(p.authenticate(&req_for("alice", "main", "http"), now).await.is_ok());
+    assert!(
+        p.authenticate(&req_for("alice", "main", "http"), now)
+            .await
+            .is_ok()
+    );
     let broken = Arc::new(TableAppPasswords {
         broken: true,
         ..TableAppPasswords::default()
     });
     let p = with_app_passwords(&f, broken);
     assert!(matches!(
-        p.authenticate(&req_for("alice", "other", "imap"), now).await.decision,
+        p.authenticate(&req_for("alice", "other", "imap"), now)
+            .await
+            .decision,
         Decision::TempFail(_)
     ));
 }

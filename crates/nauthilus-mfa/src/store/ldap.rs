@@ -203,7 +203,13 @@ impl LdapCredentials {
             .await
     }
 
-    async fn update_record(&self, account: &str, kind: Kind, old: &Record, new: &Record) -> Result<bool, MfaError> {
+    async fn update_record(
+        &self,
+        account: &str,
+        kind: Kind,
+        old: &Record,
+        new: &Record,
+    ) -> Result<bool, MfaError> {
         let entry = self.entry(account, kind).await?;
         let old = value_of(old);
         if !entry.values.contains(&old) {
@@ -220,9 +226,12 @@ impl LdapCredentials {
     async fn replace_records(&self, account: &str, kind: Kind, records: &[Record]) -> Result<(), MfaError> {
         let entry = self.entry(account, kind).await?;
         let values: HashSet<String> = records.iter().map(value_of).collect();
-        self.modify(&entry, vec![Mod::Replace(self.attribute(kind).to_owned(), values)])
-            .await
-            .map(drop)
+        self.modify(
+            &entry,
+            vec![Mod::Replace(self.attribute(kind).to_owned(), values)],
+        )
+        .await
+        .map(drop)
     }
 }
 
@@ -231,7 +240,12 @@ impl CredentialStore for LdapCredentials {
         self.list_records(account, kind).boxed()
     }
 
-    fn put<'a>(&'a self, account: &'a str, kind: Kind, record: &'a Record) -> BoxFuture<'a, Result<(), MfaError>> {
+    fn put<'a>(
+        &'a self,
+        account: &'a str,
+        kind: Kind,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), MfaError>> {
         self.put_record(account, kind, record).boxed()
     }
 

@@ -55,7 +55,12 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     fn list<'a>(&'a self, account: &'a str, kind: Kind) -> BoxFuture<'a, Result<Vec<Record>, MfaError>>;
 
     /// Adds `record`, or replaces the record with its id.
-    fn put<'a>(&'a self, account: &'a str, kind: Kind, record: &'a Record) -> BoxFuture<'a, Result<(), MfaError>>;
+    fn put<'a>(
+        &'a self,
+        account: &'a str,
+        kind: Kind,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), MfaError>>;
 
     /// Removes the record `id` exactly as `expected` (when given) says it is; true when this
     /// call removed it. Two concurrent calls never both get true.

@@ -58,7 +58,11 @@ impl SqlCredentials {
                      id VARCHAR(255) NOT NULL, data TEXT NOT NULL, \
                      PRIMARY KEY (account, kind, id))"
                 );
-                self.pool.execute(&sql, &[]).await.map(drop).map_err(MfaError::from)
+                self.pool
+                    .execute(&sql, &[])
+                    .await
+                    .map(drop)
+                    .map_err(MfaError::from)
             })
             .await
             .map(|_| ())
@@ -138,7 +142,13 @@ impl SqlCredentials {
         Ok(self.pool.execute(&sql, &params).await? == 1)
     }
 
-    async fn update_record(&self, account: &str, kind: Kind, old: &Record, new: &Record) -> Result<bool, MfaError> {
+    async fn update_record(
+        &self,
+        account: &str,
+        kind: Kind,
+        old: &Record,
+        new: &Record,
+    ) -> Result<bool, MfaError> {
         self.ensure_schema().await?;
         let d = self.dialect();
         let sql = format!(
@@ -182,7 +192,12 @@ impl CredentialStore for SqlCredentials {
         self.list_records(account, kind).boxed()
     }
 
-    fn put<'a>(&'a self, account: &'a str, kind: Kind, record: &'a Record) -> BoxFuture<'a, Result<(), MfaError>> {
+    fn put<'a>(
+        &'a self,
+        account: &'a str,
+        kind: Kind,
+        record: &'a Record,
+    ) -> BoxFuture<'a, Result<(), MfaError>> {
         self.put_record(account, kind, record).boxed()
     }
 

@@ -86,7 +86,11 @@ async fn totp_enrolment_gives_uri_and_svg_and_waits_for_a_first_code() {
     let bed = Bed::new();
     let mfa = bed.mfa();
     let enrolment = mfa.begin_totp_enrolment("alice").await.unwrap();
-    assert!(enrolment.uri.starts_with("otpauth://totp/Nauthilus%3Aalice?secret="));
+    assert!(
+        enrolment
+            .uri
+            .starts_with("otpauth://totp/Nauthilus%3Aalice?secret=")
+    );
     assert!(enrolment.uri.contains(enrolment.secret_base32.as_str()));
     assert!(enrolment.qr_svg.contains("<svg"));
     assert!(!mfa.has_totp("alice").await.unwrap(), "not before the first code");
@@ -114,7 +118,13 @@ async fn totp_codes_match_oathtool() {
     let enrolment = mfa.begin_totp_enrolment("carol").await.unwrap();
     let oath = |t: u64| {
         let out = std::process::Command::new("oathtool")
-            .args(["--totp", "-b", enrolment.secret_base32.as_str(), "-N", &format!("@{t}")])
+            .args([
+                "--totp",
+                "-b",
+                enrolment.secret_base32.as_str(),
+                "-N",
+                &format!("@{t}"),
+            ])
             .output()
             .expect("oathtool (scripts/test installs it)");
         assert!(out.status.success());
@@ -122,12 +132,16 @@ async fn totp_codes_match_oathtool() {
     };
     let first = oath(T0);
     assert_eq!(
-        mfa.confirm_totp_enrolment("carol", &first, "192.0.2.1", at(T0)).await.unwrap(),
+        mfa.confirm_totp_enrolment("carol", &first, "192.0.2.1", at(T0))
+            .await
+            .unwrap(),
         CodeVerdict::Accepted
     );
     let later = oath(T0 + 300);
     assert_eq!(
-        mfa.verify_totp("carol", &later, "192.0.2.1", at(T0 + 300)).await.unwrap(),
+        mfa.verify_totp("carol", &later, "192.0.2.1", at(T0 + 300))
+            .await
+            .unwrap(),
         CodeVerdict::Accepted
     );
 }
@@ -141,10 +155,19 @@ async fn a_totp_code_works_once_and_older_steps_after_it_not_at_all() {
     let previous = totp::code_at(&secret, params(), t - 30).unwrap();
     let current = totp::code_at(&secret, params(), t).unwrap();
     let ip = "192.0.2.1";
-    assert_eq!(mfa.verify_totp("alice", &current, ip, at(t)).await.unwrap(), CodeVerdict::Accepted);
-    assert_eq!(mfa.verify_totp("alice", &current, ip, at(t)).await.unwrap(), CodeVerdict::Refused);
+    assert_eq!(
+        mfa.verify_totp("alice", &current, ip, at(t)).await.unwrap(),
+        CodeVerdict::Accepted
+    );
+    assert_eq!(
+        mfa.verify_totp("alice", &current, ip, at(t)).await.unwrap(),
+        CodeVerdict::Refused
+    );
     // Within the skew window, but older than the step just used.
-    assert_eq!(mfa.verify_totp("alice", &previous, ip, at(t)).await.unwrap(), CodeVerdict::Refused);
+    assert_eq!(
+        mfa.verify_totp("alice", &previous, ip, at(t)).await.unwrap(),
+        CodeVerdict::Refused
+    );
 }
 
 #[tokio::test]
@@ -155,15 +178,24 @@ async fn totp_accepts_one_step_of_skew_each_way_and_no_more() {
     let ip = "192.0.2.1";
     let t = T0 + 900;
     let late = totp::code_at(&secret, params(), t - 30).unwrap();
-    assert_eq!(mfa.verify_totp("alice", &late, ip, at(t)).await.unwrap(), CodeVerdict::Accepted);
+    assert_eq!(
+        mfa.verify_totp("alice", &late, ip, at(t)).await.unwrap(),
+        CodeVerdict::Accepted
+    );
     let t = T0 + 1800;
     let early = totp::code_at(&secret, params(), t + 30).unwrap();
-    assert_eq!(mfa.verify_totp("alice", &early, ip, at(t)).await.unwrap(), CodeVerdict::Accepted);
+    assert_eq!(
+        mfa.verify_totp("alice", &early, ip, at(t)).await.unwrap(),
+        CodeVerdict::Accepted
+    );
     let t = T0 + 3600;
     let stale = totp::code_at(&secret, params(), t - 60).unwrap();
     let current = totp::code_at(&secret, params(), t).unwrap();
     if stale != current {
-        assert_eq!(mfa.verify_totp("alice", &stale, ip, at(t)).await.unwrap(), CodeVerdict::Refused);
+        assert_eq!(
+            mfa.verify_totp("alice", &stale, ip, at(t)).await.unwrap(),
+            CodeVerdict::Refused
+        );
     }
 }
 
@@ -178,11 +210,24 @@ async fn wrong_totp_codes_ban_the_client_and_account_per_their_own_rule() {
         .map(|i| format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000))
         .collect();
     for code in &wrong[..5] {
-        assert_eq!(mfa.verify_totp("alice", code, "192.0.2.7", at(t)).await.unwrap(), CodeVerdict::Refused);
+        assert_eq!(
+            mfa.verify_totp("alice", code, "192.0.2.7", at(t)).await.unwrap(),
+            CodeVerdict::Refused
+        );
     }
     // The right code is not even checked now, from that client or (per account) from another.
-    assert_eq!(mfa.verify_totp("alice", &right, "192.0.2.7", at(t)).await.unwrap(), CodeVerdict::Banned);
-    assert_eq!(mfa.verify_totp("alice", &right, "198.51.100.9", at(t)).await.unwrap(), CodeVerdict::Banned);
+    assert_eq!(
+        mfa.verify_totp("alice", &right, "192.0.2.7", at(t))
+            .await
+            .unwrap(),
+        CodeVerdict::Banned
+    );
+    assert_eq!(
+        mfa.verify_totp("alice", &right, "198.51.100.9", at(t))
+            .await
+            .unwrap(),
+        CodeVerdict::Banned
+    );
 }
 
 #[tokio::test]
@@ -192,7 +237,10 @@ async fn enrolments_survive_a_restart_and_a_state_store_flush() {
         let mfa = bed.mfa();
         let secret = enrolled(&mfa, "alice").await;
         let codes = mfa.regenerate_recovery_codes("alice", at(T0)).await.unwrap();
-        let (_, password) = mfa.create_app_password("alice", &["imap"], "phone", at(T0)).await.unwrap();
+        let (_, password) = mfa
+            .create_app_password("alice", &["imap"], "phone", at(T0))
+            .await
+            .unwrap();
         (secret, codes, password)
     };
     // A new process over the same database and key file, with an empty Redis.
@@ -200,10 +248,15 @@ async fn enrolments_survive_a_restart_and_a_state_store_flush() {
     let mfa = bed.mfa();
     let t = T0 + 12_000;
     let code = totp::code_at(&secret, params(), t).unwrap();
-    assert_eq!(mfa.verify_totp("alice", &code, "192.0.2.1", at(t)).await.unwrap(), CodeVerdict::Accepted);
+    assert_eq!(
+        mfa.verify_totp("alice", &code, "192.0.2.1", at(t)).await.unwrap(),
+        CodeVerdict::Accepted
+    );
     assert_eq!(mfa.recovery_codes_left("alice").await.unwrap(), 10);
     assert_eq!(
-        mfa.redeem_recovery_code("alice", &codes[3], "192.0.2.1", at(t)).await.unwrap(),
+        mfa.redeem_recovery_code("alice", &codes[3], "192.0.2.1", at(t))
+            .await
+            .unwrap(),
         CodeVerdict::Accepted
     );
     let req = mail_request("alice", &password, "imap");
@@ -220,7 +273,9 @@ async fn a_totp_secret_is_stored_encrypted() {
     let enrolment = mfa.begin_totp_enrolment("alice").await.unwrap();
     let secret = secret_of(&enrolment);
     let code = totp::code_at(&secret, params(), T0).unwrap();
-    mfa.confirm_totp_enrolment("alice", &code, "192.0.2.1", at(T0)).await.unwrap();
+    mfa.confirm_totp_enrolment("alice", &code, "192.0.2.1", at(T0))
+        .await
+        .unwrap();
     let records = mfa.credentials().list("alice", Kind::Totp).await.unwrap();
     assert_eq!(records.len(), 1);
     assert!(!records[0].data.contains(enrolment.secret_base32.as_str()));
@@ -228,7 +283,12 @@ async fn a_totp_secret_is_stored_encrypted() {
     let mut other = Bed::new();
     other.config.mfa.sql.url = bed.config.mfa.sql.url.clone();
     let foreign = other.mfa();
-    assert!(foreign.verify_totp("alice", &code, "192.0.2.1", at(T0 + 30)).await.is_err());
+    assert!(
+        foreign
+            .verify_totp("alice", &code, "192.0.2.1", at(T0 + 30))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -238,14 +298,30 @@ async fn a_recovery_code_works_once() {
     let codes = mfa.regenerate_recovery_codes("alice", at(T0)).await.unwrap();
     assert_eq!(codes.len(), RECOVERY_CODES);
     let stored = mfa.credentials().list("alice", Kind::RecoveryCode).await.unwrap();
-    assert!(stored.iter().all(|r| !codes.iter().any(|c| r.data.contains(c.as_str()))));
+    assert!(
+        stored
+            .iter()
+            .all(|r| !codes.iter().any(|c| r.data.contains(c.as_str())))
+    );
     let ip = "192.0.2.1";
     let code = codes[0].to_uppercase();
-    assert_eq!(mfa.redeem_recovery_code("alice", &code, ip, at(T0)).await.unwrap(), CodeVerdict::Accepted);
-    assert_eq!(mfa.redeem_recovery_code("alice", &code, ip, at(T0)).await.unwrap(), CodeVerdict::Refused);
+    assert_eq!(
+        mfa.redeem_recovery_code("alice", &code, ip, at(T0))
+            .await
+            .unwrap(),
+        CodeVerdict::Accepted
+    );
+    assert_eq!(
+        mfa.redeem_recovery_code("alice", &code, ip, at(T0))
+            .await
+            .unwrap(),
+        CodeVerdict::Refused
+    );
     assert_eq!(mfa.recovery_codes_left("alice").await.unwrap(), 9);
     assert_eq!(
-        mfa.redeem_recovery_code("alice", "aaaaa-bbbbb", ip, at(T0)).await.unwrap(),
+        mfa.redeem_recovery_code("alice", "aaaaa-bbbbb", ip, at(T0))
+            .await
+            .unwrap(),
         CodeVerdict::Refused
     );
 }
@@ -257,8 +333,18 @@ async fn regenerating_recovery_codes_voids_the_old_ones() {
     let old = mfa.regenerate_recovery_codes("alice", at(T0)).await.unwrap();
     let new = mfa.regenerate_recovery_codes("alice", at(T0 + 1)).await.unwrap();
     let ip = "192.0.2.1";
-    assert_eq!(mfa.redeem_recovery_code("alice", &old[0], ip, at(T0)).await.unwrap(), CodeVerdict::Refused);
-    assert_eq!(mfa.redeem_recovery_code("alice", &new[0], ip, at(T0)).await.unwrap(), CodeVerdict::Accepted);
+    assert_eq!(
+        mfa.redeem_recovery_code("alice", &old[0], ip, at(T0))
+            .await
+            .unwrap(),
+        CodeVerdict::Refused
+    );
+    assert_eq!(
+        mfa.redeem_recovery_code("alice", &new[0], ip, at(T0))
+            .await
+            .unwrap(),
+        CodeVerdict::Accepted
+    );
     assert_eq!(mfa.recovery_codes_left("alice").await.unwrap(), 9);
 }
 
@@ -309,7 +395,11 @@ async fn an_app_password_works_for_its_protocols_only_until_revoked() {
     assert_eq!(judge(&password, "imap").await, AppPasswordVerdict::Unchanged);
     assert_eq!(*changed.lock().unwrap(), ["alice"]);
     // Bad scopes are refused.
-    assert!(mfa.create_app_password("alice", &["oidc"], "", at(T0)).await.is_err());
+    assert!(
+        mfa.create_app_password("alice", &["oidc"], "", at(T0))
+            .await
+            .is_err()
+    );
     assert!(mfa.create_app_password("alice", &[], "", at(T0)).await.is_err());
 }
 

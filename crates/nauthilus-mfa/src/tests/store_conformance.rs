@@ -29,10 +29,19 @@ async fn sorted(store: &dyn CredentialStore, account: &str, kind: Kind) -> Vec<R
 async fn conforms(store: &dyn CredentialStore, account: &str) {
     let kind = Kind::AppPassword;
     assert!(store.list(account, kind).await.unwrap().is_empty());
-    store.put(account, kind, &record("a", r#"{"n":1}"#)).await.unwrap();
-    store.put(account, kind, &record("b", r#"{"n":2, "s":"ä ü"}"#)).await.unwrap();
+    store
+        .put(account, kind, &record("a", r#"{"n":1}"#))
+        .await
+        .unwrap();
+    store
+        .put(account, kind, &record("b", r#"{"n":2, "s":"ä ü"}"#))
+        .await
+        .unwrap();
     // Put replaces by id.
-    store.put(account, kind, &record("a", r#"{"n":3}"#)).await.unwrap();
+    store
+        .put(account, kind, &record("a", r#"{"n":3}"#))
+        .await
+        .unwrap();
     assert_eq!(
         sorted(store, account, kind).await,
         [record("a", r#"{"n":3}"#), record("b", r#"{"n":2, "s":"ä ü"}"#)]
@@ -41,18 +50,44 @@ async fn conforms(store: &dyn CredentialStore, account: &str) {
     assert!(store.list(account, Kind::Webauthn).await.unwrap().is_empty());
     // A conditional update happens only over the exact old record.
     let stale = record("a", r#"{"n":1}"#);
-    assert!(!store.update(account, kind, &stale, &record("a", "{}")).await.unwrap());
+    assert!(
+        !store
+            .update(account, kind, &stale, &record("a", "{}"))
+            .await
+            .unwrap()
+    );
     let current = record("a", r#"{"n":3}"#);
-    assert!(store.update(account, kind, &current, &record("a", r#"{"n":4}"#)).await.unwrap());
+    assert!(
+        store
+            .update(account, kind, &current, &record("a", r#"{"n":4}"#))
+            .await
+            .unwrap()
+    );
     // Remove once; a conditional remove needs the exact record.
-    assert!(!store.remove(account, kind, "a", Some(r#"{"n":3}"#)).await.unwrap());
-    assert!(store.remove(account, kind, "a", Some(r#"{"n":4}"#)).await.unwrap());
+    assert!(
+        !store
+            .remove(account, kind, "a", Some(r#"{"n":3}"#))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .remove(account, kind, "a", Some(r#"{"n":4}"#))
+            .await
+            .unwrap()
+    );
     assert!(!store.remove(account, kind, "a", None).await.unwrap());
     // Replace-all swaps the whole set.
     let set = [record("x", "{}"), record("y", "{}")];
-    store.replace_all(account, Kind::RecoveryCode, &set).await.unwrap();
+    store
+        .replace_all(account, Kind::RecoveryCode, &set)
+        .await
+        .unwrap();
     assert_eq!(sorted(store, account, Kind::RecoveryCode).await, set);
-    store.replace_all(account, Kind::RecoveryCode, &set[..1]).await.unwrap();
+    store
+        .replace_all(account, Kind::RecoveryCode, &set[..1])
+        .await
+        .unwrap();
     assert_eq!(sorted(store, account, Kind::RecoveryCode).await, set[..1]);
     // Concurrent removes of one record: exactly one wins.
     let (a, b) = tokio::join!(
@@ -72,7 +107,8 @@ fn sql(url: String) -> SqlPoolConfig {
 #[tokio::test]
 async fn the_sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlCredentials::open(&sql(format!("sqlite://{}", dir.path().join("m.db").display()))).unwrap();
+    let store =
+        SqlCredentials::open(&sql(format!("sqlite://{}", dir.path().join("m.db").display()))).unwrap();
     conforms(&store, "alice").await;
     // Another account sees nothing of alice's.
     assert!(store.list("bob", Kind::AppPassword).await.unwrap().is_empty());
@@ -83,7 +119,10 @@ async fn the_postgres_store_conforms() {
     let pg = shared_postgres().unwrap();
     let admin = SqlPool::new(&sql(pg.url("postgres"))).unwrap();
     let name = format!("mfa{}", std::process::id());
-    admin.execute(&format!("CREATE DATABASE {name}"), &[]).await.unwrap();
+    admin
+        .execute(&format!("CREATE DATABASE {name}"), &[])
+        .await
+        .unwrap();
     let store = SqlCredentials::open(&sql(pg.url(&name))).unwrap();
     conforms(&store, "alice").await;
 }
@@ -93,7 +132,10 @@ async fn the_mariadb_store_conforms() {
     let db = shared_mariadb().unwrap();
     let admin = SqlPool::new(&sql(db.url(""))).unwrap();
     let name = format!("mfa{}", std::process::id());
-    admin.execute(&format!("CREATE DATABASE {name}"), &[]).await.unwrap();
+    admin
+        .execute(&format!("CREATE DATABASE {name}"), &[])
+        .await
+        .unwrap();
     let store = SqlCredentials::open(&sql(db.url(&name))).unwrap();
     conforms(&store, "alice").await;
 }
@@ -142,26 +184,38 @@ async fn every_factor_lives_on_the_ldap_entry_and_survives_a_restart() {
     let mfa = Mfa::new(&bed.config, Arc::new(ldap_store()), bed.state.clone()).unwrap();
     let secret = enrolled(&mfa, "bob").await;
     let codes = mfa.regenerate_recovery_codes("bob", at(T0)).await.unwrap();
-    let (_, password) = mfa.create_app_password("bob", &["imap"], "phone", at(T0)).await.unwrap();
+    let (_, password) = mfa
+        .create_app_password("bob", &["imap"], "phone", at(T0))
+        .await
+        .unwrap();
     let mut key = webauthn_authenticator_rs::WebauthnAuthenticator::new(
         webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true),
     );
     let origin = webauthn_rs::prelude::Url::parse("https://localhost:8443").unwrap();
     let challenge = mfa.begin_webauthn_registration("bob", "Bob").await.unwrap();
     let response = key.do_registration(origin.clone(), challenge).unwrap();
-    mfa.finish_webauthn_registration("bob", "key", &response, at(T0)).await.unwrap();
+    mfa.finish_webauthn_registration("bob", "key", &response, at(T0))
+        .await
+        .unwrap();
 
     // A new process over the same directory, with an empty state store.
     let mfa = Mfa::new(&bed.config, Arc::new(ldap_store()), Bed::fresh_state()).unwrap();
     let t = T0 + 3000;
     let code = totp::code_at(&secret, params(), t).unwrap();
-    assert_eq!(mfa.verify_totp("bob", &code, "192.0.2.1", at(t)).await.unwrap(), CodeVerdict::Accepted);
     assert_eq!(
-        mfa.redeem_recovery_code("bob", &codes[0], "192.0.2.1", at(t)).await.unwrap(),
+        mfa.verify_totp("bob", &code, "192.0.2.1", at(t)).await.unwrap(),
         CodeVerdict::Accepted
     );
     assert_eq!(
-        mfa.redeem_recovery_code("bob", &codes[0], "192.0.2.1", at(t)).await.unwrap(),
+        mfa.redeem_recovery_code("bob", &codes[0], "192.0.2.1", at(t))
+            .await
+            .unwrap(),
+        CodeVerdict::Accepted
+    );
+    assert_eq!(
+        mfa.redeem_recovery_code("bob", &codes[0], "192.0.2.1", at(t))
+            .await
+            .unwrap(),
         CodeVerdict::Refused
     );
     let req = mail_request("bob", &password, "imap");

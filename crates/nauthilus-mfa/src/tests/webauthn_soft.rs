@@ -12,7 +12,12 @@ fn origin() -> Url {
     Url::parse("https://localhost:8443").unwrap()
 }
 
-async fn register(mfa: &Mfa, key: &mut WebauthnAuthenticator<SoftPasskey>, name: &str, t: u64) -> WebauthnCredentialInfo {
+async fn register(
+    mfa: &Mfa,
+    key: &mut WebauthnAuthenticator<SoftPasskey>,
+    name: &str,
+    t: u64,
+) -> WebauthnCredentialInfo {
     let challenge = mfa.begin_webauthn_registration("alice", "Alice").await.unwrap();
     let response = key.do_registration(origin(), challenge).unwrap();
     mfa.finish_webauthn_registration("alice", name, &response, at(t))
@@ -31,14 +36,21 @@ async fn a_software_authenticator_registers_and_logs_in() {
 
     let challenge = mfa.begin_webauthn_login("alice").await.unwrap();
     let assertion = key.do_authentication(origin(), challenge).unwrap();
-    let used = mfa.finish_webauthn_login("alice", &assertion, at(T0 + 60)).await.unwrap();
+    let used = mfa
+        .finish_webauthn_login("alice", &assertion, at(T0 + 60))
+        .await
+        .unwrap();
     assert_eq!(used, info.id);
     let listed = mfa.webauthn_credentials("alice").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].last_used, Some(T0 + 60));
 
     // The ceremony state is taken once: the same assertion cannot finish a second login.
-    assert!(mfa.finish_webauthn_login("alice", &assertion, at(T0 + 61)).await.is_err());
+    assert!(
+        mfa.finish_webauthn_login("alice", &assertion, at(T0 + 61))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -51,7 +63,11 @@ async fn an_assertion_for_another_challenge_is_refused() {
     let stale = key.do_authentication(origin(), first).unwrap();
     // A new login replaces the pending challenge; the old assertion does not match it.
     let _second = mfa.begin_webauthn_login("alice").await.unwrap();
-    assert!(mfa.finish_webauthn_login("alice", &stale, at(T0 + 5)).await.is_err());
+    assert!(
+        mfa.finish_webauthn_login("alice", &stale, at(T0 + 5))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -77,10 +93,19 @@ async fn several_named_credentials_can_be_listed_and_deleted() {
     assert!(phone.do_authentication(origin(), challenge).is_err());
     let challenge = mfa.begin_webauthn_login("alice").await.unwrap();
     let assertion = laptop.do_authentication(origin(), challenge).unwrap();
-    assert_eq!(mfa.finish_webauthn_login("alice", &assertion, at(T0 + 10)).await.unwrap(), b.id);
+    assert_eq!(
+        mfa.finish_webauthn_login("alice", &assertion, at(T0 + 10))
+            .await
+            .unwrap(),
+        b.id
+    );
     // A name is required.
     let challenge = mfa.begin_webauthn_registration("alice", "Alice").await.unwrap();
     let mut third = WebauthnAuthenticator::new(SoftPasskey::new(true));
     let response = third.do_registration(origin(), challenge).unwrap();
-    assert!(mfa.finish_webauthn_registration("alice", " ", &response, at(T0)).await.is_err());
+    assert!(
+        mfa.finish_webauthn_registration("alice", " ", &response, at(T0))
+            .await
+            .is_err()
+    );
 }

@@ -64,14 +64,20 @@ async fn an_app_password_works_for_its_protocol_only_until_revoked() {
     assert_eq!(json_login(&s, &password, "imap").await, 200);
     assert_eq!(nginx_status(&s, &password, "imap").await, "OK");
     assert_eq!(json_login(&s, &password, "smtp").await, 403, "scoped to imap");
-    assert_eq!(nginx_status(&s, &password, "smtp").await, "Invalid login or password");
+    assert_eq!(
+        nginx_status(&s, &password, "smtp").await,
+        "Invalid login or password"
+    );
     // The main password still works without the MFA-user rule.
     assert_eq!(json_login(&s, ALICE.1, "imap").await, 200);
     let listed = mfa.app_passwords(ALICE.0).await.unwrap();
     assert_eq!(listed[0].last_address, "192.0.2.62");
     assert!(mfa.revoke_app_password(ALICE.0, &info.id).await.unwrap());
     assert_eq!(json_login(&s, &password, "imap").await, 403, "revoked");
-    assert_eq!(nginx_status(&s, &password, "imap").await, "Invalid login or password");
+    assert_eq!(
+        nginx_status(&s, &password, "imap").await,
+        "Invalid login or password"
+    );
 }
 
 fn oathtool(secret: &str, at: SystemTime) -> String {
@@ -101,7 +107,10 @@ async fn with_the_mfa_rule_the_main_password_stops_working_for_mail_once_totp_is
     assert_eq!(verdict, nauthilus_mfa::CodeVerdict::Accepted);
     // Enrolment forgot the cached login: the main password is refused for mail at once.
     assert_eq!(json_login(&s, ALICE.1, "imap").await, 403);
-    assert_eq!(nginx_status(&s, ALICE.1, "imap").await, "Invalid login or password");
+    assert_eq!(
+        nginx_status(&s, ALICE.1, "imap").await,
+        "Invalid login or password"
+    );
     // Outside the mail protocols it still works.
     assert_eq!(json_login(&s, ALICE.1, "http").await, 200);
     let (_, password) = mfa
@@ -126,7 +135,9 @@ async fn enrolments_survive_a_restart_with_an_empty_state_store() {
         let enrolment = mfa.begin_totp_enrolment(ALICE.0).await.unwrap();
         let now = SystemTime::now();
         let code = oathtool(&enrolment.secret_base32, now);
-        mfa.confirm_totp_enrolment(ALICE.0, &code, "192.0.2.61", now).await.unwrap();
+        mfa.confirm_totp_enrolment(ALICE.0, &code, "192.0.2.61", now)
+            .await
+            .unwrap();
         let (_, password) = mfa
             .create_app_password(ALICE.0, &["imap"], "", now)
             .await
