@@ -53,13 +53,16 @@ pub struct Navigation {
 }
 
 fn browser_error(detail: impl Into<String>) -> TestkitError {
-    TestkitError::Browser { detail: detail.into() }
+    TestkitError::Browser {
+        detail: detail.into(),
+    }
 }
 
 impl Browser {
     /// Starts the driver and its browser and waits for its ready line.
     pub fn start() -> Result<Self, TestkitError> {
-        let chromium = std::env::var_os("NAUTHILUS_CHROMIUM").map_or_else(|| PathBuf::from(DEFAULT_CHROMIUM), PathBuf::from);
+        let chromium = std::env::var_os("NAUTHILUS_CHROMIUM")
+            .map_or_else(|| PathBuf::from(DEFAULT_CHROMIUM), PathBuf::from);
         if !chromium.is_file() {
             return Err(TestkitError::BinaryNotFound {
                 binary: "chromium",
@@ -82,7 +85,9 @@ impl Browser {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|err| TestkitError::io("starting the browser driver (node tests/browser/driver.mjs)", err))?;
+            .map_err(|err| {
+                TestkitError::io("starting the browser driver (node tests/browser/driver.mjs)", err)
+            })?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             return Err(browser_error("the driver's pipes are missing"));
@@ -97,7 +102,11 @@ impl Browser {
         if ready.get("ready") != Some(&Value::Bool(true)) {
             return Err(browser_error(format!("the driver did not report ready: {ready}")));
         }
-        let version = ready.get("version").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let version = ready
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         Ok(Self {
             driver: Mutex::new(driver),
             version,
@@ -112,7 +121,9 @@ impl Browser {
     /// Opens a fresh context (no cookies) with one page; `locale` sets `Accept-Language`.
     pub async fn context(&'static self, locale: &str) -> Result<BrowserContext, TestkitError> {
         let id = self.call(json!({"op": "newContext", "locale": locale})).await?;
-        let id = id.as_u64().ok_or_else(|| browser_error(format!("newContext answered {id}")))?;
+        let id = id
+            .as_u64()
+            .ok_or_else(|| browser_error(format!("newContext answered {id}")))?;
         Ok(BrowserContext { browser: self, id })
     }
 
@@ -143,7 +154,10 @@ impl Browser {
         if answer.get("ok") == Some(&Value::Bool(true)) {
             Ok(answer.get("value").cloned().unwrap_or(Value::Null))
         } else {
-            let error = answer.get("error").and_then(Value::as_str).unwrap_or("unknown error");
+            let error = answer
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error");
             Err(browser_error(format!("{op} failed: {error}")))
         }
     }
@@ -158,7 +172,9 @@ impl Driver {
             .map_err(|err| TestkitError::io("reading from the browser driver", err))?;
         if read == 0 {
             let status = self.child.try_wait().ok().flatten();
-            return Err(browser_error(format!("the browser driver ended (status {status:?})")));
+            return Err(browser_error(format!(
+                "the browser driver ended (status {status:?})"
+            )));
         }
         serde_json::from_str(&line).map_err(|err| browser_error(format!("bad driver line {line:?}: {err}")))
     }
@@ -183,7 +199,11 @@ impl BrowserContext {
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok())
             .unwrap_or_default();
-        let url = value.get("url").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let url = value
+            .get("url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         Ok(Navigation { status, url })
     }
 
@@ -194,12 +214,15 @@ impl BrowserContext {
 
     /// Types `value` into the element `selector` (CSS).
     pub async fn fill(&self, selector: &str, value: &str) -> Result<(), TestkitError> {
-        self.call(json!({"op": "fill", "selector": selector, "value": value})).await.map(drop)
+        self.call(json!({"op": "fill", "selector": selector, "value": value}))
+            .await
+            .map(drop)
     }
 
     /// Clicks `selector` and waits for the navigation it starts (a form submit, a link).
     pub async fn click(&self, selector: &str) -> Result<Navigation, TestkitError> {
-        self.navigation(json!({"op": "click", "selector": selector})).await
+        self.navigation(json!({"op": "click", "selector": selector}))
+            .await
     }
 
     /// Presses a key (`Tab`, `Enter`) on the page.
@@ -209,17 +232,31 @@ impl BrowserContext {
 
     /// The `id` (or else `name`) of the focused element, if any.
     pub async fn focused(&self) -> Result<Option<String>, TestkitError> {
-        Ok(self.call(json!({"op": "focused"})).await?.as_str().map(str::to_owned))
+        Ok(self
+            .call(json!({"op": "focused"}))
+            .await?
+            .as_str()
+            .map(str::to_owned))
     }
 
     /// The page's current URL.
     pub async fn url(&self) -> Result<String, TestkitError> {
-        Ok(self.call(json!({"op": "url"})).await?.as_str().unwrap_or_default().to_owned())
+        Ok(self
+            .call(json!({"op": "url"}))
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// The page's serialized HTML.
     pub async fn content(&self) -> Result<String, TestkitError> {
-        Ok(self.call(json!({"op": "content"})).await?.as_str().unwrap_or_default().to_owned())
+        Ok(self
+            .call(json!({"op": "content"}))
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// The rendered text of the first element matching `selector`.
@@ -230,13 +267,19 @@ impl BrowserContext {
 
     /// Attribute `name` of the first element matching `selector`.
     pub async fn attr(&self, selector: &str, name: &str) -> Result<Option<String>, TestkitError> {
-        let value = self.call(json!({"op": "attr", "selector": selector, "name": name})).await?;
+        let value = self
+            .call(json!({"op": "attr", "selector": selector, "name": name}))
+            .await?;
         Ok(value.as_str().map(str::to_owned))
     }
 
     /// How many elements match `selector`.
     pub async fn count(&self, selector: &str) -> Result<u64, TestkitError> {
-        Ok(self.call(json!({"op": "count", "selector": selector})).await?.as_u64().unwrap_or_default())
+        Ok(self
+            .call(json!({"op": "count", "selector": selector}))
+            .await?
+            .as_u64()
+            .unwrap_or_default())
     }
 
     /// The context's cookies as the browser holds them (name, value, httpOnly, sameSite...).
@@ -249,8 +292,12 @@ impl BrowserContext {
 
     /// Saves a full-page PNG screenshot to `path`.
     pub async fn screenshot(&self, path: &Path) -> Result<(), TestkitError> {
-        let path = path.to_str().ok_or_else(|| browser_error("screenshot path is not UTF-8"))?;
-        self.call(json!({"op": "screenshot", "path": path})).await.map(drop)
+        let path = path
+            .to_str()
+            .ok_or_else(|| browser_error("screenshot path is not UTF-8"))?;
+        self.call(json!({"op": "screenshot", "path": path}))
+            .await
+            .map(drop)
     }
 
     /// Closes the context (its page and cookies).
@@ -270,4 +317,26 @@ pub fn shared_browser() -> Result<&'static Browser, TestkitError> {
             service: "chromium",
             message: message.clone(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_shared_browser_loads_a_page_fills_a_field_and_keeps_contexts_apart() {
+        let browser = shared_browser().unwrap();
+        assert!(!browser.version().is_empty());
+        let page = browser.context("de-DE").await.unwrap();
+        let html = "data:text/html,<html lang=de><input id=a><p id=p>hallo</p></html>";
+        let nav = page.goto(html).await.unwrap();
+        assert!(nav.url.starts_with("data:"));
+        assert_eq!(page.text("#p").await.unwrap(), "hallo");
+        page.fill("#a", "typed").await.unwrap();
+        assert_eq!(page.count("input").await.unwrap(), 1);
+        let other = browser.context("en-US").await.unwrap();
+        assert!(other.cookies().await.unwrap().is_empty());
+        other.close().await.unwrap();
+        page.close().await.unwrap();
+    }
 }
