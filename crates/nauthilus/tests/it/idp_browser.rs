@@ -168,7 +168,8 @@ async fn idp_server(rp: &RelyingParty, consent: &str, server_extra: &str, extra:
 passwd_file:\n  path: users.passwd\n\
 idp:\n  enabled: true\n  issuer: \"{issuer}\"\n  key_dir: keys\n  session: {{secure_cookie: false}}\n  clients:\n\
     - name: Demo App\n      client_id: demo-app\n      client_secret: demo-secret\n      redirect_uris: [\"{cb}\"]\n\
-      post_logout_redirect_uris: [\"{rp}/logged-out\"]\n      scopes: [openid, profile, email]\n      consent: {consent}\n{extra}",
+      post_logout_redirect_uris: [\"{rp}/logged-out\"]\n      scopes: [openid, profile, email]\n      consent: {consent}\n\
+      grant_types: [authorization_code, refresh_token, \"urn:ietf:params:oauth:grant-type:device_code\"]\n{extra}",
         cb = rp.callback(),
         rp = rp.url,
     );
@@ -359,6 +360,61 @@ async fn logout_asks_first_then_ends_the_session_and_returns_to_the_client() {
     // The session is gone: the next flow asks for the password again.
     let nav = page.goto(&format!("{}/start", rp.url)).await.unwrap();
     assert!(path_of(&nav.url).starts_with("/login?flow="), "{}", nav.url);
+    page.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_device_page_takes_the_code_signs_in_and_connects_the_device() {
+    let rp = RelyingParty::start("demo-app", "demo-secret").await;
+    let server = idp_server(&rp, "skip", "", "").await;
+    let http = reqwest::Client::new();
+    let device: Value = http
+        .post(server.url("/oidc/device"))
+        .basic_auth("demo-app", Some("demo-secret"))
+        .form(&[("scope", "openid email")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_code = device["user_code"].as_str().unwrap().to_owned();
+    let page = context("en-US").await;
+    // The user types the code shown on the device (with its dash) into the entry form.
+    page.goto(device["verification_uri"].as_str().unwrap()).await.unwrap();
+    assert_eq!(page.focused().await.unwrap().as_deref(), Some("user_code"));
+    page.fill("#user_code", &user_code).await.unwrap();
+    let nav = page.click("#continue").await.unwrap();
+    assert!(path_of(&nav.url).starts_with("/login?device="), "{}", nav.url);
+    let nav = sign_in(&page, ALICE, SECRET).await;
+    assert!(path_of(&nav.url).starts_with("/device?user_code="), "{}", nav.url);
+    assert_eq!(page.text(".lead strong").await.unwrap(), "Demo App");
+    assert_eq!(page.count(".scopes li").await.unwrap(), 2);
+    page.click("#approve").await.unwrap();
+    assert_eq!(page.text("#message").await.unwrap(), "The device is connected. You can close this page.");
+
+    let token: Value = http
+        .post(server.url("/oidc/token"))
+        .basic_auth("demo-app", Some("demo-secret"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device["device_code"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(token["access_token"].is_string(), "{token}");
+
+    // The code works once: entering it again says it is unknown.
+    let again = page
+        .goto(&format!("{}?user_code={}", device["verification_uri"].as_str().unwrap(), user_code))
+        .await
+        .unwrap();
+    assert_eq!(again.status, 404);
+    assert_eq!(page.text("#device-error").await.unwrap(), "This code is unknown or has expired.");
     page.close().await.unwrap();
 }
 

@@ -13,6 +13,7 @@ mod endpoints;
 mod faults;
 mod features;
 mod hardening;
+mod idp_browser;
 mod ldap;
 mod lua;
 mod master_user;
