@@ -29,11 +29,11 @@ pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScop
 pub use feature::Feature;
 pub use features::{DnsConfig, FeatureSetting, RblConfig, RblList, RelayDomainsConfig, SoftWhitelist};
 pub use headers::RequestHeaders;
-pub use idp_pages::IdpPages;
 pub use idp::{
     ConsentConfig, CustomScope, DeviceFlowConfig, Idp as IdpConfig, IdpClient,
     SessionConfig as IdpSessionConfig, SigningKeyConfig, TokenLifetimes,
 };
+pub use idp_pages::IdpPages;
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use lua::{
     LuaAction, LuaBackendConfig, LuaConfig, LuaFeature, LuaFilter, LuaHook, LuaSearch, LuaSection,

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
@@ -88,7 +88,13 @@ pub async fn submit(
     if form.flow.is_empty() {
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &guid);
     }
-    if let Err(why) = csrf::check(&headers, cookie, form.csrf.as_deref(), Purpose::Consent, &form.flow) {
+    if let Err(why) = csrf::check(
+        &headers,
+        cookie,
+        form.csrf.as_deref(),
+        Purpose::Consent,
+        &form.flow,
+    ) {
         tracing::warn!(guid, reason = %why, "idp: consent form refused");
         return page_error(&idp.pages, &visitor, PageError::Csrf, &guid);
     }
@@ -101,7 +107,10 @@ pub async fn submit(
         Ok(session) => session,
         Err(response) => return response,
     };
-    match idp.grant_consent(&form.flow, &session, approve, nauthilus_clock::now()).await {
+    match idp
+        .grant_consent(&form.flow, &session, approve, nauthilus_clock::now())
+        .await
+    {
         Ok(redirect) => redirect.into_response(),
         Err(error) => oauth_page(&idp.pages, &visitor, error, &guid),
     }

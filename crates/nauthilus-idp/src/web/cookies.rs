@@ -60,7 +60,10 @@ mod tests {
     #[test]
     fn plain_http_cookies_are_httponly_lax_without_secure() {
         let p = CookiePolicy { secure: false };
-        assert_eq!(p.set("nauthilus_csrf", "v", None), "nauthilus_csrf=v; Path=/; HttpOnly; SameSite=Lax");
+        assert_eq!(
+            p.set("nauthilus_csrf", "v", None),
+            "nauthilus_csrf=v; Path=/; HttpOnly; SameSite=Lax"
+        );
     }
 
     #[test]
@@ -77,8 +80,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(COOKIE, "a=1; nauthilus_lang=en".parse().unwrap());
         h.append(COOKIE, "__Host-nauthilus_lang=de".parse().unwrap());
-        assert_eq!(CookiePolicy { secure: false }.get(&h, "nauthilus_lang"), Some("en"));
-        assert_eq!(CookiePolicy { secure: true }.get(&h, "nauthilus_lang"), Some("de"));
+        assert_eq!(
+            CookiePolicy { secure: false }.get(&h, "nauthilus_lang"),
+            Some("en")
+        );
+        assert_eq!(
+            CookiePolicy { secure: true }.get(&h, "nauthilus_lang"),
+            Some("de")
+        );
         assert_eq!(read(&h, "missing"), None);
     }
 }

@@ -83,10 +83,19 @@ pub fn token(cookie: &str, purpose: Purpose, binding: &str) -> Option<String> {
 }
 
 /// Checks a submitted token against the cookie (constant time).
-pub fn verify(cookie: Option<&str>, submitted: Option<&str>, purpose: Purpose, binding: &str) -> Result<(), CsrfError> {
-    let submitted = submitted.filter(|t| !t.is_empty()).ok_or(CsrfError::MissingToken)?;
+pub fn verify(
+    cookie: Option<&str>,
+    submitted: Option<&str>,
+    purpose: Purpose,
+    binding: &str,
+) -> Result<(), CsrfError> {
+    let submitted = submitted
+        .filter(|t| !t.is_empty())
+        .ok_or(CsrfError::MissingToken)?;
     let cookie = cookie.filter(|c| !c.is_empty()).ok_or(CsrfError::MissingCookie)?;
-    let tag = URL_SAFE_NO_PAD.decode(submitted).map_err(|_| CsrfError::BadToken)?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(submitted)
+        .map_err(|_| CsrfError::BadToken)?;
     let mac = mac(cookie, purpose, binding).ok_or(CsrfError::BadToken)?;
     mac.verify_slice(&tag).map_err(|_| CsrfError::BadToken)
 }
@@ -132,7 +141,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
@@ -142,28 +154,55 @@ mod tests {
         let cookie = new_cookie_value();
         let t = token(&cookie, Purpose::Login, "flow1").unwrap();
         assert_eq!(verify(Some(&cookie), Some(&t), Purpose::Login, "flow1"), Ok(()));
-        assert_eq!(verify(Some(&cookie), Some(&t), Purpose::Consent, "flow1"), Err(CsrfError::BadToken));
-        assert_eq!(verify(Some(&cookie), Some(&t), Purpose::Login, "flow2"), Err(CsrfError::BadToken));
+        assert_eq!(
+            verify(Some(&cookie), Some(&t), Purpose::Consent, "flow1"),
+            Err(CsrfError::BadToken)
+        );
+        assert_eq!(
+            verify(Some(&cookie), Some(&t), Purpose::Login, "flow2"),
+            Err(CsrfError::BadToken)
+        );
         let other = new_cookie_value();
-        assert_eq!(verify(Some(&other), Some(&t), Purpose::Login, "flow1"), Err(CsrfError::BadToken));
+        assert_eq!(
+            verify(Some(&other), Some(&t), Purpose::Login, "flow1"),
+            Err(CsrfError::BadToken)
+        );
     }
 
     #[test]
     fn missing_or_malformed_parts_are_refused() {
         let cookie = new_cookie_value();
         let t = token(&cookie, Purpose::Logout, "f").unwrap();
-        assert_eq!(verify(Some(&cookie), None, Purpose::Logout, "f"), Err(CsrfError::MissingToken));
-        assert_eq!(verify(Some(&cookie), Some(""), Purpose::Logout, "f"), Err(CsrfError::MissingToken));
-        assert_eq!(verify(None, Some(&t), Purpose::Logout, "f"), Err(CsrfError::MissingCookie));
-        assert_eq!(verify(Some("short"), Some(&t), Purpose::Logout, "f"), Err(CsrfError::BadToken));
-        assert_eq!(verify(Some(&cookie), Some("!!"), Purpose::Logout, "f"), Err(CsrfError::BadToken));
+        assert_eq!(
+            verify(Some(&cookie), None, Purpose::Logout, "f"),
+            Err(CsrfError::MissingToken)
+        );
+        assert_eq!(
+            verify(Some(&cookie), Some(""), Purpose::Logout, "f"),
+            Err(CsrfError::MissingToken)
+        );
+        assert_eq!(
+            verify(None, Some(&t), Purpose::Logout, "f"),
+            Err(CsrfError::MissingCookie)
+        );
+        assert_eq!(
+            verify(Some("short"), Some(&t), Purpose::Logout, "f"),
+            Err(CsrfError::BadToken)
+        );
+        assert_eq!(
+            verify(Some(&cookie), Some("!!"), Purpose::Logout, "f"),
+            Err(CsrfError::BadToken)
+        );
         assert_eq!(token("not base64 !", Purpose::Logout, "f"), None);
     }
 
     #[test]
     fn binding_parts_cannot_be_shifted_between_fields() {
         let cookie = new_cookie_value();
-        assert_ne!(token(&cookie, Purpose::Login, "ab"), token(&cookie, Purpose::Login, "a"));
+        assert_ne!(
+            token(&cookie, Purpose::Login, "ab"),
+            token(&cookie, Purpose::Login, "a")
+        );
     }
 
     #[test]
@@ -171,17 +210,33 @@ mod tests {
         assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
         for site in ["cross-site", "same-site", "none"] {
             // Origin matching the host does not rescue a cross-site fetch.
-            let h = headers(&[("sec-fetch-site", site), ("origin", "http://idp.test"), ("host", "idp.test")]);
+            let h = headers(&[
+                ("sec-fetch-site", site),
+                ("origin", "http://idp.test"),
+                ("host", "idp.test"),
+            ]);
             assert!(!same_origin(&h), "{site}");
         }
     }
 
     #[test]
     fn without_fetch_metadata_the_origin_must_match_the_host_and_neither_header_fails_closed() {
-        assert!(same_origin(&headers(&[("origin", "https://idp.test:8443"), ("host", "idp.test:8443")])));
-        assert!(!same_origin(&headers(&[("origin", "https://evil.test"), ("host", "idp.test")])));
-        assert!(!same_origin(&headers(&[("origin", "null"), ("host", "idp.test")])));
-        assert!(!same_origin(&headers(&[("origin", "https://idp.test/x"), ("host", "idp.test")])));
+        assert!(same_origin(&headers(&[
+            ("origin", "https://idp.test:8443"),
+            ("host", "idp.test:8443")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "https://evil.test"),
+            ("host", "idp.test")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "null"),
+            ("host", "idp.test")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "https://idp.test/x"),
+            ("host", "idp.test")
+        ])));
         assert!(!same_origin(&headers(&[("host", "idp.test")])));
         assert!(!same_origin(&HeaderMap::new()));
     }
@@ -191,8 +246,14 @@ mod tests {
         let cookie = new_cookie_value();
         let t = token(&cookie, Purpose::Device, "ABCD-EFGH").unwrap();
         let cross = headers(&[("sec-fetch-site", "cross-site")]);
-        assert_eq!(check(&cross, Some(&cookie), Some(&t), Purpose::Device, "ABCD-EFGH"), Err(CsrfError::CrossSite));
+        assert_eq!(
+            check(&cross, Some(&cookie), Some(&t), Purpose::Device, "ABCD-EFGH"),
+            Err(CsrfError::CrossSite)
+        );
         let same = headers(&[("sec-fetch-site", "same-origin")]);
-        assert_eq!(check(&same, Some(&cookie), Some(&t), Purpose::Device, "ABCD-EFGH"), Ok(()));
+        assert_eq!(
+            check(&same, Some(&cookie), Some(&t), Purpose::Device, "ABCD-EFGH"),
+            Ok(())
+        );
     }
 }

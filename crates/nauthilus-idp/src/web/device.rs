@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
@@ -70,7 +70,9 @@ pub async fn show(
     };
     let view = match idp.device_view(&code).await {
         Ok(view) => view,
-        Err(shown) if shown.status.is_server_error() => return shown_page(&idp.pages, &visitor, &shown, &guid),
+        Err(shown) if shown.status.is_server_error() => {
+            return shown_page(&idp.pages, &visitor, &shown, &guid);
+        }
         Err(_) => {
             let message = idp.pages.message(visitor.lang, "device_unknown_code");
             return entry_form(&idp, &visitor, &code, Some(message), StatusCode::NOT_FOUND, &guid);
@@ -120,18 +122,37 @@ pub async fn submit(
         Ok(session) => session,
         Err(response) => return response,
     };
-    match idp.device_decide(&code, &session, approve, nauthilus_clock::now()).await {
+    match idp
+        .device_decide(&code, &session, approve, nauthilus_clock::now())
+        .await
+    {
         Ok(()) => {
-            let key = if approve { "device_approved" } else { "device_denied" };
+            let key = if approve {
+                "device_approved"
+            } else {
+                "device_denied"
+            };
             notice(&idp, &visitor, key, &visitor.set_cookies(&idp.pages), &guid)
         }
         Err(shown) => shown_page(&idp.pages, &visitor, &shown, &guid),
     }
 }
 
-fn entry_form(idp: &Idp, visitor: &Visitor, code: &str, error: Option<&str>, status: StatusCode, guid: &str) -> Response {
+fn entry_form(
+    idp: &Idp,
+    visitor: &Visitor,
+    code: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    guid: &str,
+) -> Response {
     let switch = visitor.switch("/device", &[]);
-    match idp.pages.render(Page::Device, visitor.lang, &switch, json!({"user_code": code, "error": error})) {
+    match idp.pages.render(
+        Page::Device,
+        visitor.lang,
+        &switch,
+        json!({"user_code": code, "error": error}),
+    ) {
         Ok(html) => html_response(status, html, &visitor.set_cookies(&idp.pages)),
         Err(err) => {
             tracing::error!(guid, error = %err, "idp: rendering the device page failed");

@@ -5,9 +5,9 @@
 use std::sync::OnceLock;
 
 use axum::response::{IntoResponse, Response};
-use nauthilus_config::model::IdpPages;
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
+use nauthilus_config::model::IdpPages;
 use serde_json::json;
 
 use super::i18n::Lang;
@@ -72,7 +72,9 @@ pub fn page_error(pages: &Pages, visitor: &Visitor, error: PageError, reference:
         reference,
     );
     if error == PageError::TempFail {
-        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("60"));
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("60"));
     }
     response
 }
@@ -80,7 +82,14 @@ pub fn page_error(pages: &Pages, visitor: &Visitor, error: PageError, reference:
 /// The page for an error the protocol side decided the user must see, in the visitor's
 /// language and the configured branding.
 pub fn shown_page(pages: &Pages, visitor: &Visitor, error: &ShownError, reference: &str) -> Response {
-    render(pages, visitor, error.status, &error.title, &error.detail, reference)
+    render(
+        pages,
+        visitor,
+        error.status,
+        &error.title,
+        &error.detail,
+        reference,
+    )
 }
 
 /// An `OAuthError` met by a page: a page when it must be shown, else its own response (the
@@ -114,7 +123,14 @@ fn error_status(status: StatusCode) -> StatusCode {
     }
 }
 
-fn render(pages: &Pages, visitor: &Visitor, status: StatusCode, title: &str, detail: &str, reference: &str) -> Response {
+fn render(
+    pages: &Pages,
+    visitor: &Visitor,
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    reference: &str,
+) -> Response {
     let status = error_status(status);
     let data = json!({"title": title, "detail": detail, "reference": reference});
     match pages.render(Page::Error, visitor.lang, &[], data) {
@@ -184,18 +200,29 @@ mod tests {
         let shown = ShownError::bad_request("Unknown client", "client_id <x> is not registered");
         let response = shown_page(&pages, &visitor, &shown, "g");
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert!(body(response).await.contains("client_id &lt;x&gt; is not registered"));
+        assert!(
+            body(response)
+                .await
+                .contains("client_id &lt;x&gt; is not registered")
+        );
         let odd = ShownError {
             status: StatusCode::OK,
             ..shown
         };
-        assert_eq!(shown_page(&pages, &visitor, &odd, "g").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            shown_page(&pages, &visitor, &odd, "g").status(),
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(error_page(&odd).status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn the_fallback_page_escapes_everything() {
         let html = fallback_html("<t>", "\"d\" & 'e'", "<r>");
-        assert!(html.contains("&lt;t&gt;") && html.contains("&quot;d&quot; &amp; &#39;e&#39;") && html.contains("&lt;r&gt;"));
+        assert!(
+            html.contains("&lt;t&gt;")
+                && html.contains("&quot;d&quot; &amp; &#39;e&#39;")
+                && html.contains("&lt;r&gt;")
+        );
     }
 }

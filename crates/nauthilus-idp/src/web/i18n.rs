@@ -47,7 +47,12 @@ pub const LANG_COOKIE: &str = "nauthilus_lang";
 
 /// The language for a request: an explicit `?lang=` first, then the switch's cookie, then the
 /// best `Accept-Language` entry we have, then `default`.
-pub fn negotiate(query_lang: Option<&str>, cookie_lang: Option<&str>, headers: &HeaderMap, default: Lang) -> Lang {
+pub fn negotiate(
+    query_lang: Option<&str>,
+    cookie_lang: Option<&str>,
+    headers: &HeaderMap,
+    default: Lang,
+) -> Lang {
     query_lang
         .and_then(Lang::from_tag)
         .or_else(|| cookie_lang.and_then(Lang::from_tag))
@@ -68,7 +73,11 @@ pub fn from_accept_language(value: &str) -> Option<Lang> {
         let mut parts = entry.split(';');
         let tag = parts.next().unwrap_or_default().trim();
         let weight = parts
-            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
             .next()
             .map_or(Some(1000), parse_qvalue);
         let (Some(lang), Some(weight)) = (Lang::from_tag(tag), weight) else {

@@ -8,9 +8,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
@@ -84,7 +84,16 @@ pub async fn show(
         Ok(found) => found,
         Err(error) => return page_error(&idp.pages, &visitor, error, &guid),
     };
-    render_form(&idp, &visitor, &next, &client_name, &hint, None, StatusCode::OK, &guid)
+    render_form(
+        &idp,
+        &visitor,
+        &next,
+        &client_name,
+        &hint,
+        None,
+        StatusCode::OK,
+        &guid,
+    )
 }
 
 /// Checks the form, logs in through the pipeline, starts the session and continues the flow.
@@ -103,7 +112,13 @@ pub async fn submit(
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &reference);
     };
     let cookie = idp.pages.cookies().get(&headers, super::visitor::CSRF_COOKIE);
-    if let Err(why) = csrf::check(&headers, cookie, form.csrf.as_deref(), Purpose::Login, &next.binding()) {
+    if let Err(why) = csrf::check(
+        &headers,
+        cookie,
+        form.csrf.as_deref(),
+        Purpose::Login,
+        &next.binding(),
+    ) {
         tracing::warn!(guid = %reference, reason = %why, "idp: login form refused");
         return page_error(&idp.pages, &visitor, PageError::Csrf, &reference);
     }
@@ -114,7 +129,16 @@ pub async fn submit(
     let username = form.username.trim();
     if username.is_empty() || form.password.is_empty() {
         let message = idp.pages.message(visitor.lang, "login_missing");
-        return render_form(&idp, &visitor, &next, &client_name, username, Some(message), StatusCode::BAD_REQUEST, &reference);
+        return render_form(
+            &idp,
+            &visitor,
+            &next,
+            &client_name,
+            username,
+            Some(message),
+            StatusCode::BAD_REQUEST,
+            &reference,
+        );
     }
     // The server's transport layer always sets the peer; without it there is no address to
     // judge (brute force) and the login is refused.
@@ -123,7 +147,10 @@ pub async fn submit(
     };
     let now = nauthilus_clock::now();
     let ip = peer.ip().to_string();
-    match idp.authenticate_password(username, &form.password, &client_id, &ip, guid, now).await {
+    match idp
+        .authenticate_password(username, &form.password, &client_id, &ip, guid, now)
+        .await
+    {
         LoginResult::Ok(user) => {
             let (session, set_cookie) = match idp.create_session(&user, vec!["pwd".into()], now).await {
                 Ok(created) => created,
@@ -139,13 +166,24 @@ pub async fn submit(
                 },
                 Continuation::Device(code) => device_redirect(code),
             };
-            response.headers_mut().append(http::header::SET_COOKIE, set_cookie);
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, set_cookie);
             append_cookies(&mut response, &visitor.set_cookies(&idp.pages));
             response
         }
         LoginResult::Failed => {
             let message = idp.pages.message(visitor.lang, "login_failed");
-            render_form(&idp, &visitor, &next, &client_name, username, Some(message), StatusCode::FORBIDDEN, &reference)
+            render_form(
+                &idp,
+                &visitor,
+                &next,
+                &client_name,
+                username,
+                Some(message),
+                StatusCode::FORBIDDEN,
+                &reference,
+            )
         }
         LoginResult::Banned => page_error(&idp.pages, &visitor, PageError::Banned, &reference),
         LoginResult::TempFail(why) => {
@@ -178,7 +216,13 @@ async fn describe(idp: &Idp, next: &Continuation) -> Result<(String, String), Pa
             let name = idp
                 .clients
                 .get(&pending.client_id)
-                .map(|c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() })
+                .map(|c| {
+                    if c.name.is_empty() {
+                        c.id.clone()
+                    } else {
+                        c.name.clone()
+                    }
+                })
                 .unwrap_or_default();
             Ok((name, pending.login_hint.clone().unwrap_or_default()))
         }
@@ -221,7 +265,12 @@ fn render_form(
         "client_name": client_name,
         "error": error,
     });
-    match idp.pages.render(Page::Login, visitor.lang, &visitor.switch("/login", &params), data) {
+    match idp.pages.render(
+        Page::Login,
+        visitor.lang,
+        &visitor.switch("/login", &params),
+        data,
+    ) {
         Ok(html) => html_response(status, html, &visitor.set_cookies(&idp.pages)),
         Err(err) => {
             tracing::error!(guid = reference, error = %err, "idp: rendering the login page failed");

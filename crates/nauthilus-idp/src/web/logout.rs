@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
@@ -61,17 +61,32 @@ pub async fn show(
     if !query.flow.is_empty() && request.is_none() {
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &guid);
     }
-    let client_name = request
-        .and_then(|r| r.client_id)
-        .and_then(|id| idp.clients.get(&id).map(|c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() }));
+    let client_name = request.and_then(|r| r.client_id).and_then(|id| {
+        idp.clients.get(&id).map(|c| {
+            if c.name.is_empty() {
+                c.id.clone()
+            } else {
+                c.name.clone()
+            }
+        })
+    });
     let data = json!({
         "flow": query.flow,
         "csrf": visitor.csrf_token(Purpose::Logout, &query.flow),
         "client_name": client_name,
         "account": session.map(|s| s.display_name),
     });
-    let params: Vec<(&str, &str)> = if query.flow.is_empty() { Vec::new() } else { vec![("flow", query.flow.as_str())] };
-    match idp.pages.render(Page::Logout, visitor.lang, &visitor.switch("/logout", &params), data) {
+    let params: Vec<(&str, &str)> = if query.flow.is_empty() {
+        Vec::new()
+    } else {
+        vec![("flow", query.flow.as_str())]
+    };
+    match idp.pages.render(
+        Page::Logout,
+        visitor.lang,
+        &visitor.switch("/logout", &params),
+        data,
+    ) {
         Ok(html) => html_response(StatusCode::OK, html, &visitor.set_cookies(&idp.pages)),
         Err(err) => {
             tracing::error!(guid, error = %err, "idp: rendering the logout page failed");
@@ -91,7 +106,13 @@ pub async fn submit(
     let guid = super::guid(session_id).to_string();
     let visitor = Visitor::new(&idp.pages, &headers, None);
     let cookie = idp.pages.cookies().get(&headers, CSRF_COOKIE);
-    if let Err(why) = csrf::check(&headers, cookie, form.csrf.as_deref(), Purpose::Logout, &form.flow) {
+    if let Err(why) = csrf::check(
+        &headers,
+        cookie,
+        form.csrf.as_deref(),
+        Purpose::Logout,
+        &form.flow,
+    ) {
         tracing::warn!(guid, reason = %why, "idp: logout form refused");
         return page_error(&idp.pages, &visitor, PageError::Csrf, &guid);
     }

@@ -9,10 +9,10 @@
 //! `POST /consent/post`, `GET /logout`, `POST /logout/post`, `GET /notify`, `GET|POST /device`,
 //! and the stylesheet and logo under `/idp/static/`.
 
-pub mod cookies;
-pub mod csrf;
 mod assets;
 mod consent;
+pub mod cookies;
+pub mod csrf;
 mod device;
 pub mod error;
 pub mod headers;
@@ -20,8 +20,8 @@ pub mod i18n;
 mod login;
 mod logout;
 mod notify;
-mod scopes;
 pub mod pages;
+mod scopes;
 pub mod visitor;
 
 use std::sync::Arc;
@@ -53,5 +53,8 @@ pub fn router() -> Router<Arc<IdpService>> {
 
 /// The request's guid (set by the server's session middleware; a fresh one otherwise).
 pub(crate) fn guid(session: Option<axum::Extension<SessionId>>) -> SessionId {
-    session.map_or_else(|| SessionId::new(nauthilus_clock::now()), |axum::Extension(id)| id)
+    session.map_or_else(
+        || SessionId::new(nauthilus_clock::now()),
+        |axum::Extension(id)| id,
+    )
 }

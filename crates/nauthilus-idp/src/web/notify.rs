@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::Extension;
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
@@ -17,7 +17,12 @@ use super::visitor::{Visitor, html_response};
 use crate::IdpService;
 
 /// Notices shown in the page language when named by key.
-const NOTICE_KEYS: [&str; 4] = ["logged_out", "stayed_signed_in", "device_approved", "device_denied"];
+const NOTICE_KEYS: [&str; 4] = [
+    "logged_out",
+    "stayed_signed_in",
+    "device_approved",
+    "device_denied",
+];
 /// Longest message shown, in characters.
 const MAX_MESSAGE_CHARS: usize = 500;
 
@@ -46,7 +51,10 @@ pub async fn show(
         query.message.chars().take(MAX_MESSAGE_CHARS).collect()
     };
     let switch = visitor.switch("/notify", &[("message", &query.message)]);
-    match idp.pages.render(Page::Notify, visitor.lang, &switch, json!({"message": message})) {
+    match idp
+        .pages
+        .render(Page::Notify, visitor.lang, &switch, json!({"message": message}))
+    {
         Ok(html) => html_response(StatusCode::OK, html, &visitor.set_cookies(&idp.pages)),
         Err(err) => {
             let guid = super::guid(session_id).to_string();
@@ -57,9 +65,18 @@ pub async fn show(
 }
 
 /// A notice page with a catalogue message (logout done, device connected).
-pub(crate) fn notice(idp: &crate::Idp, visitor: &Visitor, key: &str, cookies: &[String], guid: &str) -> Response {
+pub(crate) fn notice(
+    idp: &crate::Idp,
+    visitor: &Visitor,
+    key: &str,
+    cookies: &[String],
+    guid: &str,
+) -> Response {
     let message = idp.pages.message(visitor.lang, key);
-    match idp.pages.render(Page::Notify, visitor.lang, &[], json!({"message": message})) {
+    match idp
+        .pages
+        .render(Page::Notify, visitor.lang, &[], json!({"message": message}))
+    {
         Ok(html) => html_response(StatusCode::OK, html, cookies),
         Err(err) => {
             tracing::error!(guid, error = %err, "idp: rendering the notice failed");

@@ -23,7 +23,10 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("logout.html", include_str!("../../templates/logout.html")),
     ("notify.html", include_str!("../../templates/notify.html")),
     ("device.html", include_str!("../../templates/device.html")),
-    ("device_confirm.html", include_str!("../../templates/device_confirm.html")),
+    (
+        "device_confirm.html",
+        include_str!("../../templates/device_confirm.html"),
+    ),
     ("error.html", include_str!("../../templates/error.html")),
 ];
 
@@ -120,10 +123,11 @@ impl Pages {
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         for (name, builtin) in TEMPLATES {
             let source = override_source(&config.template_dir, name)?.unwrap_or_else(|| builtin.to_owned());
-            env.add_template_owned(name, source).map_err(|err| PagesError::Template {
-                path: name.to_owned(),
-                detail: err.to_string(),
-            })?;
+            env.add_template_owned(name, source)
+                .map_err(|err| PagesError::Template {
+                    path: name.to_owned(),
+                    detail: err.to_string(),
+                })?;
         }
         Ok(Self {
             env,
@@ -137,8 +141,17 @@ impl Pages {
     }
 
     /// Renders `page` in `lang` with the page's own fields in `data`.
-    pub fn render(&self, page: Page, lang: Lang, switch: &[LangLink], data: impl Serialize) -> Result<String, PagesError> {
-        let template = self.env.get_template(page.template()).map_err(|err| render_error(page, &err))?;
+    pub fn render(
+        &self,
+        page: Page,
+        lang: Lang,
+        switch: &[LangLink],
+        data: impl Serialize,
+    ) -> Result<String, PagesError> {
+        let template = self
+            .env
+            .get_template(page.template())
+            .map_err(|err| render_error(page, &err))?;
         let ctx = context! {
             lang => lang.code(),
             t => Value::from_serialize(self.catalogues.messages(lang)),
@@ -151,7 +164,10 @@ impl Pages {
 
     /// The message `key` in `lang` (the key itself when missing, so a gap shows, never panics).
     pub fn message<'a>(&'a self, lang: Lang, key: &'a str) -> &'a str {
-        self.catalogues.messages(lang).get(key).map_or(key, String::as_str)
+        self.catalogues
+            .messages(lang)
+            .get(key)
+            .map_or(key, String::as_str)
     }
 
     /// The stylesheet with the brand colours.
@@ -228,7 +244,11 @@ fn load_logo(path: &str) -> Result<Option<Logo>, PagesError> {
         "svg" => "image/svg+xml",
         "jpg" | "jpeg" => "image/jpeg",
         "webp" => "image/webp",
-        other => return Err(logo_error(format!("unsupported image type {other:?} (png, svg, jpg, webp)"))),
+        other => {
+            return Err(logo_error(format!(
+                "unsupported image type {other:?} (png, svg, jpg, webp)"
+            )));
+        }
     };
     let bytes = std::fs::read(path).map_err(|err| logo_error(err.to_string()))?;
     Ok(Some(Logo { bytes, content_type }))

@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(cookies.len(), 1);
         assert!(cookies[0].starts_with("nauthilus_csrf=") && cookies[0].contains("HttpOnly; SameSite=Lax"));
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, format!("nauthilus_csrf={}", first.csrf_cookie).parse().unwrap());
+        h.insert(
+            COOKIE,
+            format!("nauthilus_csrf={}", first.csrf_cookie).parse().unwrap(),
+        );
         let again = Visitor::new(&p, &h, None);
         assert_eq!(again.csrf_cookie, first.csrf_cookie);
         assert!(again.set_cookies(&p).is_empty());
@@ -149,7 +152,11 @@ mod tests {
         h.insert(ACCEPT_LANGUAGE, "en".parse().unwrap());
         let v = Visitor::new(&p, &h, Some("de"));
         assert_eq!(v.lang, Lang::De);
-        assert!(v.set_cookies(&p).iter().any(|c| c.starts_with("nauthilus_lang=de;")));
+        assert!(
+            v.set_cookies(&p)
+                .iter()
+                .any(|c| c.starts_with("nauthilus_lang=de;"))
+        );
         let links = v.switch("/login", &[("flow", "a b&c")]);
         assert_eq!(links[0].href, "/login?flow=a+b%26c&lang=en");
         assert!(links[1].current);
