@@ -13,6 +13,8 @@ mod endpoints;
 mod faults;
 mod features;
 mod hardening;
+mod idp_flows;
+mod idp_support;
 mod ldap;
 mod lua;
 mod master_user;
