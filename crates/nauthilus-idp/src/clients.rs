@@ -426,7 +426,7 @@ mod tests {
     #[test]
     fn configured_password_hashes_are_accepted_as_secrets() {
         let hash = nauthilus_backends::password::hash_password(
-            nauthilus_backends::password::Scheme::Ssha512,
+            nauthilus_backends::password::Scheme::Argon2id,
             b"s3cret",
         )
         .unwrap();

@@ -14,6 +14,8 @@ mod faults;
 mod features;
 mod hardening;
 mod idp_browser;
+mod idp_flows;
+mod idp_support;
 mod ldap;
 mod lua;
 mod master_user;
