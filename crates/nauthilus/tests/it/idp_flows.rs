@@ -602,3 +602,92 @@ async fn the_example_idp_config_runs() {
         "one generated key per algorithm"
     );
 }
+
+/// The `openidconnect` crate as the relying party: discovery, authorization URL with PKCE and
+/// nonce, code exchange, and its own checks of the ID token (signature by JWKS, issuer,
+/// audience, nonce, at_hash), on `store_yaml`'s store.
+async fn openidconnect_rp(store_yaml: &str) {
+    use openidconnect::core::{
+        CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    };
+    use openidconnect::{
+        AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    };
+    let (s, browser) = idp_server(store_yaml, "").await;
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(s.server.url()).unwrap(), &http)
+        .await
+        .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new("demo-app".into()),
+        Some(ClientSecret::new(SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let (_, cookie) = login(&s, "demo-app").await;
+    let r = browser
+        .get(auth_url.as_str())
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let (_, q) = location_query(&r);
+    assert_eq!(&q["state"], csrf.secret());
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(q["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("id token");
+    let id_verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    let claims = id_token.claims(&id_verifier, &nonce).unwrap();
+    assert_eq!(claims.subject().as_str(), "alice@example.test");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("alice@example.test"));
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&id_verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+    // A wrong nonce is caught by the relying party.
+    assert!(
+        id_token
+            .claims(&id_verifier, &Nonce::new("other".into()))
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn openidconnect_relying_party_on_the_memory_store() {
+    openidconnect_rp("").await;
+}
+
+#[tokio::test]
+async fn openidconnect_relying_party_on_redis() {
+    let redis = nauthilus_testkit::shared_redis().unwrap();
+    openidconnect_rp(&format!(
+        "  redis:\n    master: {{address: \"{}\"}}\n    prefix: \"it-idp-rp:\"",
+        redis.addr()
+    ))
+    .await;
+}
