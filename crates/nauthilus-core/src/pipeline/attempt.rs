@@ -2,7 +2,9 @@
 
 use std::time::SystemTime;
 
-use crate::backend::PositiveCache;
+use nauthilus_store::ReadReply;
+
+use crate::backend::{CacheProbe, PositiveCache};
 use crate::brute_force::Reservation;
 use crate::request::{AuthMode, AuthRequest};
 
@@ -44,6 +46,9 @@ pub struct Attempt<'r> {
     /// True once a cache (in-process or positive) was asked, for `cache_hits_total` and
     /// `cache_misses_total`.
     pub cache_asked: bool,
+    /// The first positive-cache reads, made with the ban check (the positive cache is the
+    /// first backend), for the backends stage to answer from.
+    pub prefetched: Option<(CacheProbe, Vec<ReadReply>)>,
 }
 
 impl<'r> Attempt<'r> {
@@ -58,6 +63,7 @@ impl<'r> Attempt<'r> {
             reservation: None,
             success_counted: false,
             cache_asked: false,
+            prefetched: None,
         }
     }
 }
