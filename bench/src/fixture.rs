@@ -33,7 +33,8 @@ pub const SSHA512: (&str, &str) = ("ssha512@schemes.test", "pw-ssha512");
 pub const ARGON2ID_HASH: &str = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Rd22aBhaLdTAtTdl+kt0og$RXYaYBUb4vnLlHGMxrGbxKmYOT89HEvANYxbD88Yj9s";
 pub const SSHA512_HASH: &str =
     "{SSHA512}T7K8lQYcjzf8cdrhd9evJdmdmIVk5yB34xE0bdgY+gWaNpB/kywagnj5+QOoNi5Qocct/iMAkrwJcu8BHXpjku20WSo=";
-const ALICE_HASH: &str = "{SSHA256}R5jGdFZfOruhMlcRnrzDes1/d929GI05XMMyRDVVthjCR8w9";
+/// `{SSHA256}` of [`ALICE`]'s password (phase M gives it to every generated user).
+pub const ALICE_HASH: &str = "{SSHA256}R5jGdFZfOruhMlcRnrzDes1/d929GI05XMMyRDVVthjCR8w9";
 
 fn users_file() -> String {
     format!(
@@ -140,6 +141,36 @@ impl Fixture {
             ldap,
             server_binary,
         })
+    }
+
+    /// One more server of this run's configuration (with or without brute force, on the same
+    /// Redis), started by `wrapper` (e.g. valgrind) and given `startup_timeout` to come up.
+    pub fn start_server(
+        &self,
+        wrapper: &[String],
+        startup_timeout: std::time::Duration,
+        brute_force: bool,
+    ) -> Result<ServerProcess, BenchError> {
+        self.start_server_with_users(wrapper, startup_timeout, brute_force, users_file())
+    }
+
+    /// The same with `users` as its passwd-file.
+    pub fn start_server_with_users(
+        &self,
+        wrapper: &[String],
+        startup_timeout: std::time::Duration,
+        brute_force: bool,
+        users: String,
+    ) -> Result<ServerProcess, BenchError> {
+        let redis_addr = self.redis.addr();
+        ServerProcess::start_wrapped(
+            &self.server_binary,
+            wrapper,
+            startup_timeout,
+            &|addr| config(addr, &redis_addr, brute_force),
+            &[("users.passwd", users)],
+            &self.topology,
+        )
     }
 
     /// The address of the server without brute-force protection.

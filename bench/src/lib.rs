@@ -8,6 +8,7 @@
 //! - [`server`]: the release server binary as a child process with a generated config;
 //! - [`fixture`]: the services of one run (private Redis, the server) and the requests;
 //! - [`phase`]: one module per phase, each returning a [`phase::PhaseReport`];
+//! - [`instructions`]: instructions per request under callgrind (`--instructions`);
 //! - [`report`]: the JSON object and the table.
 //!
 //! [`criterion_summary`] serves the criterion bench in `benches/` (pipeline micro-benchmarks).
@@ -19,6 +20,7 @@ pub mod cpu;
 pub mod criterion_summary;
 pub mod error;
 pub mod fixture;
+pub mod instructions;
 pub mod load;
 pub mod phase;
 pub mod profile;

@@ -273,6 +273,60 @@ fn parse_head(head: &[u8]) -> std::io::Result<(u16, usize)> {
     Ok((status, length))
 }
 
+/// Sends `count` requests of `target` one after the other on one keep-alive connection (no
+/// concurrency: what the server does per request, not how it overlaps them); fails at the
+/// first answer without the expected status.
+pub async fn sequential(target: &Target, count: usize) -> Result<(), BenchError> {
+    let mut stream = TcpStream::connect(target.addr)
+        .await
+        .context(format!("connecting to {}", target.addr))?;
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let requests = target.requests.len().max(1);
+    for i in 0..count {
+        let request = &target.requests[i % requests];
+        let (status, _) = tokio::time::timeout(ANSWER_TIMEOUT, async {
+            stream.write_all(request).await?;
+            read_answer(&mut stream, &mut buf).await
+        })
+        .await
+        .map_err(|_| BenchError::Failed(format!("no answer within {ANSWER_TIMEOUT:?}")))?
+        .context(format!("request to {}", target.addr))?;
+        if status != target.expect_status {
+            return Err(BenchError::Failed(format!(
+                "status {status}, expected {}",
+                target.expect_status
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Sends every request of `target` once, spread over `connections` keep-alive connections
+/// (connection `k` sends requests `k`, `k + connections`, …, one after the other).
+pub async fn each_once(target: &Target, connections: usize) -> Result<(), BenchError> {
+    let n = connections.max(1);
+    let mut tasks = Vec::with_capacity(n);
+    for k in 0..n {
+        let share: Vec<Vec<u8>> = target.requests.iter().skip(k).step_by(n).cloned().collect();
+        if share.is_empty() {
+            continue;
+        }
+        let count = share.len();
+        let part = Target {
+            addr: target.addr,
+            requests: Arc::new(share),
+            expect_status: target.expect_status,
+        };
+        tasks.push(tokio::spawn(async move { sequential(&part, count).await }));
+    }
+    for task in tasks {
+        task.await
+            .map_err(|e| BenchError::Failed(format!("load task failed: {e}")))??;
+    }
+    Ok(())
+}
+
 /// Sends one request on a new connection and returns the status, the head and the body.
 pub async fn exchange(addr: SocketAddr, request: &[u8]) -> Result<(u16, String, Vec<u8>), BenchError> {
     let mut stream = TcpStream::connect(addr)

@@ -80,11 +80,19 @@ pub fn table(reports: &[PhaseReport]) -> String {
             out.push_str(&format!("{:<4} {:<58} {why}\n", r.id, r.title));
             continue;
         }
-        let m = &r.median;
-        out.push_str(&format!(
-            "{:<4} {:<58} {:>10.0} {:>11.1} {:>9.0} {:>9.0}\n",
-            r.id, r.title, m.rate, m.cpu_us, m.p50_us, m.p99_us
-        ));
+        if r.reps.is_empty() {
+            // Counts, not load (phase I): the details are the figures.
+            out.push_str(&format!("{:<4} {}\n", r.id, r.title));
+            for (k, v) in &r.details {
+                out.push_str(&format!("       {k:<36} {v}\n"));
+            }
+        } else {
+            let m = &r.median;
+            out.push_str(&format!(
+                "{:<4} {:<58} {:>10.0} {:>11.1} {:>9.0} {:>9.0}\n",
+                r.id, r.title, m.rate, m.cpu_us, m.p50_us, m.p99_us
+            ));
+        }
         for ratio in &r.ratios {
             out.push_str(&format!(
                 "       {:<24} {:>7.3}   {}\n",

@@ -32,9 +32,22 @@ impl ServerProcess {
         files: &[(&str, String)],
         topology: &Topology,
     ) -> Result<Self, BenchError> {
+        Self::start_wrapped(binary, &[], STARTUP_TIMEOUT, config, files, topology)
+    }
+
+    /// The same, with the server started by `wrapper` (e.g. `valgrind --tool=callgrind …`,
+    /// which runs it in the same process) and `startup_timeout` to answer `/ping`.
+    pub fn start_wrapped(
+        binary: &Path,
+        wrapper: &[String],
+        startup_timeout: Duration,
+        config: &dyn Fn(SocketAddr) -> String,
+        files: &[(&str, String)],
+        topology: &Topology,
+    ) -> Result<Self, BenchError> {
         let mut last = None;
         for _ in 0..START_ATTEMPTS {
-            match Self::start_once(binary, config, files, topology) {
+            match Self::start_once(binary, wrapper, startup_timeout, config, files, topology) {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
             }
@@ -44,6 +57,8 @@ impl ServerProcess {
 
     fn start_once(
         binary: &Path,
+        wrapper: &[String],
+        startup_timeout: Duration,
         config: &dyn Fn(SocketAddr) -> String,
         files: &[(&str, String)],
         topology: &Topology,
@@ -58,8 +73,15 @@ impl ServerProcess {
         let log = std::fs::File::create(dir.path().join("server.log")).context("creating server.log")?;
         let log2 = log.try_clone().context("cloning server.log")?;
         let program = binary.to_string_lossy();
-        let child = topology
-            .on_server_cores(&program)
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = topology.on_server_cores(first);
+                c.args(rest).arg(&*program);
+                c
+            }
+            None => topology.on_server_cores(&program),
+        };
+        let child = command
             .arg("--config")
             .arg(&config_path)
             .current_dir(dir.path())
@@ -69,13 +91,13 @@ impl ServerProcess {
             .spawn()
             .context(format!("starting {}", binary.display()))?;
         let mut server = ServerProcess { child, addr, dir };
-        server.wait_ready()?;
+        server.wait_ready(startup_timeout)?;
         Ok(server)
     }
 
-    fn wait_ready(&mut self) -> Result<(), BenchError> {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), BenchError> {
         let started = Instant::now();
-        while started.elapsed() < STARTUP_TIMEOUT {
+        while started.elapsed() < timeout {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(BenchError::Failed(format!(
                     "server exited at startup ({status}):\n{}",
@@ -88,7 +110,7 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(BenchError::Failed(format!(
-            "server did not answer /ping within {STARTUP_TIMEOUT:?}:\n{}",
+            "server did not answer /ping within {timeout:?}:\n{}",
             self.log()
         )))
     }

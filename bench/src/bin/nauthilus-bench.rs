@@ -13,8 +13,10 @@ use nauthilus_bench::phase::{self, Bench, PhaseReport, Settings};
 use nauthilus_bench::report::{Machine, json, table};
 use nauthilus_bench::{BenchError, profile};
 
-/// The phases, in order: L and P5 pace themselves from P1, the ratios divide by P0.
-const PHASES: &[&str] = &["P0", "P1", "P2", "P3", "S1", "R1", "P4", "L", "P5", "L1"];
+/// The phases, in order: L and P5 pace themselves from P1, the ratios divide by P0. `I`
+/// (instructions per request under callgrind) runs only when asked for (`--instructions`, or
+/// `--only I`).
+const PHASES: &[&str] = &["P0", "P1", "P2", "P3", "S1", "R1", "P4", "L", "P5", "L1", "M", "I"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measures nauthilus against the machine's own ceilings and prints ratios")]
@@ -40,6 +42,9 @@ struct Args {
     /// Also profile the server with perf under P1's and P2's load; reports go to this directory.
     #[arg(long)]
     profile: Option<PathBuf>,
+    /// Also count instructions per P0, P1 and P2 request with valgrind's callgrind (phase I).
+    #[arg(long)]
+    instructions: bool,
     /// Also write the JSON object to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -124,7 +129,13 @@ fn run(args: Args) -> Result<bool, BenchError> {
     let mut all_ok = true;
     runtime.block_on(async {
         for &id in PHASES {
-            if !args.only.is_empty() && !args.only.iter().any(|o| o == id) {
+            let asked = args.only.iter().any(|o| o == id);
+            let wanted = if id == nauthilus_bench::instructions::ID {
+                asked || args.instructions
+            } else {
+                args.only.is_empty() || asked
+            };
+            if !wanted {
                 continue;
             }
             eprintln!("==> {id}");
@@ -174,6 +185,12 @@ async fn run_phase(id: &str, bench: &Bench) -> Result<Vec<PhaseReport>, BenchErr
         "L" => phase::latency::run(bench).await,
         "P5" => phase::p5_failures::run(bench).await,
         "L1" => phase::l1_lua::run(bench).await,
+        "M" => phase::m_memory::run(bench).await,
+        "I" => {
+            let dir = tempfile::tempdir()
+                .map_err(|e| BenchError::Failed(format!("cannot create a directory for callgrind: {e}")))?;
+            nauthilus_bench::instructions::run(bench, dir.path()).await
+        }
         other => Err(BenchError::Failed(format!("no phase {other}"))),
     }
 }

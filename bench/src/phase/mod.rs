@@ -8,6 +8,7 @@
 
 pub mod l1_lua;
 pub mod latency;
+pub mod m_memory;
 pub mod own_server;
 pub mod p0_bare;
 pub mod p1_memory;
@@ -215,6 +216,8 @@ pub struct Bench {
     pub fixture: Fixture,
     pub reports: Vec<PhaseReport>,
     ticks_per_second: u64,
+    /// Servers a phase started itself (address, pid), measured like the fixture's.
+    extra_servers: std::sync::Mutex<Vec<(std::net::SocketAddr, u32)>>,
 }
 
 impl Bench {
@@ -224,6 +227,7 @@ impl Bench {
             fixture,
             reports: Vec::new(),
             ticks_per_second: clock_ticks_per_second(),
+            extra_servers: std::sync::Mutex::default(),
         }
     }
 
@@ -232,13 +236,28 @@ impl Bench {
         self.reports.iter().find(|r| r.id == id && r.skipped.is_none())
     }
 
+    /// Makes a server a phase started (`pid`, listening on `addr`) measurable by [`Bench::sample`].
+    pub fn adopt(&self, addr: std::net::SocketAddr, pid: u32) {
+        self.extra_servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((addr, pid));
+    }
+
     /// CPU time so far of the server process listening on `addr`.
     pub fn server_cpu(&self, addr: std::net::SocketAddr) -> Result<Duration, BenchError> {
-        let server = self
-            .fixture
-            .process(addr)
-            .ok_or_else(|| BenchError::Failed(format!("no server of this run listens on {addr}")))?;
-        process_cpu(server.pid(), self.ticks_per_second)
+        let pid = match self.fixture.process(addr) {
+            Some(server) => server.pid(),
+            None => self
+                .extra_servers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|(a, _)| *a == addr)
+                .map(|(_, pid)| *pid)
+                .ok_or_else(|| BenchError::Failed(format!("no server of this run listens on {addr}")))?,
+        };
+        process_cpu(pid, self.ticks_per_second)
     }
 
     /// CPU time so far of another process (Redis, slapd).

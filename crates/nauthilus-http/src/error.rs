@@ -129,8 +129,23 @@ impl Challenge {
 }
 
 /// `{"error": message, "guid": session}` as a JSON response body.
-pub fn error_body(message: &str, session: SessionId) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "error": message, "guid": session.to_string() }))
+pub fn error_body(message: &str, session: SessionId) -> axum::Json<ErrorBody<'_>> {
+    axum::Json(ErrorBody {
+        error: message,
+        guid: session,
+    })
+}
+
+/// `{"error": ..., "guid": ...}`, serialised straight from its parts.
+#[derive(serde::Serialize)]
+pub struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(serialize_with = "session_text")]
+    guid: SessionId,
+}
+
+fn session_text<S: serde::Serializer>(session: &SessionId, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(session.as_str())
 }
 
 /// A handler returns `Err(ApiError)`; the response carries the error as an extension and the

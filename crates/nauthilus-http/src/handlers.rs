@@ -37,10 +37,12 @@ async fn authenticate(current: &Current, mut req: AuthRequest, query: AuthQuery)
             outcome = AuthOutcome::temp_fail(format!("{e} ({protocol})"));
             None
         }
-        None => outcome
+        // Only nginx answers name an upstream: the others need no lookup or copy.
+        None if req.service == Service::Nginx => outcome
             .upstream
             .clone()
             .or_else(|| current.http.upstream(protocol).cloned()),
+        None => None,
     };
     if req.service == Service::Nginx && upstream.is_none() && matches!(outcome.decision, Decision::Ok(_)) {
         // nginx needs Auth-Server/Auth-Port to proxy the client; an OK without them would leave

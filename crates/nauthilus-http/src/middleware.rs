@@ -115,12 +115,11 @@ pub async fn limit_concurrency(State(st): State<Arc<AppState>>, request: Request
 pub async fn access_log(request: Request, next: Next) -> Response {
     let started = nauthilus_core::clock::instant();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let session = request
-        .extensions()
-        .get::<SessionId>()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    // A cheap clone (shared bytes); the path is read only for a line that is written.
+    let uri = request.uri().clone();
+    // Copied, not formatted: only a line that is written needs its text.
+    let session = request.extensions().get::<SessionId>().copied();
+    let session = || session.map(|s| s.to_string()).unwrap_or_default();
     // The peer as the server saw it: the PROXY v2 source, or a trusted proxy's client. Only
     // formatted when the line is written.
     let peer = request
@@ -132,9 +131,9 @@ pub async fn access_log(request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if status >= 400 {
-        tracing::info!(target: "nauthilus::http", session, peer = %peer(), %method, path, status, latency_us = micros, "request");
+        tracing::info!(target: "nauthilus::http", session = session(), peer = %peer(), %method, path = uri.path(), status, latency_us = micros, "request");
     } else {
-        tracing::debug!(target: "nauthilus::http", session, peer = %peer(), %method, path, status, latency_us = micros, "request");
+        tracing::debug!(target: "nauthilus::http", session = session(), peer = %peer(), %method, path = uri.path(), status, latency_us = micros, "request");
     }
     response
 }

@@ -17,7 +17,7 @@ pub async fn assign_session(mut request: Request, next: Next) -> Response {
     let session = SessionId::new(nauthilus_core::clock::now());
     request.extensions_mut().insert(session);
     let mut response = crate::error::render_pending(next.run(request).await, session);
-    if let Ok(value) = HeaderValue::from_str(&session.to_string()) {
+    if let Ok(value) = HeaderValue::from_str(session.as_str()) {
         response.headers_mut().insert(SESSION_HEADER, value);
     }
     response

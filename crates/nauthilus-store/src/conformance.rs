@@ -12,6 +12,7 @@ pub async fn run_all(store: &Store, ns: &str) {
     set_nx_and_get_del(store, ns).await;
     ttls(store, ns).await;
     hashes(store, ns).await;
+    read_batches(store, ns).await;
     hash_prefix_is_literal(store, ns).await;
     counters(store, ns).await;
     guarded_decrements(store, ns).await;
@@ -47,6 +48,59 @@ async fn strings(s: &Store, ns: &str) {
     assert!(s.get_many(&[]).await.unwrap().is_empty());
     s.delete(&a).await.unwrap();
     s.delete(&c).await.unwrap();
+}
+
+async fn read_batches(s: &Store, ns: &str) {
+    use crate::{Read, ReadReply};
+    let (text, hash, none, other) = (
+        format!("{ns}batch-str"),
+        format!("{ns}batch-hash"),
+        format!("{ns}batch-none"),
+        format!("{ns}batch-set"),
+    );
+    s.set(&text, "t", None).await.unwrap();
+    s.hash_replace(&hash, &[("a", "1"), ("b", "2")], None)
+        .await
+        .unwrap();
+    let replies = s
+        .read_batch(&[
+            Read::Get(&text),
+            Read::HashGet(&hash, "b"),
+            Read::HashGet(&hash, "zz"),
+            Read::HashGetAll(&hash),
+            Read::HashGetAll(&none),
+            Read::Get(&none),
+        ])
+        .await
+        .unwrap();
+    let all: HashMap<String, String> = [("a", "1"), ("b", "2")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            ReadReply::Value(Some("t".into())),
+            ReadReply::Value(Some("2".into())),
+            ReadReply::Value(None),
+            ReadReply::Hash(all),
+            ReadReply::Hash(HashMap::new()),
+            ReadReply::Value(None),
+        ],
+        "in order, each typed by its read"
+    );
+    assert!(s.read_batch(&[]).await.unwrap().is_empty());
+    s.set_add(&other, &["m"], None).await.unwrap();
+    assert!(
+        matches!(
+            s.read_batch(&[Read::Get(&text), Read::HashGetAll(&other)]).await,
+            Err(StoreError::Command(_))
+        ),
+        "a key of another type fails the batch"
+    );
+    for k in [&text, &hash, &other] {
+        s.delete(k).await.unwrap();
+    }
 }
 
 async fn set_nx_and_get_del(s: &Store, ns: &str) {

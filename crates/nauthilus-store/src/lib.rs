@@ -48,6 +48,44 @@ pub enum Ttl {
     Expires(Duration),
 }
 
+/// One read of a [`Store::read_batch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read<'a> {
+    /// `GET key`: a string.
+    Get(&'a str),
+    /// `HGET key field`: one field of a hash.
+    HashGet(&'a str, &'a str),
+    /// `HGETALL key`: every field of a hash.
+    HashGetAll(&'a str),
+}
+
+/// The answer to one [`Read`], in the same position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadReply {
+    /// Of `Get` and `HashGet`.
+    Value(Option<String>),
+    /// Of `HashGetAll` (empty when there is no such key).
+    Hash(HashMap<String, String>),
+}
+
+impl ReadReply {
+    /// The value of a `Get` or `HashGet` (`None` for a hash reply).
+    pub fn into_value(self) -> Option<String> {
+        match self {
+            Self::Value(v) => v,
+            Self::Hash(_) => None,
+        }
+    }
+
+    /// The fields of a `HashGetAll` (empty for a value reply).
+    pub fn into_hash(self) -> HashMap<String, String> {
+        match self {
+            Self::Hash(h) => h,
+            Self::Value(_) => HashMap::new(),
+        }
+    }
+}
+
 /// What the store can tell about itself, for metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreStats {
@@ -125,6 +163,17 @@ impl Store {
         &self.keys
     }
 
+    /// True when `other` is the same store (a clone of it), so that reads for both can go in
+    /// one [`Store::read_batch`].
+    pub fn same_as(&self, other: &Store) -> bool {
+        let same_backend = match (&self.backend, &other.backend) {
+            (Backend::Memory(a), Backend::Memory(b)) => a.same_as(b),
+            (Backend::Redis(a), Backend::Redis(b)) => a.same_as(b),
+            _ => false,
+        };
+        same_backend && self.keys == other.keys
+    }
+
     /// `memory` or `redis`, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match &self.backend {
@@ -182,6 +231,17 @@ impl Store {
     /// Cluster sends one command per key, concurrently). A key holding another type is an error.
     pub async fn get_many(&self, keys: &[&str]) -> StoreResult<Vec<Option<String>>> {
         dispatch!(self, get_many(keys))
+    }
+
+    /// Several reads of any kind, answered in order, in one round trip on a single server
+    /// (standalone, Sentinel); a Cluster sends one command per key, all in flight at once (the
+    /// keys may live on different nodes). A key holding another type is an error, as for the
+    /// single reads.
+    pub async fn read_batch(&self, reads: &[Read<'_>]) -> StoreResult<Vec<ReadReply>> {
+        if reads.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, read_batch(reads))
     }
 
     /// Sets a string, replacing any value and TTL.

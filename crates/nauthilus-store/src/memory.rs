@@ -78,6 +78,23 @@ impl MemoryStore {
         keys.iter().map(|k| self.get(k)).collect()
     }
 
+    /// True when `other` is this same store (clones share it).
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+
+    pub(crate) fn read_batch(&self, reads: &[crate::Read<'_>]) -> Result<Vec<crate::ReadReply>, StoreError> {
+        use crate::{Read, ReadReply};
+        reads
+            .iter()
+            .map(|r| match *r {
+                Read::Get(key) => self.get(key).map(ReadReply::Value),
+                Read::HashGet(key, field) => self.hash_get(key, field).map(ReadReply::Value),
+                Read::HashGetAll(key) => self.hash_get_all(key).map(ReadReply::Hash),
+            })
+            .collect()
+    }
+
     pub(crate) fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.with(false, |m, now| match live(m, key, now) {
             None => Ok(None),

@@ -2,7 +2,7 @@
 //! `user:password:uid:gid:gecos:home:shell:extra_fields`, where extra fields are space-separated
 //! `key=value` pairs (the last field may contain colons). Every bad line is reported, by number.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crate::password::PasswordHash;
@@ -10,7 +10,7 @@ use crate::password::PasswordHash;
 /// Attribute names to values, as the JSON body and headers present them.
 pub type Attributes = BTreeMap<String, Vec<String>>;
 
-/// One user of the file.
+/// One user of the file, as a lookup returns it (parsed from the stored line on demand).
 #[derive(Debug)]
 pub struct UserRecord {
     /// The user name (first field), which is also the account name.
@@ -20,11 +20,27 @@ pub struct UserRecord {
     /// `user`, the non-empty passwd fields (`uid`, `gid`, `gecos`, `home`, `shell`) and every
     /// extra field.
     pub attributes: Attributes,
+}
+
+/// One user as held in memory: the line itself (checked when the file was loaded) and where
+/// its name ends. A user costs the line's bytes plus about 40, not a parsed record with a map
+/// of attributes (about 1 KB); a lookup parses the line again, which is cheap next to the
+/// password verification that follows it.
+#[derive(Debug)]
+struct StoredUser {
+    line: Box<str>,
+    name_len: u32,
+    /// Position in the file.
+    index: u32,
     /// A digest of the whole line, to tell which users a reload changed.
     line_digest: u64,
 }
 
-impl UserRecord {
+impl StoredUser {
+    fn name(&self) -> &str {
+        self.line.get(..self.name_len as usize).unwrap_or_default()
+    }
+
     fn digest(line: &str) -> u64 {
         use std::hash::{BuildHasher, Hasher};
         // A fixed-key hash is enough: the file is the operator's, not an attacker's.
@@ -35,47 +51,72 @@ impl UserRecord {
     }
 }
 
+// A user is found by its name: hashed and compared as the name alone.
+impl PartialEq for StoredUser {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for StoredUser {}
+
+impl std::hash::Hash for StoredUser {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for StoredUser {
+    fn borrow(&self) -> &str {
+        self.name()
+    }
+}
+
 /// The whole file, parsed.
 #[derive(Debug, Default)]
 pub struct PasswdDb {
-    users: HashMap<String, Arc<UserRecord>>,
-    order: Vec<String>,
+    users: HashSet<StoredUser>,
 }
 
 impl PasswdDb {
     /// The user called `name` (exact match).
-    pub fn get(&self, name: &str) -> Option<Arc<UserRecord>> {
-        self.users.get(name).cloned()
+    pub fn get(&self, name: &str) -> Option<UserRecord> {
+        let stored = self.users.get(name)?;
+        // The line parsed when it was loaded; parsing is deterministic.
+        parse_line(&stored.line).ok()
     }
 
     /// User names in file order.
-    pub fn names(&self) -> &[String] {
-        &self.order
+    pub fn names(&self) -> Vec<String> {
+        let mut users: Vec<&StoredUser> = self.users.iter().collect();
+        users.sort_unstable_by_key(|u| u.index);
+        users.into_iter().map(|u| u.name().to_owned()).collect()
     }
 
     /// Number of users.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.users.len()
     }
 
     /// True when the file holds no users.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.users.is_empty()
     }
 
     /// The users of `before` whose line differs here or who are gone: the ones whose cached
-    /// logins must be forgotten.
+    /// logins must be forgotten (in `before`'s file order).
     pub fn changed_since(&self, before: &PasswdDb) -> Vec<String> {
-        before
-            .order
+        let mut changed: Vec<&StoredUser> = before
+            .users
             .iter()
-            .filter(|name| {
-                let old = before.users.get(*name).map(|u| u.line_digest);
-                let new = self.users.get(*name).map(|u| u.line_digest);
-                old != new
+            .filter(|old| {
+                self.users
+                    .get(old.name())
+                    .is_none_or(|new| new.line_digest != old.line_digest)
             })
-            .cloned()
-            .collect()
+            .collect();
+        changed.sort_unstable_by_key(|u| u.index);
+        changed.into_iter().map(|u| u.name().to_owned()).collect()
     }
 }
 
@@ -93,7 +134,6 @@ const FIELD_NAMES: [&str; 5] = ["uid", "gid", "gecos", "home", "shell"];
 pub fn parse(text: &str) -> Result<PasswdDb, Vec<LineError>> {
     let mut db = PasswdDb::default();
     let mut errors = Vec::new();
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
     for (index, raw) in text.lines().enumerate() {
         let number = index + 1;
         let line = raw.trim_end_matches('\r');
@@ -102,16 +142,31 @@ pub fn parse(text: &str) -> Result<PasswdDb, Vec<LineError>> {
         }
         match parse_line(line) {
             Ok(record) => {
-                if let Some(first) = first_seen.get(&record.name) {
+                if let Some(first) = db.users.get(record.name.as_str()) {
                     errors.push(LineError {
                         line: number,
-                        message: format!("user {:?} already defined on line {first}", record.name),
+                        message: format!(
+                            "user {:?} already defined on line {}",
+                            record.name,
+                            u64::from(first.index) + 1
+                        ),
                     });
                     continue;
                 }
-                first_seen.insert(record.name.clone(), number);
-                db.order.push(record.name.clone());
-                db.users.insert(record.name.clone(), Arc::new(record));
+                let (Ok(name_len), Ok(index)) = (u32::try_from(record.name.len()), u32::try_from(index))
+                else {
+                    errors.push(LineError {
+                        line: number,
+                        message: "line too long or file too large".into(),
+                    });
+                    continue;
+                };
+                db.users.insert(StoredUser {
+                    line: line.into(),
+                    name_len,
+                    index,
+                    line_digest: StoredUser::digest(line),
+                });
             }
             Err(message) => errors.push(LineError {
                 line: number,
@@ -119,7 +174,12 @@ pub fn parse(text: &str) -> Result<PasswdDb, Vec<LineError>> {
             }),
         }
     }
-    if errors.is_empty() { Ok(db) } else { Err(errors) }
+    if errors.is_empty() {
+        db.users.shrink_to_fit();
+        Ok(db)
+    } else {
+        Err(errors)
+    }
 }
 
 fn parse_line(line: &str) -> Result<UserRecord, String> {
@@ -169,7 +229,6 @@ fn parse_line(line: &str) -> Result<UserRecord, String> {
         name: name.to_owned(),
         password,
         attributes,
-        line_digest: UserRecord::digest(line),
     })
 }
 

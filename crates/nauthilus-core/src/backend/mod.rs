@@ -13,7 +13,7 @@ use nauthilus_backends::password::{PasswordVerifier, VerifyError};
 use nauthilus_backends::sql::{SqlBackend, SqlError};
 use nauthilus_store::StoreError;
 
-pub use positive_cache::PositiveCache;
+pub use positive_cache::{CacheProbe, PositiveCache};
 
 use crate::outcome::{BackendId, UserData};
 use crate::request::AuthRequest;

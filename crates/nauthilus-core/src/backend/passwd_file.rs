@@ -28,10 +28,10 @@ pub async fn verify(
         return Ok(PassDbResult::UserNotFound);
     };
     let user = Arc::new(UserData {
-        account: record.name.clone(),
+        account: record.name,
         backend: BackendId::PasswdFile,
         fields: field_names(),
-        attributes: record.attributes.clone(),
+        attributes: record.attributes,
     });
     let password_ok = match (req.mode, &record.password) {
         (AuthMode::NoAuth, _) => true,
@@ -47,5 +47,5 @@ pub async fn verify(
 
 /// Every user name in the file, in file order.
 pub fn list_accounts(file: &PasswdFile) -> Vec<String> {
-    file.db().names().to_vec()
+    file.db().names()
 }

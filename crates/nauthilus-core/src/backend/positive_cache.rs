@@ -11,12 +11,19 @@
 //! mail/web protocol or one the configuration has an LDAP search for, any other is mapped as
 //! `default` (whose search it uses anyway), and the client id is left empty (the account does
 //! not depend on it). So a user has at most one field per known protocol.
+//!
+//! A lookup needs the mapping before it can name the entry. To make it one round trip, this
+//! process remembers which account each mapping field named last (`accounts`, bounded) and reads
+//! that account's entry in the same pipeline as the mapping; the entry is used only if the
+//! mapping read in that pipeline still names the same account, else the right entry is read
+//! after it. The memo is a guess that saves a round trip, never a source of truth, so it needs
+//! no invalidation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nauthilus_store::{DEFAULT_CACHE_NAME, Store, StoreError};
+use nauthilus_store::{DEFAULT_CACHE_NAME, KeyLayout, Read, ReadReply, Store, StoreError};
 
 use super::PassDbResult;
 use crate::account_mapping::AccountMapping;
@@ -46,6 +53,32 @@ pub struct PositiveCache {
     cache_names: Arc<BTreeMap<String, String>>,
     /// Protocols with an LDAP search of their own (mapped under their name).
     search_protocols: Arc<BTreeSet<String>>,
+    /// Mapping field → the account it named when this process last read or wrote it.
+    accounts: moka::sync::Cache<String, Arc<str>>,
+}
+
+/// Most mapping fields whose account this process remembers.
+const ACCOUNT_MEMO_CAPACITY: u64 = 100_000;
+
+/// The reads of one lookup, planned before they are sent ([`PositiveCache::probe`]) so that a
+/// caller can send them in one round trip with reads of its own.
+#[derive(Debug)]
+pub struct CacheProbe {
+    mapping_key: String,
+    mapping_field: String,
+    /// The account the mapping named last time, and the key of its entry.
+    guess: Option<(Arc<str>, String)>,
+}
+
+impl CacheProbe {
+    /// The reads, in order: the mapping field, then (with a guess) the guessed entry.
+    pub fn reads(&self) -> Vec<Read<'_>> {
+        let mut reads = vec![Read::HashGet(&self.mapping_key, &self.mapping_field)];
+        if let Some((_, key)) = &self.guess {
+            reads.push(Read::HashGetAll(key));
+        }
+        reads
+    }
 }
 
 /// Protocols mapped under their own name even without a search of their own: the ones mail
@@ -77,6 +110,7 @@ impl PositiveCache {
             ttl,
             cache_names: Arc::default(),
             search_protocols: Arc::default(),
+            accounts: moka::sync::Cache::new(ACCOUNT_MEMO_CAPACITY),
         }
     }
 
@@ -134,16 +168,54 @@ impl PositiveCache {
     }
 
     /// Answers from the cache: `UserNotFound` when there is no entry, `Found` with
-    /// `password_ok` telling whether the presented password matches the cached digest.
+    /// `password_ok` telling whether the presented password matches the cached digest. One
+    /// round trip when this process has seen the user's mapping before, else two.
     pub async fn lookup(&self, req: &AuthRequest) -> Result<PassDbResult, StoreError> {
+        let probe = self.probe(req);
+        let replies = self.store.read_batch(&probe.reads()).await?;
+        self.lookup_probed(req, probe, replies).await
+    }
+
+    /// The reads a lookup of `req` starts with (see [`CacheProbe`]).
+    pub fn probe(&self, req: &AuthRequest) -> CacheProbe {
         let (protocol, oidc_cid) = self.mapping_context(req);
-        let Some(account) = self.mapping.get(&req.username, protocol, oidc_cid).await? else {
+        let mapping_field = KeyLayout::account_mapping_field(&req.username, protocol, oidc_cid);
+        let guess = self.accounts.get(&mapping_field).map(|account| {
+            let key = self.key(req.protocol.as_str(), &account);
+            (account, key)
+        });
+        CacheProbe {
+            mapping_key: self.mapping.key_for(&req.username),
+            mapping_field,
+            guess,
+        }
+    }
+
+    /// The lookup of `req`, given the answers to `probe`'s reads (in order); reads the entry
+    /// itself when the mapping names another account than the guess.
+    pub async fn lookup_probed(
+        &self,
+        req: &AuthRequest,
+        probe: CacheProbe,
+        replies: Vec<ReadReply>,
+    ) -> Result<PassDbResult, StoreError> {
+        let mut replies = replies.into_iter();
+        let Some(account) = replies.next().and_then(ReadReply::into_value) else {
+            if probe.guess.is_some() {
+                self.accounts.invalidate(&probe.mapping_field);
+            }
             return Ok(PassDbResult::UserNotFound);
         };
-        let entry = self
-            .store
-            .hash_get_all(&self.key(req.protocol.as_str(), &account))
-            .await?;
+        let entry = match (probe.guess, replies.next()) {
+            (Some((guess, _)), Some(entry)) if *guess == *account => entry.into_hash(),
+            _ => {
+                self.accounts
+                    .insert(probe.mapping_field, Arc::from(account.as_str()));
+                self.store
+                    .hash_get_all(&self.key(req.protocol.as_str(), &account))
+                    .await?
+            }
+        };
         let Some(user) = decode(&account, &entry) else {
             return Ok(PassDbResult::UserNotFound);
         };
@@ -193,6 +265,10 @@ impl PositiveCache {
             self.mapping.set(&req.username, protocol, oidc_cid, &user.account),
             self.store.hash_replace(&key, &fields, Some(self.ttl)),
         )?;
+        self.accounts.insert(
+            KeyLayout::account_mapping_field(&req.username, protocol, oidc_cid),
+            Arc::from(user.account.as_str()),
+        );
         Ok(())
     }
 }

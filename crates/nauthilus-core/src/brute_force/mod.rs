@@ -53,6 +53,31 @@ pub struct Ban {
     pub scope: String,
 }
 
+/// The ban keys of one request ([`BruteForce::ban_probe`]): read them (`GET`, in this order)
+/// and hand the values to [`BruteForce::judge`].
+#[derive(Debug)]
+pub struct BanProbe {
+    scopes: Vec<String>,
+    ban_keys: Vec<String>,
+}
+
+impl BanProbe {
+    /// The keys to read, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.ban_keys.iter().map(String::as_str)
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.ban_keys.len()
+    }
+
+    /// True when there is nothing to read.
+    pub fn is_empty(&self) -> bool {
+        self.ban_keys.is_empty()
+    }
+}
+
 /// What [`BruteForce::reserve`] decided about an attempt about to be verified.
 #[derive(Debug)]
 #[must_use = "a reservation must be confirmed or released"]
@@ -328,22 +353,40 @@ impl BruteForce {
     /// name's address-less state) is banned: one GET per rule, in one round trip. Call it first
     /// for every authenticating login; a `Some` fails the login.
     pub async fn check(&self, req: &AuthRequest) -> StoreResult<Option<Ban>> {
-        let Some(client) = self.client(req, true) else {
-            return Ok(None);
-        };
-        self.check_client(req, &client).await
+        match self.ban_probe(req) {
+            Some(probe) => self.read_bans(probe).await,
+            None => Ok(None),
+        }
     }
 
-    async fn check_client(&self, req: &AuthRequest, client: &Client) -> StoreResult<Option<Ban>> {
-        let inner = &self.inner;
-        inner.stats.checks.fetch_add(1, Ordering::Relaxed);
-        let keys = inner.store.keys();
+    /// The reads [`check`](Self::check) makes for `req`, for a caller that sends them in one
+    /// round trip with reads of its own; `None` when brute force does not apply to `req`.
+    /// Hand the answers to [`judge`](Self::judge).
+    pub fn ban_probe(&self, req: &AuthRequest) -> Option<BanProbe> {
+        let client = self.client(req, true)?;
+        Some(self.probe_client(req, &client))
+    }
+
+    fn probe_client(&self, req: &AuthRequest, client: &Client) -> BanProbe {
+        let keys = self.inner.store.keys();
         let mut scopes: Vec<String> = self.slots(req, client).into_iter().map(|s| s.tail).collect();
         scopes.dedup();
-        let ban_keys: Vec<String> = scopes.iter().map(|s| keys.brute_force_ban(s)).collect();
-        let ban_keys: Vec<&str> = ban_keys.iter().map(String::as_str).collect();
-        let found = inner.store.get_many(&ban_keys).await?;
-        let ban = scopes
+        let ban_keys = scopes.iter().map(|s| keys.brute_force_ban(s)).collect();
+        BanProbe { scopes, ban_keys }
+    }
+
+    async fn read_bans(&self, probe: BanProbe) -> StoreResult<Option<Ban>> {
+        let keys: Vec<&str> = probe.ban_keys.iter().map(String::as_str).collect();
+        let found = self.inner.store.get_many(&keys).await?;
+        Ok(self.judge(probe, found))
+    }
+
+    /// The ban, if any, given the answers to a [`BanProbe`]'s reads (in its order).
+    pub fn judge(&self, probe: BanProbe, found: Vec<Option<String>>) -> Option<Ban> {
+        let inner = &self.inner;
+        inner.stats.checks.fetch_add(1, Ordering::Relaxed);
+        let ban = probe
+            .scopes
             .into_iter()
             .zip(found)
             .find_map(|(scope, rule)| rule.map(|rule| Ban { rule, scope }));
@@ -352,7 +395,7 @@ impl BruteForce {
             // must not be able to grow the store. The account that started a ban is noted then.
             inner.stats.blocked.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(ban)
+        ban
     }
 
     /// Counts an attempt in every bucket of its client before its password is verified, so
@@ -460,7 +503,7 @@ impl BruteForce {
             .filter(|_| !reservation.buckets.is_empty());
         let check = async {
             match &recheck {
-                Some(client) => self.check_client(req, client).await,
+                Some(client) => self.read_bans(self.probe_client(req, client)).await,
                 None => Ok(None),
             }
         };

@@ -2,7 +2,9 @@
 
 use std::time::SystemTime;
 
-use crate::backend::PositiveCache;
+use nauthilus_store::ReadReply;
+
+use crate::backend::{CacheProbe, PositiveCache};
 use crate::brute_force::Reservation;
 use crate::request::{AuthMode, AuthRequest};
 
@@ -47,6 +49,9 @@ pub struct Attempt<'r> {
     /// False when the verdict must not be cached: an app password is scoped to protocols,
     /// and the caches would answer for any protocol.
     pub cacheable: bool,
+    /// The first positive-cache reads, made with the ban check (the positive cache is the
+    /// first backend), for the backends stage to answer from.
+    pub prefetched: Option<(CacheProbe, Vec<ReadReply>)>,
 }
 
 impl<'r> Attempt<'r> {
@@ -62,6 +67,7 @@ impl<'r> Attempt<'r> {
             success_counted: false,
             cache_asked: false,
             cacheable: true,
+            prefetched: None,
         }
     }
 }

@@ -27,7 +27,15 @@ impl Pipeline {
             } else {
                 self.reserve(a).await?;
             }
-            match backend.verify(req, &self.parts.verifier).await {
+            // The positive cache's first reads may have come with the ban check.
+            let answer = match (backend, a.prefetched.take()) {
+                (Backend::Cache(cache), Some((probe, replies))) => cache
+                    .lookup_probed(req, probe, replies)
+                    .await
+                    .map_err(crate::backend::BackendError::from),
+                _ => backend.verify(req, &self.parts.verifier).await,
+            };
+            match answer {
                 Ok(PassDbResult::UserNotFound) => {}
                 Ok(PassDbResult::Found {
                     password_ok: false, ..

@@ -233,8 +233,10 @@ impl Pipeline {
     /// with an outcome no filter may change (a ban, a temporary failure, a refused request).
     async fn decide(&self, a: &mut Attempt<'_>) -> ControlFlow<AuthOutcome, AuthOutcome> {
         self.environment(a).await?;
-        self.check_brute_force(a).await?;
-        let verdict = match self.memory_cache(a) {
+        let memory = self.memory_lookup(a);
+        let hit = matches!(memory, memory_cache::MemoryLookup::Hit(_));
+        self.check_brute_force(a, !hit).await?;
+        let verdict = match self.memory_cache(a, memory) {
             ControlFlow::Break(hit) => hit,
             ControlFlow::Continue(()) => match self.backends_stage(a).await {
                 ControlFlow::Break(verdict) => verdict,

@@ -16,19 +16,58 @@ struct Text(String);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            N(serde_json::Number),
-            B(bool),
-        }
-        Ok(match Option::<Raw>::deserialize(d)? {
-            None => Text(String::new()),
-            Some(Raw::S(s)) => Text(s),
-            Some(Raw::N(n)) => Text(n.to_string()),
-            Some(Raw::B(b)) => Text(b.to_string()),
-        })
+        d.deserialize_any(TextVisitor)
+    }
+}
+
+/// Takes a string as it is, a number or boolean as its JSON text, and null as empty; refuses
+/// arrays and objects. (A visitor, not an untagged enum: no buffering of each value.)
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string, a number, a boolean or null")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+        Ok(Text(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
+        Ok(Text(v))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
+        // As serde_json prints the number (it parses only finite ones).
+        Ok(Text(
+            serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
+        ))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Text, E> {
+        Ok(Text(String::new()))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Text, E> {
+        Ok(Text(String::new()))
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
+        d.deserialize_any(TextVisitor)
     }
 }
 
@@ -91,14 +130,16 @@ pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
         .split(';')
         .next()
         .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match ct.as_str() {
-        "application/json" | "" => Ok(BodyFormat::Json),
-        "application/x-www-form-urlencoded" => Ok(BodyFormat::Form),
-        other => Err(ApiError::UnsupportedMediaType(format!(
-            "content type {other:?} is not supported; send application/json or application/x-www-form-urlencoded"
-        ))),
+        .trim();
+    if ct.is_empty() || ct.eq_ignore_ascii_case("application/json") {
+        Ok(BodyFormat::Json)
+    } else if ct.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(BodyFormat::Form)
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "content type {:?} is not supported; send application/json or application/x-www-form-urlencoded",
+            ct.to_ascii_lowercase()
+        )))
     }
 }
 
@@ -115,14 +156,13 @@ pub fn parse(body: &Bytes, format: BodyFormat) -> Result<JsonRequest, ApiError> 
                 ));
             }
             // Only an object: serde would otherwise read `[1, 2]` as a positional struct.
-            match serde_json::from_slice::<serde_json::Value>(body) {
-                Ok(value @ serde_json::Value::Object(_)) => serde_json::from_value(value)
-                    .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}"))),
-                Ok(_) => Err(ApiError::BadRequest(
+            // Decoded straight into the fields, without an intermediate `Value`.
+            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(ApiError::BadRequest(
                     "invalid JSON: expected an object {\"username\": ...}".into(),
-                )),
-                Err(e) => Err(ApiError::BadRequest(format!("invalid JSON: {e}"))),
+                ));
             }
+            serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
         }
         BodyFormat::Form => {
             serde_urlencoded_form(body).map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))
@@ -253,6 +293,21 @@ mod tests {
     }
 
     #[test]
+    fn booleans_floats_and_nulls_become_their_text() {
+        let body = Bytes::from_static(
+            br#"{"username":"a","password":"p","ssl":true,"client_port":1.5,"client_id":null,"local_port":-3}"#,
+        );
+        let r = parse(&body, BodyFormat::Json)
+            .unwrap()
+            .into_request(session(), Service::Json, AuthMode::Authenticate)
+            .unwrap();
+        assert_eq!(r.tls.ssl, "true");
+        assert_eq!(r.client.port, "1.5");
+        assert_eq!(r.client.id, "");
+        assert_eq!(r.local.port, "-3");
+    }
+
+    #[test]
     fn saslauthd_forms_join_the_realm() {
         let body =
             Bytes::from_static(b"username=bob&realm=example.test&password=p%26w+x&protocol=imap&tls=yes");
@@ -273,6 +328,9 @@ mod tests {
         assert!(parse(&Bytes::from_static(b"\xff\xfe"), BodyFormat::Json).is_err());
         assert!(parse(&Bytes::from_static(br#"{"username":["a"]}"#), BodyFormat::Json).is_err());
         assert!(parse(&Bytes::from_static(b"[1,2]"), BodyFormat::Json).is_err());
+        assert!(parse(&Bytes::from_static(b" \"a\""), BodyFormat::Json).is_err());
+        assert!(parse(&Bytes::from_static(br#"{"username":"a"} x"#), BodyFormat::Json).is_err());
+        assert!(parse(&Bytes::from_static(br#"{"username":{"a":1}}"#), BodyFormat::Json).is_err());
         let missing = parse(&Bytes::from_static(br#"{"password":"x"}"#), BodyFormat::Json).unwrap();
         assert!(
             missing

@@ -183,3 +183,38 @@ mod tests {
         );
     }
 }
+
+/// The command of one read of a batch.
+pub(super) fn read(read: crate::Read<'_>) -> Cmd {
+    match read {
+        crate::Read::Get(key) => {
+            let mut c = cmd("GET");
+            c.arg(key);
+            c
+        }
+        crate::Read::HashGet(key, field) => {
+            let mut c = cmd("HGET");
+            c.arg(key).arg(field);
+            c
+        }
+        crate::Read::HashGetAll(key) => {
+            let mut c = cmd("HGETALL");
+            c.arg(key);
+            c
+        }
+    }
+}
+
+/// The reply to one read of a batch, typed by what was read. A server error in a pipeline's
+/// reply (a key of the wrong type) is an error here, as for the single reads.
+pub(super) fn read_reply(read: crate::Read<'_>, value: redis::Value) -> Result<crate::ReadReply, String> {
+    use redis::FromRedisValue;
+    match read {
+        crate::Read::Get(_) | crate::Read::HashGet(..) => Option::<String>::from_redis_value(value)
+            .map(crate::ReadReply::Value)
+            .map_err(|e| e.to_string()),
+        crate::Read::HashGetAll(_) => std::collections::HashMap::from_redis_value(value)
+            .map(crate::ReadReply::Hash)
+            .map_err(|e| e.to_string()),
+    }
+}

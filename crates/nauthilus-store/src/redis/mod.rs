@@ -144,6 +144,41 @@ impl RedisStore {
         futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await
     }
 
+    /// True when `other` is this same store (clones share the pool).
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.pool, &other.pool)
+    }
+
+    /// Reads of several kinds: one pipeline on a single server; in a Cluster one command per
+    /// read, all in flight at once (as `get_many`).
+    pub(crate) async fn read_batch(&self, reads: &[crate::Read<'_>]) -> StoreResult<Vec<crate::ReadReply>> {
+        if self.pool.connector().mode() == "cluster" {
+            return futures::future::try_join_all(reads.iter().map(async |r| self.read_one(*r).await)).await;
+        }
+        let mut p = redis::pipe();
+        for read in reads {
+            p.add_command(c::read(*read));
+        }
+        let values: Vec<Value> = self.run(async |conn| p.query_async(conn).await).await?;
+        if values.len() != reads.len() {
+            return Err(StoreError::Command(format!(
+                "{} replies to {} reads",
+                values.len(),
+                reads.len()
+            )));
+        }
+        reads
+            .iter()
+            .zip(values)
+            .map(|(read, value)| c::read_reply(*read, value).map_err(StoreError::Command))
+            .collect()
+    }
+
+    async fn read_one(&self, read: crate::Read<'_>) -> StoreResult<crate::ReadReply> {
+        let value: Value = self.query(&c::read(read)).await?;
+        c::read_reply(read, value).map_err(StoreError::Command)
+    }
+
     pub(crate) async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
         let _: Value = self.query(&c::set(key, value, ttl, false)).await?;
         Ok(())
