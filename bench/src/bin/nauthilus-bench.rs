@@ -14,7 +14,7 @@ use nauthilus_bench::report::{Machine, json, table};
 use nauthilus_bench::{BenchError, profile};
 
 /// The phases, in order: L and P5 pace themselves from P1, the ratios divide by P0.
-const PHASES: &[&str] = &["P0", "P1", "P2", "P3", "P4", "L", "P5"];
+const PHASES: &[&str] = &["P0", "P1", "P2", "P3", "P4", "L", "P5", "O1", "O2"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measures nauthilus against the machine's own ceilings and prints ratios")]
@@ -162,6 +162,8 @@ async fn run_phase(id: &str, bench: &Bench) -> Result<Vec<PhaseReport>, BenchErr
         "P4" => phase::p4_hash::run(bench).await,
         "L" => phase::latency::run(bench).await,
         "P5" => phase::p5_failures::run(bench).await,
+        "O1" => phase::o1_client_credentials::run(bench).await,
+        "O2" => phase::o2_introspection::run(bench).await,
         other => Err(BenchError::Failed(format!("no phase {other}"))),
     }
 }

@@ -6,7 +6,10 @@
 //! To add a phase: a module with `pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>,
 //! BenchError>`, and one line in the binary's list.
 
+pub mod idp_pair;
 pub mod latency;
+pub mod o1_client_credentials;
+pub mod o2_introspection;
 pub mod p0_bare;
 pub mod p1_memory;
 pub mod p2_redis;
