@@ -187,7 +187,10 @@ impl IdpPair {
         form_post(
             self.addr(side),
             "/oidc/token",
-            &format!("grant_type=client_credentials&scope={}", scope.replace(':', "%3A")),
+            &format!(
+                "grant_type=client_credentials&scope={}",
+                scope.replace(':', "%3A")
+            ),
         )
     }
 
@@ -199,7 +202,12 @@ impl IdpPair {
     /// One grant, checked: returns the access token.
     pub async fn grant(&self, side: Side) -> Result<String, BenchError> {
         let body = expect_json(self.addr(side), &self.token_request(side), "the token grant").await?;
-        if body["token_type"].as_str().map(str::to_ascii_lowercase).as_deref() != Some("bearer") {
+        if body["token_type"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+            != Some("bearer")
+        {
             return Err(BenchError::Failed(format!("{side:?}: token answer {body}")));
         }
         body["access_token"]
@@ -321,6 +329,9 @@ mod tests {
     fn basic_credentials_are_base64_of_id_colon_secret() {
         assert_eq!(base64_basic("a", "b"), "YTpi");
         assert_eq!(base64_basic("ab", "cd"), "YWI6Y2Q=");
-        assert_eq!(base64_basic("Aladdin", "open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            base64_basic("Aladdin", "open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
     }
 }
