@@ -181,6 +181,12 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
     lua.custom_hooks
         .iter_mut()
         .for_each(|h| resolve(&mut h.script_path));
+    let idp = &mut config.idp;
+    resolve(&mut idp.key_dir);
+    idp.signing_keys.iter_mut().for_each(|k| resolve(&mut k.key_file));
+    idp.clients
+        .iter_mut()
+        .for_each(|c| resolve(&mut c.public_key_file));
 }
 
 #[cfg(test)]

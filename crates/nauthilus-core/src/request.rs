@@ -63,6 +63,8 @@ pub enum Service {
     Basic,
     /// `/api/v1/jwt/token`: a backchannel token request checked by the backends.
     Jwt,
+    /// The identity provider's login page (`/login/post`).
+    Idp,
 }
 
 impl Service {
@@ -75,6 +77,7 @@ impl Service {
             Self::Saslauthd => "saslauthd",
             Self::Basic => "basic",
             Self::Jwt => "jwt",
+            Self::Idp => "idp",
         }
     }
 }

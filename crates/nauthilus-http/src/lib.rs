@@ -140,6 +140,12 @@ pub fn custom_router() -> Api {
 /// authentication wraps them). With the `bench` cargo feature, `/api/v1/bench/bare` (module
 /// `bench`) is added under the same middleware; a default build has no such route.
 pub fn router(state: Arc<AppState>) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] with `extra` routes (the identity provider's) merged at top level, under the same
+/// middleware as `/ping` (session id, access log, head limits, panic guard, metrics).
+pub fn router_with(state: Arc<AppState>, extra: Api) -> Router {
     let mut api = auth_router(&state)
         .merge(admin_router(&state))
         .merge(jwt_router(&state));
@@ -157,7 +163,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         state.body_read_timeout,
         middleware::read_body_first,
     ));
-    let top = Router::new().route("/ping", get(handlers::ping));
+    let top = Router::new().route("/ping", get(handlers::ping)).merge(extra);
     let top = operations_routes(top, &state);
     let router = top
         .nest("/api/v1", api)

@@ -35,6 +35,8 @@ pub struct RunningServer {
     pub services: Arc<Services>,
     /// The HTTP state (the pipeline in force).
     pub state: Arc<AppState>,
+    /// The identity provider in force, when `idp.enabled` (at start).
+    pub idp: Option<Arc<nauthilus_idp::IdpService>>,
     /// TLS acceptor and trusted proxies for connections accepted from now on.
     transport: Arc<ArcSwap<Transport>>,
     /// The configuration the server started with: what a reload cannot change is compared
@@ -73,7 +75,16 @@ impl RunningServer {
     pub fn reload(&self, config: &Config) -> Result<ReloadReport, StartupError> {
         let transport = Transport::from_config(config)?;
         let pipeline = self.services.pipeline(config)?;
+        // The provider is rebuilt over the new pipeline before anything is swapped, so a bad
+        // `idp` section leaves the running configuration alone.
+        let idp = match &self.idp {
+            Some(_) => wiring::build_idp(config, &self.services, pipeline.clone())?,
+            None => None,
+        };
         self.state.swap(pipeline, config);
+        if let (Some(service), Some(idp)) = (&self.idp, idp) {
+            service.swap(idp);
+        }
         self.transport.store(Arc::new(transport));
         *self.shutdown_grace.lock().unwrap_or_else(|e| e.into_inner()) = config.server.timeouts.shutdown();
         Ok(ReloadReport {
@@ -146,6 +157,7 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
             o.password_hash_memory != n.password_hash_memory,
         ),
         ("server.log.json", o.log.json != n.log.json),
+        ("idp.enabled", old.idp.enabled != new.idp.enabled),
         ("server.log.color", o.log.color != n.log.color),
         (
             "passwd_file.check_interval",
@@ -249,7 +261,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartupError> {
         source,
     })?;
     let (services, state) = wiring::build(config).await?;
-    let app = nauthilus_http::router(state.clone());
+    let idp = wiring::build_idp(config, &services, state.current().pipeline.clone())?
+        .map(nauthilus_idp::IdpService::new);
+    let app = match &idp {
+        Some(service) => nauthilus_http::router_with(state.clone(), nauthilus_idp::router(service.clone())),
+        None => nauthilus_http::router(state.clone()),
+    };
     let (stop, stopped) = watch::channel(false);
     let listen = Listen {
         header_read: config.server.timeouts.header_read(),
@@ -274,6 +291,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartupError> {
         addr,
         services,
         state,
+        idp,
         transport,
         started: config.clone(),
         shutdown_grace: Mutex::new(config.server.timeouts.shutdown()),

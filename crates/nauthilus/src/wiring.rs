@@ -45,6 +45,8 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("{0}")]
     Transport(#[from] crate::transport::TransportError),
+    #[error("{0}")]
+    Idp(#[from] nauthilus_idp::IdpSetupError),
 }
 
 fn format_problems(problems: &[ConfigProblem]) -> String {
@@ -403,6 +405,24 @@ impl Services {
         }
         Ok(Pipeline::new(parts))
     }
+}
+
+/// The identity provider of `config` over the services and `pipeline`, when `idp.enabled`.
+pub fn build_idp(
+    config: &Config,
+    services: &Services,
+    pipeline: nauthilus_core::Pipeline,
+) -> Result<Option<nauthilus_idp::Idp>, StartupError> {
+    if !config.idp.enabled {
+        return Ok(None);
+    }
+    let idp = nauthilus_idp::Idp::new(
+        config,
+        services.store.clone(),
+        pipeline,
+        nauthilus_core::clock::now(),
+    )?;
+    Ok(Some(idp))
 }
 
 /// Wires everything for `config`: the services, the first pipeline and the HTTP state.

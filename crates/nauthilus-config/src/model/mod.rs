@@ -7,6 +7,7 @@ pub mod brute_force;
 pub mod feature;
 pub mod features;
 pub mod headers;
+pub mod idp;
 pub mod ldap;
 pub mod lua;
 pub mod metrics;
@@ -27,6 +28,10 @@ pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScop
 pub use feature::Feature;
 pub use features::{DnsConfig, FeatureSetting, RblConfig, RblList, RelayDomainsConfig, SoftWhitelist};
 pub use headers::RequestHeaders;
+pub use idp::{
+    ConsentConfig, CustomScope, DeviceFlowConfig, Idp as IdpConfig, IdpClient,
+    SessionConfig as IdpSessionConfig, SigningKeyConfig, TokenLifetimes,
+};
 pub use ldap::{LdapFilter, LdapMapping, LdapPoolConfig, LdapSearch, LdapSection};
 pub use lua::{
     LuaAction, LuaBackendConfig, LuaConfig, LuaFeature, LuaFilter, LuaHook, LuaSearch, LuaSection,
@@ -48,6 +53,7 @@ pub struct Config {
     pub sql: SqlSection,
     pub lua: LuaSection,
     pub brute_force: BruteForceConfig,
+    pub idp: IdpConfig,
     /// Networks from which cleartext logins are allowed when `tls_encryption` is enabled.
     #[schemars(schema_with = "crate::schema::net_list", example = serde_json::json!(["127.0.0.0/8", "::1", "192.168.0.0/16"]))]
     pub cleartext_networks: Vec<String>,
@@ -89,6 +95,7 @@ impl Default for Config {
             sql: SqlSection::default(),
             lua: LuaSection::default(),
             brute_force: BruteForceConfig::default(),
+            idp: IdpConfig::default(),
             cleartext_networks: Vec::new(),
             relay_domains: RelayDomainsConfig::default(),
             realtime_blackhole_lists: RblConfig::default(),

@@ -62,7 +62,7 @@ pub fn respond(
                     }
                     (StatusCode::OK, headers).into_response()
                 }
-                Service::Saslauthd | Service::Basic | Service::Jwt => ok_text(headers),
+                Service::Saslauthd | Service::Basic | Service::Jwt | Service::Idp => ok_text(headers),
             }
         }
         Decision::Fail(_) => {
