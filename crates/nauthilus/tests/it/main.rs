@@ -13,6 +13,8 @@ mod endpoints;
 mod faults;
 mod features;
 mod hardening;
+mod idp_attacks;
+mod idp_scaleout;
 mod ldap;
 mod lua;
 mod master_user;
