@@ -187,6 +187,8 @@ fn resolve_relative_paths(config: &mut Config, base_dir: &Path) {
     idp.clients
         .iter_mut()
         .for_each(|c| resolve(&mut c.public_key_file));
+    resolve(&mut idp.pages.template_dir);
+    resolve(&mut idp.pages.logo_file);
 }
 
 #[cfg(test)]

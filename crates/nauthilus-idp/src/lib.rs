@@ -45,6 +45,8 @@ pub enum IdpSetupError {
     Keys(#[from] KeyError),
     #[error("{0}")]
     Clients(String),
+    #[error("{0}")]
+    Pages(#[from] web::PagesError),
 }
 
 /// One configuration's provider: clients, keys, lifetimes, over the shared store and pipeline.
@@ -64,6 +66,8 @@ pub struct Idp {
     pub pipeline: Pipeline,
     /// Sends back-channel logout tokens.
     pub http: reqwest::Client,
+    /// The pages' templates, messages and branding.
+    pub pages: web::Pages,
 }
 
 impl Idp {
@@ -94,7 +98,9 @@ impl Idp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| IdpSetupError::Clients(format!("back-channel HTTP client: {e}")))?;
+        let pages = web::Pages::new(&idp.pages, issuer.starts_with("https://"))?;
         Ok(Self {
+            pages,
             config: idp.clone(),
             issuer,
             clients,

@@ -33,6 +33,7 @@ fn package_of(name: &str) -> &'static str {
         "redis-cli" => "redis-tools",
         "mariadbd" | "mariadb-install-db" => "mariadb-server",
         "setpriv" => "util-linux",
+        "node" => "nodejs",
         _ => "redis-server",
     }
 }

@@ -127,6 +127,13 @@ pub enum TestkitError {
         detail: String,
     },
 
+    /// The headless browser or its driver failed.
+    #[error("browser: {detail}")]
+    Browser {
+        /// What went wrong.
+        detail: String,
+    },
+
     /// The requested topology cannot be built.
     #[error("invalid setup: {0}")]
     InvalidSetup(String),

@@ -23,6 +23,9 @@
 //!   its own socket, port and no system my.cnf.
 //! - [`DnsServer`]: an authoritative DNS server (hickory-server) inside the test process, on a
 //!   free loopback port (UDP and TCP), serving [`Zone`]s the test builds; async, unlike the rest.
+//! - [`Browser`]: Debian's headless Chromium driven by playwright-core (the node project in
+//!   `tests/browser/`), one per test binary ([`shared_browser`]), an isolated
+//!   [`BrowserContext`] per test; async as well.
 //!
 //! # One managed process
 //!
@@ -58,12 +61,15 @@
 //! `/usr/sbin`. Debian packages `slapd` and `ldap-utils` for [`Slapd`] (it runs `slapadd` and
 //! `slapd`, loads `/usr/lib/ldap/back_mdb.so` and the schemas in `/etc/ldap/schema`). Debian
 //! packages `postgresql` (programs in `/usr/lib/postgresql/<version>/bin`) for [`Postgres`] and
-//! `mariadb-server` for [`MariaDb`]; the system servers those packages may run are left alone. Linux is assumed (`/proc` is used to notice a server that died while starting).
+//! `mariadb-server` for [`MariaDb`]; the system servers those packages may run are left alone.
+//! Debian packages `chromium` and `nodejs` plus `npm ci --prefix tests/browser` for [`Browser`].
+//! Linux is assumed (`/proc` is used to notice a server that died while starting).
 
 // Test infrastructure: it times service start-up itself.
 #![allow(clippy::disallowed_methods)]
 
 mod binary;
+mod browser;
 mod cluster;
 mod dns;
 mod error;
@@ -80,6 +86,7 @@ mod supervisor;
 mod tls;
 mod wait;
 
+pub use browser::{Browser, BrowserContext, Navigation, shared_browser};
 pub use cluster::{RedisCluster, RedisClusterBuilder};
 pub use dns::{DnsServer, Zone};
 pub use error::TestkitError;

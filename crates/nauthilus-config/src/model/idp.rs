@@ -56,6 +56,7 @@ pub struct Idp {
     pub tokens: TokenLifetimes,
     pub session: SessionConfig,
     pub device_flow: DeviceFlowConfig,
+    pub pages: crate::model::IdpPages,
 }
 
 impl Default for Idp {
@@ -74,6 +75,7 @@ impl Default for Idp {
             tokens: TokenLifetimes::default(),
             session: SessionConfig::default(),
             device_flow: DeviceFlowConfig::default(),
+            pages: crate::model::IdpPages::default(),
         }
     }
 }

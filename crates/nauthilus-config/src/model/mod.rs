@@ -8,6 +8,7 @@ pub mod feature;
 pub mod features;
 pub mod headers;
 pub mod idp;
+pub mod idp_pages;
 pub mod ldap;
 pub mod lua;
 pub mod metrics;
@@ -28,6 +29,7 @@ pub use brute_force::{BruteForceConfig, BruteForceRule, CustomToleration, IpScop
 pub use feature::Feature;
 pub use features::{DnsConfig, FeatureSetting, RblConfig, RblList, RelayDomainsConfig, SoftWhitelist};
 pub use headers::RequestHeaders;
+pub use idp_pages::IdpPages;
 pub use idp::{
     ConsentConfig, CustomScope, DeviceFlowConfig, Idp as IdpConfig, IdpClient,
     SessionConfig as IdpSessionConfig, SigningKeyConfig, TokenLifetimes,

@@ -14,6 +14,7 @@ mod faults;
 mod features;
 mod hardening;
 mod idp_attacks;
+mod idp_browser;
 mod idp_scaleout;
 mod ldap;
 mod lua;
