@@ -63,7 +63,8 @@ pub async fn idp_server(server_extra: &str, idp_extra: &str, key_dir: &str) -> T
 /// PKCE: a verifier (43 unreserved characters) and its S256 challenge.
 pub fn pkce() -> (String, String) {
     let verifier = nauthilus_idp::random_token();
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
@@ -83,7 +84,9 @@ pub fn query_of(location: &str) -> BTreeMap<String, String> {
     let query = location.split_once('?').map_or("", |(_, q)| q);
     let query = query.split_once('#').map_or(query, |(q, _)| q);
     let url = reqwest::Url::parse(&format!("http://query.invalid/?{query}")).unwrap();
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// A browser: a cookie jar per server origin is not needed (one loopback host), redirects are
@@ -130,7 +133,9 @@ impl Browser {
     /// Stores (or, when expired, removes) the cookie of one `Set-Cookie` value.
     pub fn keep_cookie(&mut self, set_cookie: &str) {
         let pair = set_cookie.split(';').next().unwrap_or("");
-        let Some((name, val)) = pair.split_once('=') else { return };
+        let Some((name, val)) = pair.split_once('=') else {
+            return;
+        };
         let expired = set_cookie.to_ascii_lowercase().contains("max-age=0") || val.is_empty();
         if expired {
             self.cookies.remove(name.trim());
@@ -158,7 +163,12 @@ impl Browser {
     }
 
     /// POST a form to `path` on `server`, as a page of that server would (same `Origin`).
-    pub async fn post(&mut self, server: &TestServer, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
+    pub async fn post(
+        &mut self,
+        server: &TestServer,
+        path: &str,
+        pairs: &[(String, String)],
+    ) -> reqwest::Response {
         let r = self
             .http
             .post(server.url(path))
@@ -293,7 +303,10 @@ impl Form {
 
     /// The value of a field.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Sets (or adds) a field.
@@ -314,7 +327,12 @@ impl Form {
             .filter(|(k, _)| !k.to_ascii_lowercase().contains("csrf"))
             .cloned()
             .collect();
-        assert!(fields.len() < before, "form {} has no CSRF field: {:?}", self.action, self.fields);
+        assert!(
+            fields.len() < before,
+            "form {} has no CSRF field: {:?}",
+            self.action,
+            self.fields
+        );
         Form {
             action: self.action.clone(),
             fields,
@@ -342,7 +360,9 @@ fn attr(tag: &str, name: &str) -> Option<String> {
                 let end = inner.find(quote)?;
                 return Some(html_unescape(&inner[..end]));
             }
-            let end = value.find(|c: char| c.is_ascii_whitespace() || c == '>').unwrap_or(value.len());
+            let end = value
+                .find(|c: char| c.is_ascii_whitespace() || c == '>')
+                .unwrap_or(value.len());
             return Some(html_unescape(&value[..end]));
         }
         search = &search[i + name.len()..];
@@ -437,7 +457,9 @@ pub async fn code_via(
     assert!(away.starts_with(&request.redirect_uri), "went to {away}");
     let q = query_of(&away);
     assert_eq!(q.get("state"), Some(&request.state), "state comes back: {away}");
-    q.get("code").unwrap_or_else(|| panic!("no code in {away}")).clone()
+    q.get("code")
+        .unwrap_or_else(|| panic!("no code in {away}"))
+        .clone()
 }
 
 /// What `POST /login/post` does, through the provider's public seams.
@@ -448,7 +470,9 @@ async fn login_through_seams(
     request: &Authorize,
     user: (&str, &str),
 ) -> String {
-    let flow = query_of(login_path).remove("flow").expect("the login page names its flow");
+    let flow = query_of(login_path)
+        .remove("flow")
+        .expect("the login page names its flow");
     let idp = server.server.idp.as_ref().expect("idp enabled").current();
     let now = std::time::SystemTime::now();
     let guid = nauthilus_core::SessionId::new(now);
@@ -458,7 +482,10 @@ async fn login_through_seams(
     let nauthilus_idp::LoginResult::Ok(account) = result else {
         panic!("login of {} refused: {result:?}", user.0)
     };
-    let (session, cookie) = idp.create_session(&account, vec!["pwd".into()], now).await.unwrap();
+    let (session, cookie) = idp
+        .create_session(&account, vec!["pwd".into()], now)
+        .await
+        .unwrap();
     browser.keep_cookie(cookie.to_str().unwrap());
     let redirect = match idp.resume_authorization(&flow, &session, now).await {
         Ok(r) => r,
@@ -482,7 +509,11 @@ pub async fn code(browser: &mut Browser, server: &TestServer, request: &Authoriz
 
 /// POSTs `pairs` to `/oidc/token` on `server` with `client` as Basic credentials (none for a
 /// public client); returns the status, the JSON and the `WWW-Authenticate` header.
-pub async fn token(server: &TestServer, client: Option<(&str, &str)>, pairs: &[(&str, &str)]) -> (StatusCode, Value, String) {
+pub async fn token(
+    server: &TestServer,
+    client: Option<(&str, &str)>,
+    pairs: &[(&str, &str)],
+) -> (StatusCode, Value, String) {
     endpoint(server, "/oidc/token", client, pairs).await
 }
 
@@ -510,7 +541,8 @@ pub async fn endpoint(
         .unwrap_or("")
         .to_owned();
     let text = r.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered {status} with non-JSON: {text}"));
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("{path} answered {status} with non-JSON: {text}"));
     (status, body, challenge)
 }
 
@@ -543,7 +575,9 @@ pub async fn exchange(
 pub async fn active(server: &TestServer, token: &str) -> bool {
     let (status, body, _) = endpoint(server, "/oidc/introspect", Some(APP), &[("token", token)]).await;
     assert_eq!(status, StatusCode::OK, "introspection: {body}");
-    body["active"].as_bool().unwrap_or_else(|| panic!("no active in {body}"))
+    body["active"]
+        .as_bool()
+        .unwrap_or_else(|| panic!("no active in {body}"))
 }
 
 /// Asserts a JSON OAuth error: status and code.
@@ -556,7 +590,11 @@ pub fn assert_oauth_error(answer: &(StatusCode, Value, String), status: StatusCo
 /// Asserts a page shown to the user (an HTML error, not a redirect) and returns its text.
 pub async fn assert_shown(r: reqwest::Response, status: StatusCode) -> String {
     assert_eq!(r.status(), status, "shown error status");
-    assert!(r.headers().get(LOCATION).is_none(), "a shown error never redirects: {:?}", r.headers().get(LOCATION));
+    assert!(
+        r.headers().get(LOCATION).is_none(),
+        "a shown error never redirects: {:?}",
+        r.headers().get(LOCATION)
+    );
     let ct = r
         .headers()
         .get("content-type")
@@ -600,7 +638,10 @@ async fn an_unknown_client_is_shown_an_error_and_not_redirected() {
     let mut req = Authorize::new("no-such-client");
     req.redirect_uri = "https://attacker.example/cb".into();
     let html = assert_shown(b.get(&s, &req.path()).await, StatusCode::BAD_REQUEST).await;
-    assert!(!html.contains("attacker.example"), "the page does not link the attacker: {html}");
+    assert!(
+        !html.contains("attacker.example"),
+        "the page does not link the attacker: {html}"
+    );
 }
 
 #[tokio::test]
@@ -638,7 +679,11 @@ async fn a_missing_redirect_uri_is_shown_not_guessed() {
     let mut b = Browser::new();
     let path = format!(
         "/oidc/authorize?{}",
-        form_encode(&[("response_type", "code"), ("client_id", "no-such-client"), ("scope", "openid")])
+        form_encode(&[
+            ("response_type", "code"),
+            ("client_id", "no-such-client"),
+            ("scope", "openid")
+        ])
     );
     assert_shown(b.get(&s, &path).await, StatusCode::BAD_REQUEST).await;
 }
@@ -653,9 +698,16 @@ async fn a_response_type_that_is_not_allowed_goes_back_as_unsupported_response_t
         let r = b.get(&s, &req.path()).await;
         assert!(r.status().is_redirection(), "{response_type}: {}", r.status());
         let to = location(&r);
-        assert!(to.starts_with(CALLBACK), "{response_type}: the verified client URI, not {to}");
+        assert!(
+            to.starts_with(CALLBACK),
+            "{response_type}: the verified client URI, not {to}"
+        );
         let q = query_of(&to);
-        assert_eq!(q.get("error").map(String::as_str), Some("unsupported_response_type"), "{to}");
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some("unsupported_response_type"),
+            "{to}"
+        );
         assert_eq!(q.get("state"), Some(&req.state), "{to}");
         assert!(q.contains_key("iss"), "RFC 9207 iss: {to}");
         assert!(!q.contains_key("code") && !to.contains("access_token"), "{to}");
@@ -672,7 +724,11 @@ async fn a_public_client_without_pkce_is_refused_at_the_authorization_endpoint()
     let to = location(&r);
     assert!(to.starts_with(CALLBACK), "{}: {to}", r.status());
     let q = query_of(&to);
-    assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "{to}");
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("invalid_request"),
+        "{to}"
+    );
     assert!(!q.contains_key("code"));
 }
 
@@ -681,10 +737,17 @@ async fn a_plain_pkce_method_is_refused() {
     let (s, _k) = server().await;
     let mut b = Browser::new();
     let req = Authorize::new(SPA);
-    let path = req.path().replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let path = req
+        .path()
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
     let r = b.get(&s, &path).await;
     let q = query_of(&location(&r));
-    assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "{}", location(&r));
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("invalid_request"),
+        "{}",
+        location(&r)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -802,7 +865,11 @@ async fn a_wrong_client_secret_is_invalid_client_with_401_and_a_challenge() {
 
     let unknown = token(&s, Some(("nobody", "x")), &[("grant_type", "client_credentials")]).await;
     assert_oauth_error(&unknown, StatusCode::UNAUTHORIZED, "invalid_client");
-    assert!(unknown.2.starts_with("Basic"), "WWW-Authenticate: {:?}", unknown.2);
+    assert!(
+        unknown.2.starts_with("Basic"),
+        "WWW-Authenticate: {:?}",
+        unknown.2
+    );
 
     let in_body = token(
         &s,
@@ -861,8 +928,14 @@ async fn a_refresh_token_used_twice_revokes_the_family() {
     )
     .await;
     assert_oauth_error(&after, StatusCode::BAD_REQUEST, "invalid_grant");
-    assert!(!active(&s, &second).await, "the family's newest refresh token is revoked");
-    assert!(!active(&s, &second_access).await, "and so is the access token it gave");
+    assert!(
+        !active(&s, &second).await,
+        "the family's newest refresh token is revoked"
+    );
+    assert!(
+        !active(&s, &second_access).await,
+        "and so is the access token it gave"
+    );
 }
 
 #[tokio::test]
@@ -903,7 +976,11 @@ async fn an_open_redirect_in_post_logout_redirect_uri_is_shown_not_followed() {
     ] {
         let path = format!(
             "/oidc/logout?{}",
-            form_encode(&[("client_id", APP.0), ("post_logout_redirect_uri", &target), ("state", "s1")])
+            form_encode(&[
+                ("client_id", APP.0),
+                ("post_logout_redirect_uri", &target),
+                ("state", "s1")
+            ])
         );
         let r = b.get(&s, &path).await;
         let to = location(&r);
@@ -931,7 +1008,6 @@ async fn a_post_logout_redirect_uri_of_another_client_is_refused() {
 // CSRF: every form refuses a POST without its token, and the action does not happen.
 
 #[tokio::test]
-#[ignore = "PAGES: needs idpweb's pages (/login, /consent, /logout, /device); un-ignore once merged"]
 async fn the_login_form_without_its_csrf_token_is_refused_and_logs_nobody_in() {
     let (s, _k) = server().await;
     let mut b = Browser::new();
@@ -944,7 +1020,10 @@ async fn the_login_form_without_its_csrf_token_is_refused_and_logs_nobody_in() {
     let r = b.post(&s, &stripped.path(), &stripped.fields).await;
     assert!(r.status().is_client_error(), "{}", r.status());
     assert!(!location(&r).starts_with(CALLBACK), "no code without the token");
-    assert!(!b.has_cookie(nauthilus_idp::SESSION_COOKIE), "no session without the token");
+    assert!(
+        !b.has_cookie(nauthilus_idp::SESSION_COOKIE),
+        "no session without the token"
+    );
 
     let mut forged = form.clone();
     for (k, v) in &mut forged.fields {
@@ -958,7 +1037,6 @@ async fn the_login_form_without_its_csrf_token_is_refused_and_logs_nobody_in() {
 }
 
 #[tokio::test]
-#[ignore = "PAGES: needs idpweb's pages (/login, /consent, /logout, /device); un-ignore once merged"]
 async fn a_login_post_from_another_site_is_refused() {
     let (s, _k) = server().await;
     let mut b = Browser::new();
@@ -982,10 +1060,10 @@ async fn a_login_post_from_another_site_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "PAGES: needs idpweb's pages (/login, /consent, /logout, /device); un-ignore once merged"]
 async fn the_consent_form_without_its_csrf_token_is_refused_and_grants_nothing() {
     let dir = keys();
-    let yaml = idp_yaml(dir.path().to_str().unwrap(), "").replace("consent: {mode: skip}", "consent: {mode: always}");
+    let yaml = idp_yaml(dir.path().to_str().unwrap(), "")
+        .replace("consent: {mode: skip}", "consent: {mode: always}");
     let users = std::fs::read_to_string(fixtures().join("users.passwd")).unwrap();
     let s = TestServer::with_users(&users, "", &yaml).await;
     let mut b = Browser::new();
@@ -1001,11 +1079,14 @@ async fn the_consent_form_without_its_csrf_token_is_refused_and_grants_nothing()
     let stripped = consent.without_csrf();
     let r = b.post(&s, &stripped.path(), &stripped.fields).await;
     assert!(r.status().is_client_error(), "{}", r.status());
-    assert!(!location(&r).starts_with(CALLBACK), "no code without the token: {}", location(&r));
+    assert!(
+        !location(&r).starts_with(CALLBACK),
+        "no code without the token: {}",
+        location(&r)
+    );
 }
 
 #[tokio::test]
-#[ignore = "PAGES: needs idpweb's pages (/login, /consent, /logout, /device); un-ignore once merged"]
 async fn the_logout_form_without_its_csrf_token_is_refused_and_the_session_stays() {
     let (s, _k) = server().await;
     let mut b = Browser::new();
@@ -1031,7 +1112,6 @@ async fn the_logout_form_without_its_csrf_token_is_refused_and_the_session_stays
 }
 
 #[tokio::test]
-#[ignore = "PAGES: needs idpweb's pages (/login, /consent, /logout, /device); un-ignore once merged"]
 async fn the_device_form_without_its_csrf_token_is_refused_and_approves_nothing() {
     let dir = keys();
     let yaml = idp_yaml(dir.path().to_str().unwrap(), "").replace(
@@ -1046,7 +1126,12 @@ async fn the_device_form_without_its_csrf_token_is_refused_and_approves_nothing(
     assert_eq!(status, StatusCode::OK, "{device}");
     let user_code = device["user_code"].as_str().unwrap();
     let device_code = device["device_code"].as_str().unwrap();
-    let r = b.get(&s, &format!("/device?{}", form_encode(&[("user_code", user_code)]))).await;
+    let r = b
+        .get(
+            &s,
+            &format!("/device?{}", form_encode(&[("user_code", user_code)])),
+        )
+        .await;
     let (_, html) = b.follow(&s, r).await.page();
     let mut form = Form::find(&html, "/device");
     if form.get("user_code").is_some() {

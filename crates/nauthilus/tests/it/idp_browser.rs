@@ -57,7 +57,10 @@ impl RelyingParty {
         let app = axum::Router::new()
             .route("/start", axum::routing::get(rp_start))
             .route("/callback", axum::routing::get(rp_callback))
-            .route("/logged-out", axum::routing::get(|| async { Html("<p id=\"result\">logged out at the RP</p>") }))
+            .route(
+                "/logged-out",
+                axum::routing::get(|| async { Html("<p id=\"result\">logged out at the RP</p>") }),
+            )
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, state }
@@ -72,7 +75,8 @@ async fn rp_start(State(state): State<Arc<Mutex<RpState>>>) -> Response {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let verifier = format!("verifier-{n}-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH");
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
     let rp_state = format!("state-{n}");
     let mut s = state.lock().unwrap();
     s.pending.push((rp_state.clone(), verifier));
@@ -103,7 +107,13 @@ async fn rp_callback(State(state): State<Arc<Mutex<RpState>>>, Query(q): Query<C
             return Html("<p id=\"result\">error: unknown state</p>").into_response();
         };
         let (_, verifier) = s.pending.remove(pos);
-        (s.idp.clone(), s.me.clone(), s.client_id.clone(), s.secret.clone(), verifier)
+        (
+            s.idp.clone(),
+            s.me.clone(),
+            s.client_id.clone(),
+            s.secret.clone(),
+            verifier,
+        )
     };
     if q.iss.as_deref() != Some(idp.as_str()) {
         return Html(format!("<p id=\"result\">error: iss {:?}</p>", q.iss)).into_response();
@@ -137,7 +147,11 @@ async fn rp_callback(State(state): State<Arc<Mutex<RpState>>>, Query(q): Query<C
         .json()
         .await
         .unwrap();
-    Html(format!("<p id=\"result\">signed in as {}</p>", info["sub"].as_str().unwrap_or("?"))).into_response()
+    Html(format!(
+        "<p id=\"result\">signed in as {}</p>",
+        info["sub"].as_str().unwrap_or("?")
+    ))
+    .into_response()
 }
 
 fn urlencode(v: &str) -> String {
@@ -198,7 +212,9 @@ fn path_of(url: &str) -> String {
 /// are made this way; normal runs leave the tree alone).
 async fn screenshot(page: &BrowserContext, name: &str) {
     if std::env::var_os("NAUTHILUS_SCREENSHOTS").is_some() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/images")
+            .join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         page.screenshot(&path).await.unwrap();
     }
@@ -214,25 +230,40 @@ async fn code_flow_with_pkce_goes_from_the_relying_party_through_login_to_its_ca
     assert!(path_of(&nav.url).starts_with("/login?flow="), "{}", nav.url);
     assert_eq!(page.attr("html", "lang").await.unwrap().as_deref(), Some("en"));
     assert_eq!(page.text(".lead strong").await.unwrap(), "Demo App");
-    assert_eq!(page.attr("#username", "autocomplete").await.unwrap().as_deref(), Some("username"));
+    assert_eq!(
+        page.attr("#username", "autocomplete").await.unwrap().as_deref(),
+        Some("username")
+    );
     assert_eq!(page.focused().await.unwrap().as_deref(), Some("username"));
     screenshot(&page, "idp-login.png").await;
 
     let done = sign_in(&page, ALICE, SECRET).await;
     assert!(done.url.starts_with(&rp.callback()), "{}", done.url);
-    assert_eq!(page.text("#result").await.unwrap(), format!("signed in as {ALICE}"));
+    assert_eq!(
+        page.text("#result").await.unwrap(),
+        format!("signed in as {ALICE}")
+    );
 
     let cookies = page.cookies().await.unwrap();
-    let session = cookies.iter().find(|c| c["name"] == "nauthilus_session").expect("session cookie");
+    let session = cookies
+        .iter()
+        .find(|c| c["name"] == "nauthilus_session")
+        .expect("session cookie");
     assert_eq!(session["httpOnly"], true);
     assert_eq!(session["sameSite"], "Lax");
-    let csrf = cookies.iter().find(|c| c["name"] == "nauthilus_csrf").expect("csrf cookie");
+    let csrf = cookies
+        .iter()
+        .find(|c| c["name"] == "nauthilus_csrf")
+        .expect("csrf cookie");
     assert_eq!(csrf["httpOnly"], true);
 
     // A second login at the RP rides on the session: no form, straight back with a code.
     let again = page.goto(&format!("{}/start", rp.url)).await.unwrap();
     assert!(again.url.starts_with(&rp.callback()), "{}", again.url);
-    assert_eq!(page.text("#result").await.unwrap(), format!("signed in as {ALICE}"));
+    assert_eq!(
+        page.text("#result").await.unwrap(),
+        format!("signed in as {ALICE}")
+    );
     page.close().await.unwrap();
 }
 
@@ -245,13 +276,22 @@ async fn a_wrong_password_shows_the_form_again_with_an_error_and_the_username_ke
     let nav = sign_in(&page, ALICE, "wrong-password").await;
     assert_eq!(nav.status, 403);
     assert_eq!(path_of(&nav.url), "/login/post");
-    assert_eq!(page.text("#login-error").await.unwrap(), "The username or password is wrong.");
-    assert_eq!(page.attr("#username", "value").await.unwrap().as_deref(), Some(ALICE));
+    assert_eq!(
+        page.text("#login-error").await.unwrap(),
+        "The username or password is wrong."
+    );
+    assert_eq!(
+        page.attr("#username", "value").await.unwrap().as_deref(),
+        Some(ALICE)
+    );
     assert_eq!(page.attr("#password", "value").await.unwrap(), None);
     // The same form still works.
     let done = sign_in(&page, ALICE, SECRET).await;
     assert!(done.url.starts_with(&rp.callback()), "{}", done.url);
-    assert_eq!(page.text("#result").await.unwrap(), format!("signed in as {ALICE}"));
+    assert_eq!(
+        page.text("#result").await.unwrap(),
+        format!("signed in as {ALICE}")
+    );
     page.close().await.unwrap();
 }
 
@@ -293,7 +333,10 @@ async fn the_german_page_follows_accept_language_and_the_switch_is_remembered() 
     assert_eq!(page.text("label[for=password]").await.unwrap(), "Passwort");
     let nav = sign_in(&page, ALICE, "falsch").await;
     assert_eq!(nav.status, 403);
-    assert_eq!(page.text("#login-error").await.unwrap(), "Benutzername oder Passwort ist falsch.");
+    assert_eq!(
+        page.text("#login-error").await.unwrap(),
+        "Benutzername oder Passwort ist falsch."
+    );
 
     page.goto(&format!("{}/start", rp.url)).await.unwrap();
     let english = page.click("a[hreflang=en]").await.unwrap();
@@ -318,7 +361,12 @@ async fn consent_lists_the_scopes_and_deny_then_allow_reach_the_client() {
     assert!(path_of(&nav.url).starts_with("/consent?flow="), "{}", nav.url);
     assert_eq!(page.text("h1").await.unwrap(), "Allow access?");
     assert_eq!(page.count(".scopes li").await.unwrap(), 3);
-    assert!(page.text(".scopes").await.unwrap().contains("See your email address"));
+    assert!(
+        page.text(".scopes")
+            .await
+            .unwrap()
+            .contains("See your email address")
+    );
     screenshot(&page, "idp-consent.png").await;
 
     let denied = page.click("#deny").await.unwrap();
@@ -329,7 +377,10 @@ async fn consent_lists_the_scopes_and_deny_then_allow_reach_the_client() {
     let nav = page.goto(&format!("{}/start", rp.url)).await.unwrap();
     assert!(path_of(&nav.url).starts_with("/consent?flow="), "{}", nav.url);
     page.click("#approve").await.unwrap();
-    assert_eq!(page.text("#result").await.unwrap(), format!("signed in as {ALICE}"));
+    assert_eq!(
+        page.text("#result").await.unwrap(),
+        format!("signed in as {ALICE}")
+    );
     page.close().await.unwrap();
 }
 
@@ -340,7 +391,10 @@ async fn logout_asks_first_then_ends_the_session_and_returns_to_the_client() {
     let page = context("en-US").await;
     page.goto(&format!("{}/start", rp.url)).await.unwrap();
     sign_in(&page, ALICE, SECRET).await;
-    assert_eq!(page.text("#result").await.unwrap(), format!("signed in as {ALICE}"));
+    assert_eq!(
+        page.text("#result").await.unwrap(),
+        format!("signed in as {ALICE}")
+    );
 
     let logout = format!(
         "{}?client_id=demo-app&post_logout_redirect_uri={}&state=bye",
@@ -352,10 +406,18 @@ async fn logout_asks_first_then_ends_the_session_and_returns_to_the_client() {
     assert_eq!(page.text("h1").await.unwrap(), "Sign out");
     assert!(page.text(".account").await.unwrap().starts_with("Signed in as "));
     let done = page.click("#logout").await.unwrap();
-    assert!(done.url.starts_with(&format!("{}/logged-out", rp.url)), "{}", done.url);
+    assert!(
+        done.url.starts_with(&format!("{}/logged-out", rp.url)),
+        "{}",
+        done.url
+    );
     assert!(done.url.contains("state=bye"));
     let cookies = page.cookies().await.unwrap();
-    assert!(!cookies.iter().any(|c| c["name"] == "nauthilus_session" && c["value"] != ""));
+    assert!(
+        !cookies
+            .iter()
+            .any(|c| c["name"] == "nauthilus_session" && c["value"] != "")
+    );
 
     // The session is gone: the next flow asks for the password again.
     let nav = page.goto(&format!("{}/start", rp.url)).await.unwrap();
@@ -381,7 +443,9 @@ async fn the_device_page_takes_the_code_signs_in_and_connects_the_device() {
     let user_code = device["user_code"].as_str().unwrap().to_owned();
     let page = context("en-US").await;
     // The user types the code shown on the device (with its dash) into the entry form.
-    page.goto(device["verification_uri"].as_str().unwrap()).await.unwrap();
+    page.goto(device["verification_uri"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(page.focused().await.unwrap().as_deref(), Some("user_code"));
     page.fill("#user_code", &user_code).await.unwrap();
     let nav = page.click("#continue").await.unwrap();
@@ -391,7 +455,10 @@ async fn the_device_page_takes_the_code_signs_in_and_connects_the_device() {
     assert_eq!(page.text(".lead strong").await.unwrap(), "Demo App");
     assert_eq!(page.count(".scopes li").await.unwrap(), 2);
     page.click("#approve").await.unwrap();
-    assert_eq!(page.text("#message").await.unwrap(), "The device is connected. You can close this page.");
+    assert_eq!(
+        page.text("#message").await.unwrap(),
+        "The device is connected. You can close this page."
+    );
 
     let token: Value = http
         .post(server.url("/oidc/token"))
@@ -410,11 +477,18 @@ async fn the_device_page_takes_the_code_signs_in_and_connects_the_device() {
 
     // The code works once: entering it again says it is unknown.
     let again = page
-        .goto(&format!("{}?user_code={}", device["verification_uri"].as_str().unwrap(), user_code))
+        .goto(&format!(
+            "{}?user_code={}",
+            device["verification_uri"].as_str().unwrap(),
+            user_code
+        ))
         .await
         .unwrap();
     assert_eq!(again.status, 404);
-    assert_eq!(page.text("#device-error").await.unwrap(), "This code is unknown or has expired.");
+    assert_eq!(
+        page.text("#device-error").await.unwrap(),
+        "This code is unknown or has expired."
+    );
     page.close().await.unwrap();
 }
 
@@ -427,7 +501,11 @@ async fn pages_carry_the_security_headers_and_forms_without_a_valid_csrf_token_a
         .build()
         .unwrap();
     // A real flow id, taken from the authorize redirect.
-    let start = no_redirects.get(format!("{}/start", rp.url)).send().await.unwrap();
+    let start = no_redirects
+        .get(format!("{}/start", rp.url))
+        .send()
+        .await
+        .unwrap();
     let authorize = start.headers()["location"].to_str().unwrap().to_owned();
     let to_login = no_redirects.get(&authorize).send().await.unwrap();
     let login = to_login.headers()["location"].to_str().unwrap().to_owned();
@@ -437,14 +515,20 @@ async fn pages_carry_the_security_headers_and_forms_without_a_valid_csrf_token_a
     assert_eq!(page.status(), 200);
     let h = page.headers();
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["cache-control"], "no-store");
     let set_cookie = h["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
     let csrf_cookie = set_cookie.split(';').next().unwrap().to_owned();
     let body = page.text().await.unwrap();
     let token = body
@@ -472,23 +556,56 @@ async fn pages_carry_the_security_headers_and_forms_without_a_valid_csrf_token_a
     };
     // Missing token, wrong token, no cookie, cross-site, and no origin information at all.
     let cases = [
-        (full(""), vec![same_origin.clone(), ("cookie", csrf_cookie.clone())]),
-        (full("AAAA"), vec![same_origin.clone(), ("cookie", csrf_cookie.clone())]),
+        (
+            full(""),
+            vec![same_origin.clone(), ("cookie", csrf_cookie.clone())],
+        ),
+        (
+            full("AAAA"),
+            vec![same_origin.clone(), ("cookie", csrf_cookie.clone())],
+        ),
         (full(&token), vec![same_origin.clone()]),
-        (full(&token), vec![("sec-fetch-site", "cross-site".into()), ("cookie", csrf_cookie.clone())]),
+        (
+            full(&token),
+            vec![
+                ("sec-fetch-site", "cross-site".into()),
+                ("cookie", csrf_cookie.clone()),
+            ],
+        ),
         (full(&token), vec![("cookie", csrf_cookie.clone())]),
-        (full(&token), vec![("origin", "http://evil.test".into()), ("cookie", csrf_cookie.clone())]),
+        (
+            full(&token),
+            vec![
+                ("origin", "http://evil.test".into()),
+                ("cookie", csrf_cookie.clone()),
+            ],
+        ),
     ];
     for (i, (form, headers)) in cases.into_iter().enumerate() {
         let r = post(form, headers).await.unwrap();
         assert_eq!(r.status(), 403, "case {i}");
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-        assert!(r.text().await.unwrap().contains("The form could not be checked."), "case {i}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(
+            r.text().await.unwrap().contains("The form could not be checked."),
+            "case {i}"
+        );
     }
     // The same form with everything right logs in (the flow was not used up by the refusals).
-    let ok = post(full(&token), vec![same_origin, ("cookie", csrf_cookie)]).await.unwrap();
+    let ok = post(full(&token), vec![same_origin, ("cookie", csrf_cookie)])
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 303);
-    assert!(ok.headers()["location"].to_str().unwrap().starts_with(&rp.callback()));
+    assert!(
+        ok.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&rp.callback())
+    );
 
     // Notify escapes its message.
     let notify = no_redirects
@@ -500,7 +617,11 @@ async fn pages_carry_the_security_headers_and_forms_without_a_valid_csrf_token_a
     let html = notify.text().await.unwrap();
     assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
     // An unknown flow is an error page, not a 200 and not JSON.
-    let gone = no_redirects.get(server.url("/login?flow=unknown")).send().await.unwrap();
+    let gone = no_redirects
+        .get(server.url("/login?flow=unknown"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 400);
     assert!(gone.text().await.unwrap().contains("unknown or has expired"));
 }

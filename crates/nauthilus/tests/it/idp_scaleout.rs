@@ -9,8 +9,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::idp_attacks::{
-    ALICE, APP, Authorize, Browser, CALLBACK, Form, active, code_via, exchange, idp_server, location, query_of,
-    token,
+    ALICE, APP, Authorize, Browser, CALLBACK, Form, active, code_via, exchange, idp_server, location,
+    query_of, token,
 };
 use crate::support::TestServer;
 
@@ -39,7 +39,9 @@ async fn jwks(s: &TestServer) -> JwkSet {
 fn verify(id_token: &str, set: &JwkSet, aud: &str) -> Value {
     let header = decode_header(id_token).unwrap();
     let kid = header.kid.clone().expect("the ID token names its key");
-    let jwk = set.find(&kid).unwrap_or_else(|| panic!("kid {kid} not published"));
+    let jwk = set
+        .find(&kid)
+        .unwrap_or_else(|| panic!("kid {kid} not published"));
     let key = DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = Validation::new(header.alg);
     validation.set_audience(&[aud]);
@@ -84,14 +86,20 @@ async fn a_login_started_on_one_instance_finishes_on_the_other() {
         &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
     )
     .await;
-    assert_eq!((status, reuse["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, reuse["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     let (status, after, _) = token(
         &a,
         Some(APP),
         &[("grant_type", "refresh_token"), ("refresh_token", rotated)],
     )
     .await;
-    assert_eq!((status, after["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, after["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }
 
 #[tokio::test]
@@ -113,7 +121,11 @@ async fn a_login_page_served_by_one_instance_is_accepted_by_the_other_and_the_se
     let again = Authorize::new(APP.0);
     let r = browser.get(&a, &again.path()).await;
     let to = location(&r);
-    assert!(to.starts_with(CALLBACK), "A knows B's session: {} {to}", r.status());
+    assert!(
+        to.starts_with(CALLBACK),
+        "A knows B's session: {} {to}",
+        r.status()
+    );
     let q = query_of(&to);
     assert_eq!(q.get("state"), Some(&again.state));
     let code = q.get("code").expect("a code").clone();
