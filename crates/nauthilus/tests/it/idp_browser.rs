@@ -4,6 +4,7 @@
 //! a wrong password, a banned network, the German page and the switch, consent (deny and
 //! allow), logout, and — over plain HTTP — the security headers and the CSRF refusals.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -33,14 +34,6 @@ struct RpState {
 struct RelyingParty {
     url: String,
     state: Arc<Mutex<RpState>>,
-}
-
-#[derive(serde::Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    iss: Option<String>,
 }
 
 impl RelyingParty {
@@ -97,13 +90,16 @@ async fn rp_start(State(state): State<Arc<Mutex<RpState>>>) -> Response {
     Redirect::to(&format!("{}/oidc/authorize?{query}", s.idp)).into_response()
 }
 
-async fn rp_callback(State(state): State<Arc<Mutex<RpState>>>, Query(q): Query<CallbackQuery>) -> Response {
-    if let Some(error) = q.error {
+async fn rp_callback(
+    State(state): State<Arc<Mutex<RpState>>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(error) = q.get("error") {
         return Html(format!("<p id=\"result\">error: {error}</p>")).into_response();
     }
     let (idp, me, client_id, secret, verifier) = {
         let mut s = state.lock().unwrap();
-        let Some(pos) = s.pending.iter().position(|(st, _)| Some(st) == q.state.as_ref()) else {
+        let Some(pos) = s.pending.iter().position(|(st, _)| Some(st) == q.get("state")) else {
             return Html("<p id=\"result\">error: unknown state</p>").into_response();
         };
         let (_, verifier) = s.pending.remove(pos);
@@ -115,8 +111,8 @@ async fn rp_callback(State(state): State<Arc<Mutex<RpState>>>, Query(q): Query<C
             verifier,
         )
     };
-    if q.iss.as_deref() != Some(idp.as_str()) {
-        return Html(format!("<p id=\"result\">error: iss {:?}</p>", q.iss)).into_response();
+    if q.get("iss") != Some(&idp) {
+        return Html(format!("<p id=\"result\">error: iss {:?}</p>", q.get("iss"))).into_response();
     }
     let http = reqwest::Client::new();
     let token: Value = http
@@ -124,7 +120,7 @@ async fn rp_callback(State(state): State<Arc<Mutex<RpState>>>, Query(q): Query<C
         .basic_auth(&client_id, Some(&secret))
         .form(&[
             ("grant_type", "authorization_code"),
-            ("code", q.code.as_deref().unwrap_or_default()),
+            ("code", q.get("code").map_or("", String::as_str)),
             ("redirect_uri", &format!("{me}/callback")),
             ("code_verifier", &verifier),
         ])
@@ -177,16 +173,33 @@ async fn idp_server(rp: &RelyingParty, consent: &str, server_extra: &str, extra:
         l.local_addr().unwrap().port()
     };
     let issuer = format!("http://127.0.0.1:{port}");
-    let yaml = format!(
-        "server:\n  address: 127.0.0.1:{port}\n  backends: [cache, passwd_file]\n  log: {{level: warn}}\n{server_extra}\
-passwd_file:\n  path: users.passwd\n\
-idp:\n  enabled: true\n  issuer: \"{issuer}\"\n  key_dir: keys\n  session: {{secure_cookie: false}}\n  clients:\n\
-    - name: Demo App\n      client_id: demo-app\n      client_secret: demo-secret\n      redirect_uris: [\"{cb}\"]\n\
-      post_logout_redirect_uris: [\"{rp}/logged-out\"]\n      scopes: [openid, profile, email]\n      consent: {consent}\n\
-      grant_types: [authorization_code, refresh_token, \"urn:ietf:params:oauth:grant-type:device_code\"]\n{extra}",
-        cb = rp.callback(),
-        rp = rp.url,
-    );
+    let cb = rp.callback();
+    let rp_url = &rp.url;
+    let yaml = [
+        "server:".to_owned(),
+        format!("  address: 127.0.0.1:{port}"),
+        "  backends: [cache, passwd_file]".into(),
+        "  log: {level: warn}".into(),
+        server_extra.trim_end().to_owned(),
+        "passwd_file:".into(),
+        "  path: users.passwd".into(),
+        "idp:".into(),
+        "  enabled: true".into(),
+        format!("  issuer: \"{issuer}\""),
+        "  key_dir: keys".into(),
+        "  session: {secure_cookie: false}".into(),
+        "  clients:".into(),
+        "    - name: Demo App".into(),
+        "      client_id: demo-app".into(),
+        "      client_secret: demo-secret".into(),
+        format!("      redirect_uris: [\"{cb}\"]"),
+        format!("      post_logout_redirect_uris: [\"{rp_url}/logged-out\"]"),
+        "      scopes: [openid, profile, email]".into(),
+        format!("      consent: {consent}"),
+        "      grant_types: [authorization_code, refresh_token, \"urn:ietf:params:oauth:grant-type:device_code\"]".into(),
+        extra.to_owned(),
+    ]
+    .join("\n");
     let server = TestServer::from_yaml(dir, &yaml).await;
     rp.state.lock().unwrap().idp = issuer;
     server
