@@ -6,9 +6,12 @@
 //! To add a phase: a module with `pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>,
 //! BenchError>`, and one line in the binary's list.
 
+pub mod idp_pair;
 pub mod l1_lua;
 pub mod latency;
 pub mod m_memory;
+pub mod o1_client_credentials;
+pub mod o2_introspection;
 pub mod own_server;
 pub mod p0_bare;
 pub mod p1_memory;
