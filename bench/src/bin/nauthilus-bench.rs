@@ -16,7 +16,9 @@ use nauthilus_bench::{BenchError, profile};
 /// The phases, in order: L and P5 pace themselves from P1, the ratios divide by P0. `I`
 /// (instructions per request under callgrind) runs only when asked for (`--instructions`, or
 /// `--only I`).
-const PHASES: &[&str] = &["P0", "P1", "P2", "P3", "S1", "R1", "P4", "L", "P5", "L1", "O1", "O2", "M", "I"];
+const PHASES: &[&str] = &[
+    "P0", "P1", "P2", "P3", "S1", "R1", "P4", "L", "P5", "L1", "O1", "O2", "M", "I",
+];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measures nauthilus against the machine's own ceilings and prints ratios")]
