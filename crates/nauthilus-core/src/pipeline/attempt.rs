@@ -22,7 +22,7 @@ pub enum Source {
     /// before it, which learns a successful login.
     Backend {
         index: usize,
-        remember_in: Option<PositiveCache>,
+        remember_in: Option<Box<PositiveCache>>,
     },
 }
 

@@ -46,7 +46,7 @@ impl Pipeline {
                     } else {
                         Source::Backend {
                             index,
-                            remember_in: cache_before.cloned(),
+                            remember_in: cache_before.cloned().map(Box::new),
                         }
                     };
                     let password_ok = if is_cache {

@@ -135,6 +135,42 @@ pub(crate) fn key_and_members(name: &str, key: &str, members: &[&str]) -> Cmd {
     c
 }
 
+
+/// The command of one read of a batch.
+pub(super) fn read(read: crate::Read<'_>) -> Cmd {
+    match read {
+        crate::Read::Get(key) => {
+            let mut c = cmd("GET");
+            c.arg(key);
+            c
+        }
+        crate::Read::HashGet(key, field) => {
+            let mut c = cmd("HGET");
+            c.arg(key).arg(field);
+            c
+        }
+        crate::Read::HashGetAll(key) => {
+            let mut c = cmd("HGETALL");
+            c.arg(key);
+            c
+        }
+    }
+}
+
+/// The reply to one read of a batch, typed by what was read. A server error in a pipeline's
+/// reply (a key of the wrong type) is an error here, as for the single reads.
+pub(super) fn read_reply(read: crate::Read<'_>, value: redis::Value) -> Result<crate::ReadReply, String> {
+    use redis::FromRedisValue;
+    match read {
+        crate::Read::Get(_) | crate::Read::HashGet(..) => Option::<String>::from_redis_value(value)
+            .map(crate::ReadReply::Value)
+            .map_err(|e| e.to_string()),
+        crate::Read::HashGetAll(_) => std::collections::HashMap::from_redis_value(value)
+            .map(crate::ReadReply::Hash)
+            .map_err(|e| e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,40 +217,5 @@ mod tests {
             words(&hscan_prefix("h", "0", "a*")),
             ["HSCAN", "h", "0", "MATCH", r"a\**", "COUNT", "1000"]
         );
-    }
-}
-
-/// The command of one read of a batch.
-pub(super) fn read(read: crate::Read<'_>) -> Cmd {
-    match read {
-        crate::Read::Get(key) => {
-            let mut c = cmd("GET");
-            c.arg(key);
-            c
-        }
-        crate::Read::HashGet(key, field) => {
-            let mut c = cmd("HGET");
-            c.arg(key).arg(field);
-            c
-        }
-        crate::Read::HashGetAll(key) => {
-            let mut c = cmd("HGETALL");
-            c.arg(key);
-            c
-        }
-    }
-}
-
-/// The reply to one read of a batch, typed by what was read. A server error in a pipeline's
-/// reply (a key of the wrong type) is an error here, as for the single reads.
-pub(super) fn read_reply(read: crate::Read<'_>, value: redis::Value) -> Result<crate::ReadReply, String> {
-    use redis::FromRedisValue;
-    match read {
-        crate::Read::Get(_) | crate::Read::HashGet(..) => Option::<String>::from_redis_value(value)
-            .map(crate::ReadReply::Value)
-            .map_err(|e| e.to_string()),
-        crate::Read::HashGetAll(_) => std::collections::HashMap::from_redis_value(value)
-            .map(crate::ReadReply::Hash)
-            .map_err(|e| e.to_string()),
     }
 }
