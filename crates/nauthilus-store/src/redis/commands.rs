@@ -135,7 +135,6 @@ pub(crate) fn key_and_members(name: &str, key: &str, members: &[&str]) -> Cmd {
     c
 }
 
-
 /// The command of one read of a batch.
 pub(super) fn read(read: crate::Read<'_>) -> Cmd {
     match read {
