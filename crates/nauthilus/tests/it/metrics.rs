@@ -278,10 +278,12 @@ async fn healthz_and_metrics_show_the_ldap_pool_and_its_breakers() {
     let slapd = nauthilus_testkit::shared_slapd().unwrap();
     let dead = dead_url();
     let s = ldap_server(&[dead.clone(), slapd.url()]).await;
+    // The pool may already have tried the dead server in the background (then "degraded");
+    // either way the service answers 200 while one server is up.
     let (status, body) = healthz(&s).await;
-    assert_eq!(
-        (status, &body["checks"]["ldap"]["status"]),
-        (200, &json!("up")),
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        ["up", "degraded"].contains(&body["checks"]["ldap"]["status"].as_str().unwrap_or("")),
         "{body}"
     );
 
