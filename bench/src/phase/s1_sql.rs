@@ -111,9 +111,12 @@ pub fn bare_loop(
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        // No ping before each use, like the server's pool for a connection in steady use (it
+        // pings only one idle for a second or more): the ceiling is the query alone.
         let pool = PgPoolOptions::new()
             .max_connections(u32::try_from(pool_size.max(1)).unwrap_or(1))
             .min_connections(u32::try_from(pool_size.max(1)).unwrap_or(1))
+            .test_before_acquire(false)
             .connect(url)
             .await
             .map_err(sql_error("connecting to PostgreSQL"))?;

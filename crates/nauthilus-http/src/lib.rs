@@ -165,22 +165,25 @@ pub fn router_with(state: Arc<AppState>, extra: Api) -> Router {
     ));
     let top = Router::new().route("/ping", get(handlers::ping)).merge(extra);
     let top = operations_routes(top, &state);
-    let router = top
+    let metrics_enabled = state.metrics_enabled;
+    let routes = top
         .nest("/api/v1", api)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(axum::middleware::from_fn(middleware::catch_panics))
-        .layer(axum::middleware::from_fn(middleware::check_head_limits))
-        .layer(axum::middleware::from_fn(middleware::access_log));
-    let router = if state.metrics_enabled {
-        router.layer(axum::middleware::from_fn(metrics::track_http))
-    } else {
-        router
-    };
-    router
-        .layer(axum::middleware::from_fn(session::assign_session))
+        .with_state(state);
+    // The common middleware wraps the finished router once, as one tower stack, instead of
+    // through `Router::layer`, which wraps every route in every layer: there each layer boxed
+    // the rest of the stack again and cloned it on every request (most of a cached login's
+    // instructions went to those clones, their allocations and the moves of the request).
+    let stack = tower::ServiceBuilder::new()
         .layer(compression::layer())
-        .with_state(state)
+        .layer(axum::middleware::from_fn(session::assign_session))
+        .option_layer(metrics_enabled.then(|| axum::middleware::from_fn(metrics::track_http)))
+        .layer(axum::middleware::from_fn(middleware::access_log))
+        .layer(axum::middleware::from_fn(middleware::check_head_limits))
+        .layer(axum::middleware::from_fn(middleware::catch_panics))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 // ---- Operations endpoints (metrics, health) --------------------------------------------------

@@ -12,11 +12,13 @@ pub const MAX_HEADER_BYTES: usize = MAX_HEADER_KIB as usize * 1024;
 const MAX_HEADER_KIB: u32 = 64;
 
 /// Most header fields accepted; more get 431.
-pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADERS: usize = 96;
 
 /// The header field count hyper itself accepts before answering 431 on its own (set by the
-/// server); above [`MAX_HEADERS`] so that the router answers first.
-pub const HYPER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
+/// server); above [`MAX_HEADERS`] so that the router answers first, and no more than hyper's
+/// inline capacity (100): above it, hyper allocates and zeroes its header index arrays on the
+/// heap for every request it parses.
+pub const HYPER_MAX_HEADERS: usize = 100;
 
 /// The header list size hyper's HTTP/2 side accepts before refusing on its own (hyper's default
 /// is 16 KiB, below [`MAX_HEADER_BYTES`]; HTTP/2 counts 32 bytes more per field).

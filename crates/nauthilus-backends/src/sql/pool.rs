@@ -340,15 +340,30 @@ impl SqlPool {
     }
 }
 
+/// A pooled connection idle for longer than this is pinged before use. One in steady use is
+/// not: that ping would be a second round trip per login (sqlx's `test_before_acquire` pings
+/// every time), and a connection that broke mid-use is closed and its query retried once on
+/// another (`SqlPool::fetch`).
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Pool settings shared by every driver: bounded size and wait, no idle connections kept open
-/// for long, each checked before use (a restarted database costs no failed login).
+/// for long, a connection that sat idle checked before use (a restarted database costs no
+/// failed login).
 fn pool_options<DB: sqlx::Database>(size: u32, acquire_timeout: Duration) -> PoolOptions<DB> {
     PoolOptions::new()
         .max_connections(size)
         .min_connections(0)
         .acquire_timeout(acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(300)))
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Errors after which the same query on another connection may well succeed.

@@ -101,12 +101,16 @@ impl Backend {
         req: &AuthRequest,
         verifier: &PasswordVerifier,
     ) -> Result<PassDbResult, BackendError> {
+        // The network backends' futures are kilobytes large; boxed, they stay out of the
+        // pipeline's own future, which every layer above would otherwise move and copy on
+        // every login (a cache or passwd-file hit included). One allocation is nothing next
+        // to their round trip.
         match self {
             Self::Cache(cache) => Ok(cache.lookup(req).await?),
             Self::PasswdFile(file) => passwd_file::verify(file, req, verifier).await,
-            Self::Ldap(backend) => ldap::verify(backend, req).await,
-            Self::Sql(backend) => sql::verify(backend, req, verifier).await,
-            Self::Lua(script) => script.verify(req).await.map_err(BackendError::Script),
+            Self::Ldap(backend) => Box::pin(ldap::verify(backend, req)).await,
+            Self::Sql(backend) => Box::pin(sql::verify(backend, req, verifier)).await,
+            Self::Lua(script) => Box::pin(script.verify(req)).await.map_err(BackendError::Script),
         }
     }
 

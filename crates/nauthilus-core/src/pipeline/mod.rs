@@ -194,7 +194,8 @@ impl Pipeline {
             .as_ref()
             .and_then(|m| m.split(&req.username))
         {
-            return self.authenticate_master_user(req, user, master, now).await;
+            // Rare, and its future holds two passes: boxed, it does not size every login's.
+            return Box::pin(self.authenticate_master_user(req, user, master, now)).await;
         }
         self.authenticate_one(req, now).await
     }
