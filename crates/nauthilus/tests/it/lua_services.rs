@@ -73,7 +73,9 @@ fn smtp_server() -> (u16, Arc<Mutex<Vec<Received>>>) {
         .unwrap()
         .with_num_threads(2)
         .with_tcp_listener(listener);
-    std::thread::spawn(move || server.serve());
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
     (port, done)
 }
 
@@ -258,4 +260,57 @@ async fn a_named_redis_pool_connects_over_tls() {
     let body: Value = r.json().await.unwrap();
     assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
     assert!(body.get("value").is_none(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_passwords_kept_by_a_lua_backend_script_work_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(script("mfa_credentials.lua"))
+        .unwrap()
+        .replace("@DB_PATH@", &dir.path().join("lua-mfa.db").display().to_string());
+    let store_script = dir.path().join("mfa_credentials.lua");
+    std::fs::write(&store_script, source).unwrap();
+    let yaml = format!(
+        "server:\n  address: 127.0.0.1:0\n  backends: [lua]\n  log: {{level: warn}}\nlocal_cache_auth_ttl: 0\nlua:\n  config:\n    backend_script_path: '{backend}'\n  optional_lua_backends:\n    mfa: {{backend_script_path: '{store}'}}\nmfa:\n  enabled: true\n  store: lua\n  lua: {{backend_name: mfa}}\n  encryption_key_file: '{key}'\n",
+        backend = script("backend.lua"),
+        store = store_script.display(),
+        key = dir.path().join("mfa.key").display(),
+    );
+    let s = TestServer::from_yaml(tempfile::tempdir().unwrap(), &yaml).await;
+    let mfa = s.server.services.mfa().unwrap().clone();
+    // The backend answers alice@example.test with the account "alice": enrolments are the
+    // account's.
+    let (alice, account) = ("alice@example.test", "alice");
+    let (info, password) = mfa
+        .create_app_password(account, &["imap"], "phone", std::time::SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(login(&s, alice, &password, "192.0.2.70").await.status(), 200);
+    let smtp = s
+        .json(
+            "",
+            json!({"username": alice, "password": password.as_str(), "protocol": "smtp", "client_ip": "192.0.2.70"}),
+        )
+        .await;
+    assert_eq!(smtp.status(), 403, "scoped to imap");
+    // The record is in the script's own database.
+    let pool = nauthilus_backends::sql::SqlPool::new(&nauthilus_config::SqlPoolConfig {
+        url: format!("sqlite://{}", dir.path().join("lua-mfa.db").display()),
+        ..nauthilus_config::SqlPoolConfig::default()
+    })
+    .unwrap();
+    let rows = pool
+        .fetch_typed(
+            "SELECT kind FROM mfa_credentials WHERE account = ?",
+            &[nauthilus_backends::sql::SqlValue::Text(account.into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.rows.len(), 1, "{:?}", rows.rows);
+    assert!(mfa.revoke_app_password(account, &info.id).await.unwrap());
+    assert_eq!(
+        login(&s, alice, &password, "192.0.2.70").await.status(),
+        403,
+        "revoked"
+    );
 }
