@@ -118,7 +118,9 @@ mod tests {
     fn a_lua_store_needs_a_backend_script() {
         let e = errors("mfa: {enabled: true, store: lua}\n");
         assert!(e.iter().any(|e| e.starts_with("mfa.lua.backend_name")), "{e:?}");
-        let e = errors("mfa: {enabled: true, store: lua, lua: {backend_name: nope}}\nlua: {config: {backend_script_path: /x.lua}}\n");
+        let e = errors(
+            "mfa: {enabled: true, store: lua, lua: {backend_name: nope}}\nlua: {config: {backend_script_path: /x.lua}}\n",
+        );
         assert!(e.iter().any(|e| e.starts_with("mfa.lua.backend_name")), "{e:?}");
         let e = errors("mfa: {enabled: true, store: lua}\nlua: {config: {backend_script_path: /x.lua}}\n");
         assert!(!e.iter().any(|e| e.starts_with("mfa.lua")), "{e:?}");

@@ -20,7 +20,9 @@ pub struct LuaScriptCalls {
 
 impl std::fmt::Debug for LuaScriptCalls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LuaScriptCalls").field("pool", &self.pool).finish()
+        f.debug_struct("LuaScriptCalls")
+            .field("pool", &self.pool)
+            .finish()
     }
 }
 

@@ -23,8 +23,8 @@ use nauthilus_config::{BackendName, Config, Feature};
 use nauthilus_core::features::Dns;
 use nauthilus_store::Store;
 
-pub use modules::metrics::render as render_metrics;
 pub use calls::LuaScriptCalls;
+pub use modules::metrics::render as render_metrics;
 pub use stages::{LuaActions, LuaBackend, LuaFeatures, LuaFilters, LuaHooks, LuaPostActions};
 
 use crate::vm::{Kind, Pool, Script};
@@ -269,7 +269,10 @@ impl LuaHost {
     ) -> Result<Arc<dyn nauthilus_core::ScriptCalls>, LuaError> {
         let lua = &config.lua;
         let (path, workers) = match backend {
-            None => (lua.config.backend_script_path.clone(), lua.config.backend_workers()),
+            None => (
+                lua.config.backend_script_path.clone(),
+                lua.config.backend_workers(),
+            ),
             Some(n) => {
                 let c = lua
                     .optional_lua_backends

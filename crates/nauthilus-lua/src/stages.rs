@@ -87,7 +87,14 @@ fn login_request(host: &LuaHost, req: &AuthRequest, outcome: Option<&AuthOutcome
     let latency = now.saturating_duration_since(started).as_millis() as f64;
     let (unique_user_id, display_name, feature, bucket, counter, repeating) = if kind == Kind::Backend {
         // As Nauthilus: the backend sees no account, display or brute-force fields.
-        (String::new(), String::new(), String::new(), String::new(), 0, false)
+        (
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            0,
+            false,
+        )
     } else {
         (unique_user_id, display_name, feature, bucket, counter, repeating)
     };

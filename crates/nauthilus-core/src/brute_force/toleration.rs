@@ -176,14 +176,17 @@ impl RuntimeTolerations {
         if entries.is_empty() {
             return None;
         }
-        entries.iter().find(|(n, _)| n.contains(&ip)).map(|(_, t)| TolerationPolicy {
-            percent: u64::from(t.percent),
-            ttl: t.ttl,
-            adaptive: false,
-            min_percent: 0,
-            max_percent: 0,
-            scale_factor: 1.0,
-        })
+        entries
+            .iter()
+            .find(|(n, _)| n.contains(&ip))
+            .map(|(_, t)| TolerationPolicy {
+                percent: u64::from(t.percent),
+                ttl: t.ttl,
+                adaptive: false,
+                min_percent: 0,
+                max_percent: 0,
+                scale_factor: 1.0,
+            })
     }
 }
 

@@ -50,7 +50,9 @@ fn read(t: &Table) -> Result<Mail, String> {
     let port = match t.get::<Value>("port").map_err(|e| e.to_string())? {
         Value::Integer(n) => u16::try_from(n).map_err(|_| "port: out of range".to_owned())?,
         Value::Number(n) if n.is_finite() && n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => {
-            format!("{n:.0}").parse().map_err(|_| "port: out of range".to_owned())?
+            format!("{n:.0}")
+                .parse()
+                .map_err(|_| "port: out of range".to_owned())?
         }
         Value::Nil => 25,
         _ => return Err("port: expected a number".into()),

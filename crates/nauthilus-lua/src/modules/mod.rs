@@ -4,6 +4,7 @@
 
 mod backend;
 pub(crate) use backend::BackendResult;
+mod brute_force;
 mod cache;
 mod codecs;
 mod context;
@@ -16,11 +17,10 @@ pub mod metrics;
 mod misc;
 mod net;
 mod otel;
-mod brute_force;
-mod soft_allowlist;
-mod template;
 mod redis;
 mod redis_pools;
+mod soft_allowlist;
+mod template;
 mod time;
 
 use std::sync::Arc;

@@ -63,10 +63,10 @@ fn config(mode: &str, t: &Table) -> mlua::Result<Result<RedisConfig, String>> {
     c.tls.key = s("tls_key_file")?;
     c.tls.ca_file = s("tls_ca_file")?;
     c.tls.skip_verify = t.get::<Option<bool>>("tls_skip_verify")?.unwrap_or(false);
-    if !c.tls.enabled
-        && (!c.tls.cert.is_empty() || !c.tls.key.is_empty() || !c.tls.ca_file.is_empty())
-    {
-        return Ok(Err("tls_cert_file, tls_key_file and tls_ca_file need tls_enabled".into()));
+    if !c.tls.enabled && (!c.tls.cert.is_empty() || !c.tls.key.is_empty() || !c.tls.ca_file.is_empty()) {
+        return Ok(Err(
+            "tls_cert_file, tls_key_file and tls_ca_file need tls_enabled".into(),
+        ));
     }
     if c.tls.cert.is_empty() != c.tls.key.is_empty() {
         return Ok(Err("tls_cert_file and tls_key_file go together".into()));

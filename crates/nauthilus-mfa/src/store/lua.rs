@@ -64,7 +64,7 @@ impl LuaCredentials {
             .map_err(MfaError::Script)?;
         let result = values.first().cloned().unwrap_or(Value::Null);
         match result.as_f64() {
-            Some(r) if r == 0.0 => {}
+            Some(0.0) => {}
             // A missing or nil result reads as 0 (BACKEND_RESULT_OK), as in Nauthilus.
             None if result.is_null() => {}
             _ => {

@@ -302,12 +302,8 @@ async fn a_broken_lua_store_fails_temporarily() {
         Err(MfaError::Script(_))
     ));
     assert!(
-        nauthilus_lua::LuaHost::script_calls(
-            &nauthilus_config::Config::default(),
-            Bed::fresh_state(),
-            None
-        )
-        .is_err(),
+        nauthilus_lua::LuaHost::script_calls(&nauthilus_config::Config::default(), Bed::fresh_state(), None)
+            .is_err(),
         "no backend script configured"
     );
 }

@@ -98,9 +98,7 @@ async fn hook_server(server_extra: &str, top_extra: &str) -> TestServer {
 }
 
 async fn hook(s: &TestServer, query: &str) -> Value {
-    let r = s
-        .get_with(&format!("/api/v1/custom/modules?{query}"), &[])
-        .await;
+    let r = s.get_with(&format!("/api/v1/custom/modules?{query}"), &[]).await;
     assert_eq!(r.status(), 200, "{query}");
     r.json().await.unwrap()
 }
@@ -109,11 +107,7 @@ async fn hook(s: &TestServer, query: &str) -> Value {
 async fn a_script_renders_a_template_and_sends_it_over_smtp() {
     let (port, received) = smtp_server();
     let s = hook_server("", "").await;
-    let body = hook(
-        &s,
-        &format!("action=mail&port={port}&closed={}", closed_port()),
-    )
-    .await;
+    let body = hook(&s, &format!("action=mail&port={port}&closed={}", closed_port())).await;
     let text = "Hello Alice &amp; Bob, a login from Germany. [imap] [smtp]";
     assert_eq!(body["body"], json!(text), "{body}");
     assert_eq!(body["sent"], json!(true), "{body}");
@@ -162,7 +156,11 @@ async fn scripts_steer_soft_allowlists_tolerations_and_read_bans() {
     assert_eq!(login(&s, alice, secret, ip).await.status(), 200);
     // Only from that network.
     assert_eq!(login(&s, alice, secret, "192.0.2.52").await.status(), 403);
-    let r = hook(&s, &format!("action=soft&op=set&user={alice}&net=10.0.0.0/8&feature=lua")).await;
+    let r = hook(
+        &s,
+        &format!("action=soft&op=set&user={alice}&net=10.0.0.0/8&feature=lua"),
+    )
+    .await;
     assert_eq!(r["result"], json!("invalid feature category"), "{r}");
 
     // Wrong passwords ban the network; the brute-force module sees the ban and its rule.
@@ -203,7 +201,10 @@ async fn scripts_steer_soft_allowlists_tolerations_and_read_bans() {
     );
     assert_eq!(r["positive"], json!(0));
     let r = hook(&s, "action=bf&op=untolerate&ip=198.51.100.77").await;
-    assert!(!r["tolerations"].as_str().unwrap().contains("198.51.100.77"), "{r}");
+    assert!(
+        !r["tolerations"].as_str().unwrap().contains("198.51.100.77"),
+        "{r}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,13 +251,13 @@ async fn a_named_redis_pool_connects_over_tls() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["value"], json!("over tls"), "{body}");
     assert_eq!(
-        tls_redis
-            .command(&["GET", "lua-tls-key"])
-            .unwrap(),
+        tls_redis.command(&["GET", "lua-tls-key"]).unwrap(),
         nauthilus_testkit::Reply::Bulk(b"over tls".to_vec())
     );
     // A server certificate from another CA is refused: no pool, an error for the script.
-    let r = s.get_with(&call("tls-wrong-ca", &wrong.ca_cert, false), &[]).await;
+    let r = s
+        .get_with(&call("tls-wrong-ca", &wrong.ca_cert, false), &[])
+        .await;
     let body: Value = r.json().await.unwrap();
     assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
     assert!(body.get("value").is_none(), "{body}");
