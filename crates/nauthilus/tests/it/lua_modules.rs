@@ -268,6 +268,8 @@ async fn brute_force_and_feature_actions_run_before_the_answer() {
             assert_eq!(header(&r, "x-nauthilus-bruteforce"), "true", "attempt {i}");
             assert_eq!(header(&r, "x-nauthilus-bruteforce-bucket"), "tight");
             assert_eq!(header(&r, "auth-status"), "Invalid login or password");
+            assert_eq!(header(&r, "auth-server"), "", "a script never picks the upstream");
+            assert_eq!(header(&r, "auth-user"), "");
         }
     }
     assert_eq!(
