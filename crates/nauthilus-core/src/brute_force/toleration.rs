@@ -248,4 +248,37 @@ mod tests {
         );
         assert!(t.for_client("198.51.100.1".parse().unwrap()).is_none());
     }
+
+    #[test]
+    fn run_time_tolerations_win_and_can_be_replaced_and_removed() {
+        let list = RuntimeTolerations::default();
+        let t = |ip: &str, percent| RuntimeToleration {
+            ip_address: ip.into(),
+            percent,
+            ttl: Duration::from_secs(60),
+        };
+        assert!(!list.set(t("not an address", 10)));
+        assert!(list.set(t("203.0.113.0/24", 10)));
+        assert!(list.set(t("203.0.113.0/24", 40)), "replaces the same network");
+        assert_eq!(list.list(), [t("203.0.113.0/24", 40)]);
+        let ip = "203.0.113.9".parse().unwrap();
+        assert_eq!(list.for_client(ip).map(|p| p.percent), Some(40));
+        assert!(!list.replace(vec![t("198.51.100.0/24", 5), t("bad", 1)]));
+        assert_eq!(list.list().len(), 1, "a bad list changes nothing");
+        assert!(list.replace(vec![t("198.51.100.0/24", 5)]));
+        assert!(list.for_client(ip).is_none());
+        assert!(list.delete("198.51.100.0/24"));
+        assert!(!list.delete("198.51.100.0/24"));
+        assert!(list.list().is_empty());
+
+        // The process-wide list wins over the configured policies.
+        let c = BruteForceConfig::default();
+        let configured = Tolerations::from_config(&c);
+        let client = "192.0.2.213".parse().unwrap();
+        assert!(configured.for_client(client).is_none());
+        runtime().set(t("192.0.2.213", 25));
+        assert_eq!(configured.for_client(client).map(|p| p.percent), Some(25));
+        assert!(runtime().delete("192.0.2.213"));
+        assert!(configured.for_client(client).is_none());
+    }
 }
