@@ -30,6 +30,24 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
+    if mfa.store == "lua" {
+        let name = mfa.lua.backend_name.trim();
+        let path = if name.is_empty() {
+            Some(config.lua.config.backend_script_path.as_str())
+        } else {
+            config
+                .lua
+                .optional_lua_backends
+                .get(name)
+                .map(|b| b.backend_script_path.as_str())
+        };
+        if path.is_none_or(|p| p.trim().is_empty()) {
+            out.push(Diagnostic::error(
+                "mfa.lua.backend_name",
+                "names no Lua backend with a script (lua.config.backend_script_path or lua.optional_lua_backends.<name>.backend_script_path)",
+            ));
+        }
+    }
     let key = mfa.encryption_key.trim();
     if !key.is_empty()
         && !base64::engine::general_purpose::STANDARD
@@ -94,6 +112,18 @@ mod tests {
         let e = errors("mfa: {enabled: true, store: ldap}\n");
         assert!(e.iter().any(|e| e.starts_with("mfa.ldap.base_dn")), "{e:?}");
         assert!(e.iter().any(|e| e.starts_with("mfa.ldap.pool_name")), "{e:?}");
+    }
+
+    #[test]
+    fn a_lua_store_needs_a_backend_script() {
+        let e = errors("mfa: {enabled: true, store: lua}\n");
+        assert!(e.iter().any(|e| e.starts_with("mfa.lua.backend_name")), "{e:?}");
+        let e = errors(
+            "mfa: {enabled: true, store: lua, lua: {backend_name: nope}}\nlua: {config: {backend_script_path: /x.lua}}\n",
+        );
+        assert!(e.iter().any(|e| e.starts_with("mfa.lua.backend_name")), "{e:?}");
+        let e = errors("mfa: {enabled: true, store: lua}\nlua: {config: {backend_script_path: /x.lua}}\n");
+        assert!(!e.iter().any(|e| e.starts_with("mfa.lua")), "{e:?}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use pipeline::{
 };
 pub use request::{AuthMode, AuthRequest, CachePolicy, ClientInfo, LocalInfo, Protocol, Service, TlsInfo};
 pub use script::{
-    HookRequest, HookResponse, RequestScratch, ScriptActions, ScriptBackend, ScriptFeatureVerdict,
-    ScriptFeatures, ScriptHooks, ScriptScratch,
+    HookRequest, HookResponse, RequestScratch, ScriptActions, ScriptBackend, ScriptCalls,
+    ScriptFeatureVerdict, ScriptFeatures, ScriptHooks, ScriptScratch,
 };
 pub use session::SessionId;

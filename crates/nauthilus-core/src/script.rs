@@ -26,6 +26,14 @@ pub struct RequestScratch {
     pub feature: String,
     /// The brute-force rule that refused the login (`request.brute_force_bucket`).
     pub brute_force_bucket: String,
+    /// The failures counted in that rule's bucket (`request.brute_force_counter`).
+    pub brute_force_counter: u64,
+    /// True when the login hit a ban that was already in force: the client is a repeating
+    /// brute forcer (`request.repeating`); false when this login's failure started the ban.
+    pub repeating: bool,
+    /// Headers scripts added to the login's answer (`nauthilus_http_response` in features,
+    /// filters and actions), in order.
+    pub response_headers: Vec<(String, String)>,
     /// When the first scripted stage saw the request (`request.latency` counts from here).
     pub started: Option<std::time::Instant>,
 }
@@ -123,6 +131,18 @@ pub trait ScriptHooks: Send + Sync + fmt::Debug {
     /// The roles (`lua.custom_hooks[].roles`) a JWT caller needs for the hook at `location`
     /// with `method`; `None` when there is no such hook.
     fn roles(&self, method: &str, location: &str) -> Option<Vec<String>>;
+}
+
+/// Calls into an operator's script outside a login (the Lua credential store of MFA): the
+/// script's function `function` gets a `request` table holding `fields` (JSON values, besides
+/// the usual `session`, `debug`, `logging`, ...) and its return values come back as JSON (nil
+/// as null). An error is a script failure (error, timeout, wrong return type).
+pub trait ScriptCalls: Send + Sync + fmt::Debug {
+    fn call<'a>(
+        &'a self,
+        function: &'static str,
+        fields: Vec<(&'static str, serde_json::Value)>,
+    ) -> BoxFuture<'a, Result<Vec<serde_json::Value>, String>>;
 }
 
 /// Attribute values a script returned, by name (helper for implementors).

@@ -7,6 +7,7 @@
 //! - `stages.rs`: the pipeline's traits (`ScriptBackend`, `Filter`, `ScriptFeatures`,
 //!   `PostAction`, `ScriptHooks`) implemented on the pools.
 
+mod calls;
 mod modules;
 mod stages;
 mod value;
@@ -22,6 +23,7 @@ use nauthilus_config::{BackendName, Config, Feature};
 use nauthilus_core::features::Dns;
 use nauthilus_store::Store;
 
+pub use calls::LuaScriptCalls;
 pub use modules::metrics::render as render_metrics;
 pub use stages::{LuaActions, LuaBackend, LuaFeatures, LuaFilters, LuaHooks, LuaPostActions};
 
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     pub sql_pools: Mutex<HashMap<String, Arc<SqlPool>>>,
     /// LDAP pools of `nauthilus_ldap` by name (`default` = `ldap.config`).
     pub ldap: HashMap<String, Arc<LdapPool>>,
+    /// The brute-force state of `nauthilus_brute_force` (`None`: `brute_force` is off).
+    pub brute_force: Option<nauthilus_core::BruteForce>,
 }
 
 /// The server's connection pools the script modules reuse (`db`, `nauthilus_ldap`).
@@ -131,29 +135,7 @@ impl LuaHost {
         resources: LuaResources,
     ) -> Result<Arc<Self>, LuaError> {
         let lua = &config.lua;
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| LuaError(format!("http client: {e}")))?;
-        let shared = Arc::new(Shared {
-            store,
-            http,
-            package_path: lua.config.full_package_path(),
-            redis_prefix: config.server.redis.prefix.clone(),
-            log_format: if config.server.log.json { "json" } else { "default" },
-            log_level: format!("{:?}", config.server.log.level).to_ascii_lowercase(),
-            password_nonce: config.server.redis.password_nonce.clone(),
-            ip_scoping: (lua.config.ip_scoping_v4_cidr, lua.config.ip_scoping_v6_cidr),
-            timeout: config.server.timeouts.lua_script(),
-            memory_limit: usize::try_from(lua.config.vm_memory_limit)
-                .unwrap_or(64)
-                .saturating_mul(1 << 20),
-            dns: Dns::from_config(config),
-            sql_pools: Mutex::new(resources.sql_pools.into_iter().collect()),
-            ldap: resources.ldap_pools.into_iter().collect(),
-        });
+        let shared = Self::shared(config, store, resources)?;
         let pool = |kind,
                     list: Vec<Arc<Script>>,
                     size: usize,
@@ -242,6 +224,83 @@ impl LuaHost {
             actions,
             hooks,
         }))
+    }
+
+    /// What every VM of a host shares.
+    fn shared(config: &Config, store: Store, resources: LuaResources) -> Result<Arc<Shared>, LuaError> {
+        let lua = &config.lua;
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| LuaError(format!("http client: {e}")))?;
+        Ok(Arc::new(Shared {
+            store: store.clone(),
+            http,
+            package_path: lua.config.full_package_path(),
+            redis_prefix: config.server.redis.prefix.clone(),
+            log_format: if config.server.log.json { "json" } else { "default" },
+            log_level: format!("{:?}", config.server.log.level).to_ascii_lowercase(),
+            password_nonce: config.server.redis.password_nonce.clone(),
+            ip_scoping: (lua.config.ip_scoping_v4_cidr, lua.config.ip_scoping_v6_cidr),
+            timeout: config.server.timeouts.lua_script(),
+            memory_limit: usize::try_from(lua.config.vm_memory_limit)
+                .unwrap_or(64)
+                .saturating_mul(1 << 20),
+            dns: Dns::from_config(config),
+            sql_pools: Mutex::new(resources.sql_pools.into_iter().collect()),
+            ldap: resources.ldap_pools.into_iter().collect(),
+            brute_force: nauthilus_core::BruteForce::from_config(
+                config,
+                store,
+                nauthilus_core::PasswordDigester::new(&config.server.redis.password_nonce),
+            ),
+        }))
+    }
+
+    /// The backend script `backend` (`None`: `lua.config.backend_script_path`, else a name in
+    /// `lua.optional_lua_backends`), callable outside a login: the Lua credential store of MFA
+    /// calls its `nauthilus_backend_*` functions. A host of its own with only this script's pool.
+    pub fn script_calls(
+        config: &Config,
+        store: Store,
+        backend: Option<&str>,
+    ) -> Result<Arc<dyn nauthilus_core::ScriptCalls>, LuaError> {
+        let lua = &config.lua;
+        let (path, workers) = match backend {
+            None => (
+                lua.config.backend_script_path.clone(),
+                lua.config.backend_workers(),
+            ),
+            Some(n) => {
+                let c = lua
+                    .optional_lua_backends
+                    .get(n)
+                    .ok_or_else(|| LuaError(format!("no lua.optional_lua_backends.{n}")))?;
+                (c.backend_script_path.clone(), c.backend_workers())
+            }
+        };
+        if path.is_empty() {
+            return Err(LuaError(match backend {
+                None => "lua.config.backend_script_path is not set".into(),
+                Some(n) => format!("lua.optional_lua_backends.{n}.backend_script_path is not set"),
+            }));
+        }
+        let shared = Self::shared(config, store, LuaResources::default())?;
+        let label = backend.map_or_else(|| "lua".to_owned(), |n| format!("lua({n})"));
+        let list = scripts(std::iter::once((label, path)))?;
+        let pool = Pool::new(Kind::Backend, shared.clone(), list, workers, 0).map_err(LuaError)?;
+        let host = Arc::new(Self {
+            shared,
+            config: config.clone(),
+            backends: HashMap::new(),
+            features: None,
+            filters: None,
+            actions: None,
+            hooks: None,
+        });
+        Ok(Arc::new(calls::LuaScriptCalls::new(host, pool)))
     }
 
     /// The backend for `lua` (`None`) or `lua(<name>)`.

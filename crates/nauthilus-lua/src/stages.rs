@@ -21,7 +21,7 @@ fn s(v: &str) -> Field {
 }
 
 /// The fields every kind shares (`redis_prefix`, `logging`, ...).
-fn common(host: &LuaHost, session: String) -> Request {
+pub(crate) fn common(host: &LuaHost, session: String) -> Request {
     let sh = &host.shared;
     vec![
         ("session", Field::Str(session)),
@@ -74,21 +74,32 @@ fn login_request(host: &LuaHost, req: &AuthRequest, outcome: Option<&AuthOutcome
     let display_name = fields.map_or(String::new(), |f| first(&f.display_name_field));
     // Latency counts from the first scripted stage that saw the request (features run first).
     let now = nauthilus_core::clock::instant();
-    let (started, feature, bucket) = req.scratch.with(|s| {
+    let (started, feature, bucket, counter, repeating) = req.scratch.with(|s| {
         (
             *s.started.get_or_insert(now),
             s.feature.clone(),
             s.brute_force_bucket.clone(),
+            s.brute_force_counter,
+            s.repeating,
         )
     });
     #[allow(clippy::cast_precision_loss)]
     let latency = now.saturating_duration_since(started).as_millis() as f64;
-    let (unique_user_id, display_name, feature, bucket) = if kind == Kind::Backend {
+    let (unique_user_id, display_name, feature, bucket, counter, repeating) = if kind == Kind::Backend {
         // As Nauthilus: the backend sees no account, display or brute-force fields.
-        (String::new(), String::new(), String::new(), String::new())
+        (
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            0,
+            false,
+        )
     } else {
-        (unique_user_id, display_name, feature, bucket)
+        (unique_user_id, display_name, feature, bucket, counter, repeating)
     };
+    #[allow(clippy::cast_precision_loss)]
+    let counter = counter as f64;
     let tls = &req.tls;
     r.extend([
         ("service", s(req.service.as_str())),
@@ -117,11 +128,11 @@ fn login_request(host: &LuaHost, req: &AuthRequest, outcome: Option<&AuthOutcome
         ("display_name", Field::Str(display_name)),
         ("brute_force_bucket", Field::Str(bucket)),
         ("feature", Field::Str(feature)),
-        ("repeating", Field::Bool(false)),
+        ("repeating", Field::Bool(repeating)),
         ("user_found", Field::Bool(user_found)),
         ("authenticated", Field::Bool(authenticated)),
         ("no_auth", Field::Bool(req.mode == AuthMode::NoAuth)),
-        ("brute_force_counter", Field::Num(0.0)),
+        ("brute_force_counter", Field::Num(counter)),
         ("latency", Field::Num(latency)),
         ("ssl", s(&tls.ssl)),
         ("ssl_session_id", s(&tls.session_id)),

@@ -28,6 +28,7 @@ fn shared(timeout: Duration) -> Arc<Shared> {
         dns: Err("no resolver in unit tests".into()),
         sql_pools: std::sync::Mutex::default(),
         ldap: std::collections::HashMap::new(),
+        brute_force: None,
     })
 }
 
@@ -226,4 +227,42 @@ async fn garbage_of_many_calls_never_reaches_the_memory_limit() {
     for _ in 0..40 {
         assert_eq!(call(&p, "x").await, Ok((false, 2048)));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_country_names_and_login_headers() {
+    let (p, _d) = pool(
+        r#"
+local template = require("template")
+local misc = require("nauthilus_misc")
+local http = require("nauthilus_http_response")
+function nauthilus_call_filter(r)
+    local e = template.choose("mustache")
+    local out = e:render("{{a}}|{{{a}}}|{{#l}}<{{.}}>{{/l}}|{{^none}}empty{{/none}}|{{n.x}}", {a = "<&>", l = {1, 2}, n = {x = "y"}})
+    local _, bad = e:render("{{#open}}", {})
+    http.set_http_response_header("X-One", "1")
+    http.add_http_response_header("X-Two", "a")
+    http.add_http_response_header("X-Two", "b")
+    http.set_http_response_header("X-Gone", "x")
+    http.remove_http_response_header("x-gone")
+    local ok = out == "&lt;&amp;&gt;|<&>|<1><2>|empty|y" and bad ~= nil
+        and misc.get_country_name("de") == "Germany" and misc.get_country_name("FRA") == "France"
+        and misc.get_country_name("") == "Unknown" and misc.get_country_name(nil) == "Unknown"
+    if not ok then
+        error("unexpected: " .. tostring(out) .. " " .. tostring(bad))
+    end
+    return false, 0
+end
+"#,
+        Duration::from_secs(5),
+    );
+    let scratch = ScriptScratch::default();
+    let state = CallState::new(Kind::Filter, scratch.clone());
+    let (mut r, _) = p
+        .run(vec!["s".into()], "nauthilus_call_filter", Vec::new(), state, read)
+        .await;
+    assert_eq!(r.pop().unwrap().map_err(|e| e.to_string()), Ok((false, 0)));
+    let headers = scratch.with(|s| s.response_headers.clone());
+    let h = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+    assert_eq!(headers, [h("X-One", "1"), h("X-Two", "a"), h("X-Two", "b")]);
 }

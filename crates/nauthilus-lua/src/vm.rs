@@ -115,6 +115,8 @@ pub(crate) enum Field {
     Num(f64),
     Str(String),
     Map(Vec<(&'static str, String)>),
+    /// Any JSON value (lists, maps), converted as `json.decode` would.
+    Json(serde_json::Value),
 }
 
 /// The `request` table of a call, built inside the VM.
@@ -420,17 +422,19 @@ fn release(lua: &Lua, memory_limit: usize) -> mlua::Result<()> {
 fn request_table(lua: &Lua, request: &Request) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, request.len())?;
     for (name, field) in request {
+        let name = *name;
         match field {
-            Field::Bool(b) => t.raw_set(*name, *b)?,
-            Field::Num(n) => t.raw_set(*name, *n)?,
-            Field::Str(s) => t.raw_set(*name, s.as_str())?,
+            Field::Bool(b) => t.raw_set(name, *b)?,
+            Field::Num(n) => t.raw_set(name, *n)?,
+            Field::Str(s) => t.raw_set(name, s.as_str())?,
             Field::Map(pairs) => {
                 let sub = lua.create_table()?;
                 for (k, v) in pairs {
                     sub.raw_set(*k, v.as_str())?;
                 }
-                t.raw_set(*name, sub)?;
+                t.raw_set(name, sub)?;
             }
+            Field::Json(v) => t.raw_set(name, crate::value::from_json(lua, v)?)?,
         }
     }
     Ok(t)

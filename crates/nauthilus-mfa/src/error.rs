@@ -17,6 +17,10 @@ pub enum MfaError {
     /// The state store (Redis or in process) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The credential store (an operator's Lua script) failed: an error, a timeout or a wrong
+    /// return type.
+    #[error("lua credential store: {0}")]
+    Script(String),
     /// The account has no entry where its enrolments could be kept (LDAP).
     #[error("no directory entry for account {0:?}")]
     NoEntry(String),
@@ -43,7 +47,12 @@ impl MfaError {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            Self::Sql(_) | Self::Ldap(_) | Self::Store(_) | Self::Corrupt { .. } | Self::Config(_)
+            Self::Sql(_)
+                | Self::Ldap(_)
+                | Self::Store(_)
+                | Self::Script(_)
+                | Self::Corrupt { .. }
+                | Self::Config(_)
         )
     }
 }

@@ -21,6 +21,7 @@ pub use error::MfaError;
 pub use recovery::{CodeVerdict, RECOVERY_CODES};
 pub use service::{ChangeFuture, ChangeHook, Mfa};
 pub use store::ldap::LdapCredentials;
+pub use store::lua::LuaCredentials;
 pub use store::sql::SqlCredentials;
 pub use store::{CredentialStore, Kind, Record};
 pub use totp::{TotpEnrolment, TotpParams};

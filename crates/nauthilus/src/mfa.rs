@@ -1,5 +1,6 @@
-//! Wiring of `mfa`: the credential store the config names (SQL, SQLite by default, or the
-//! user's LDAP entry through its own pool), the `Mfa` service over it and the state store. It
+//! Wiring of `mfa`: the credential store the config names (SQL, SQLite by default, the
+//! user's LDAP entry through its own pool, or the functions of a Lua backend script on a Lua
+//! host of its own), the `Mfa` service over it and the state store. It
 //! lives as long as the process (a reload does not rebuild it: `mfa` settings take effect at the
 //! next start), and every pipeline gets it as its app-password step.
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use nauthilus_backends::ldap::{LdapPool, PoolSettings};
 use nauthilus_config::Config;
-use nauthilus_mfa::{CredentialStore, LdapCredentials, Mfa, SqlCredentials};
+use nauthilus_mfa::{CredentialStore, LdapCredentials, LuaCredentials, Mfa, SqlCredentials};
 use nauthilus_store::Store;
 
 use crate::wiring::StartupError;
@@ -33,6 +34,16 @@ pub fn build(config: &Config, state: &Store) -> Result<Option<Arc<Mfa>>, Startup
             let pool = Arc::new(LdapPool::new(settings));
             LdapPool::spawn_health_check(&pool);
             Arc::new(LdapCredentials::new(pool, mfa.ldap.clone()).map_err(err)?)
+        }
+        "lua" => {
+            let name = mfa.lua.backend_name.trim();
+            let script = nauthilus_lua::LuaHost::script_calls(
+                config,
+                state.clone(),
+                (!name.is_empty()).then_some(name),
+            )
+            .map_err(|e| StartupError::Mfa(e.to_string()))?;
+            Arc::new(LuaCredentials::new(script))
         }
         _ => Arc::new(SqlCredentials::open(&mfa.sql).map_err(err)?),
     };

@@ -13,13 +13,14 @@ use crate::model::SqlPoolConfig;
 pub struct MfaConfig {
     /// Turns the credential store, second factors and app passwords on.
     pub enabled: bool,
-    /// Where enrolments live: `sql` (PostgreSQL, MariaDB or SQLite) or `ldap` (the user's entry).
-    #[schemars(extend("enum" = ["sql", "ldap"]))]
+    /// Where enrolments live: `sql` (PostgreSQL, MariaDB or SQLite), `ldap` (the user's entry) or `lua` (the functions of a Lua backend script, see docs/lua.md).
+    #[schemars(extend("enum" = ["sql", "ldap", "lua"]))]
     pub store: String,
     /// The SQL credential store (its table is created on first use); an empty `url` is the embedded default, `mfa.db` (SQLite) beside the config file.
     #[schemars(example = serde_json::json!({"url": "sqlite:///var/lib/nauthilus/mfa.db"}))]
     pub sql: SqlPoolConfig,
     pub ldap: MfaLdapConfig,
+    pub lua: MfaLuaConfig,
     /// Base64 of the 32-byte key that encrypts TOTP secrets at rest; empty: `encryption_key_file`.
     #[schemars(schema_with = "crate::schema::secret")]
     pub encryption_key: String,
@@ -40,6 +41,7 @@ impl Default for MfaConfig {
             store: "sql".into(),
             sql: SqlPoolConfig::default(),
             ldap: MfaLdapConfig::default(),
+            lua: MfaLuaConfig::default(),
             encryption_key: String::new(),
             encryption_key_file: "mfa.key".into(),
             totp: MfaTotpConfig::default(),
@@ -48,6 +50,14 @@ impl Default for MfaConfig {
             require_app_password_for_mfa_users: false,
         }
     }
+}
+
+/// `mfa.lua`: enrolments kept by the functions of a Lua backend script.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct MfaLuaConfig {
+    /// The Lua backend whose script keeps the enrolments: empty for `lua.config.backend_script_path`, else a name in `lua.optional_lua_backends`.
+    pub backend_name: String,
 }
 
 /// `mfa.ldap`: enrolments as attributes of the user's LDAP entry.

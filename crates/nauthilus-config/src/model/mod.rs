@@ -40,7 +40,9 @@ pub use lua::{
     LuaAction, LuaBackendConfig, LuaConfig, LuaFeature, LuaFilter, LuaHook, LuaSearch, LuaSection,
 };
 pub use metrics::{MetricsBasicAuth, MetricsConfig};
-pub use mfa::{AppPasswordConfig, MfaCodeRule, MfaConfig, MfaLdapConfig, MfaTotpConfig, MfaWebauthnConfig};
+pub use mfa::{
+    AppPasswordConfig, MfaCodeRule, MfaConfig, MfaLdapConfig, MfaLuaConfig, MfaTotpConfig, MfaWebauthnConfig,
+};
 pub use monitoring::{BackendServer, BackendServerMonitoring};
 pub use redis::{RedisCluster, RedisConfig, RedisEndpoint, RedisMode, RedisSentinels, RedisTls};
 pub use server::{DisabledEndpoints, LogConfig, LogLevel, NginxBackend, ServerConfig, ServerTimeouts};

@@ -292,7 +292,8 @@ impl BruteForce {
     }
 
     /// Who `req` is counted under, if brute-force protection applies to it: `None` only for a
-    /// protocol outside `server.brute_force_protocols` (when listed) or an allowlisted address.
+    /// protocol outside `server.brute_force_protocols` (when listed), an allowlisted address or
+    /// a user soft-allowlisted for `brute_force` from that address (by a script).
     /// Without a usable client IP the request is counted per user name; an IP that is there but
     /// does not parse is logged (at warn when `warn`) and treated the same way, never as a free
     /// pass.
@@ -303,7 +304,13 @@ impl BruteForce {
             return None;
         }
         match parse_client_ip(&req.client.ip) {
-            Some(ip) => (!inner.whitelist.contains(ip)).then_some(Client::Ip(ip)),
+            Some(ip) => (!inner.whitelist.contains(ip)
+                && !crate::features::soft_allowlist::global().contains(
+                    &req.username,
+                    nauthilus_config::Feature::BruteForce,
+                    ip,
+                ))
+            .then_some(Client::Ip(ip)),
             None => {
                 if warn {
                     inner.stats.no_address.fetch_add(1, Ordering::Relaxed);
@@ -347,6 +354,62 @@ impl BruteForce {
 
     fn rule(&self, index: usize) -> &Rule {
         &self.inner.rules[index]
+    }
+
+    /// The failure count in the bucket behind `ban` for `req` (`request.brute_force_counter` of
+    /// the scripts), 0 when that bucket is gone or brute force does not apply to `req`.
+    pub async fn counter(&self, req: &AuthRequest, ban: &Ban) -> StoreResult<u64> {
+        let Some(client) = self.client(req, false) else {
+            return Ok(0);
+        };
+        let slot = self
+            .slots(req, &client)
+            .into_iter()
+            .find(|s| s.tail == ban.scope && self.rule(s.rule).name == ban.rule);
+        let Some(slot) = slot else {
+            return Ok(0);
+        };
+        Ok(self
+            .inner
+            .store
+            .get(&slot.bucket)
+            .await?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0))
+    }
+
+    /// The rules whose ban covers `ip` now (`nauthilus_brute_force.is_ip_address_blocked`).
+    pub async fn banned_rules(&self, ip: IpAddr) -> StoreResult<Vec<String>> {
+        let filter = admin::ListFilter {
+            accounts: Vec::new(),
+            ip_addresses: vec![ip.to_string()],
+        };
+        let list = self.list(&filter).await?;
+        let mut rules: Vec<String> = list.ip_addresses.into_values().collect();
+        rules.sort();
+        rules.dedup();
+        Ok(rules)
+    }
+
+    /// The toleration counters of the client at `ip`: (successes, failures) in their period.
+    pub async fn toleration_counts(&self, ip: IpAddr) -> StoreResult<(u64, u64)> {
+        let inner = &self.inner;
+        let client = scoped_client(ip, inner.tolerations_ipv6_cidr);
+        let keys = inner.store.keys();
+        let read = |positive| {
+            let key = keys.toleration(&client, positive);
+            async move {
+                Ok::<u64, nauthilus_store::StoreError>(
+                    inner
+                        .store
+                        .get(&key)
+                        .await?
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0),
+                )
+            }
+        };
+        Ok((read(true).await?, read(false).await?))
     }
 
     /// The ban that blocks `req`, if its network (or, without a client address, its user

@@ -6,11 +6,13 @@
 //! As in Nauthilus, no feature runs for a client at `127.0.0.1`, `::1` or without an address
 //! (the local mail server itself), nor for `mode=no-auth` lookups unless the feature's
 //! `server.features` item says `when_no_auth: true`. `relay_domains` and `rbl` are skipped for a
-//! user whose `soft_whitelist` entry lists the client's network.
+//! user whose `soft_whitelist` entry lists the client's network, or whose run-time entry
+//! (`soft_allowlist`, set by Lua scripts) does.
 
 pub mod dns;
 pub mod rbl;
 pub mod relay_domains;
+pub mod soft_allowlist;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -138,8 +140,12 @@ impl Features {
             if !authenticating && !stage.when_no_auth {
                 continue;
             }
-            if let (Some(nets), Some(ip)) = (stage.soft_whitelist.get(&req.username), client)
-                && nets.contains(ip)
+            if let Some(ip) = client
+                && (stage
+                    .soft_whitelist
+                    .get(&req.username)
+                    .is_some_and(|nets| nets.contains(ip))
+                    || soft_allowlist::global().contains(&req.username, stage.feature, ip))
             {
                 tracing::debug!(session = %req.session, feature = %stage.feature, "soft allowlisted");
                 continue;

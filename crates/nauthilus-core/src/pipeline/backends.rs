@@ -91,7 +91,7 @@ impl Pipeline {
             }
             Ok(Admission::Refused(ban)) => {
                 tracing::warn!(session = %a.req.session, rule = %ban.rule, scope = %ban.scope, "brute force: login refused, too many attempts in flight");
-                self.brute_force_actions(a.req, &ban.rule).await;
+                self.brute_force_actions(a.req, &ban, false).await;
                 ControlFlow::Break(self.fail(a.req, FailReason::BruteForce))
             }
             Err(e) => ControlFlow::Break(Self::brute_force_unavailable(a, &e)),
@@ -109,7 +109,7 @@ impl Pipeline {
             Ok(None) => AuthOutcome::ok(user),
             Ok(Some(ban)) => {
                 tracing::warn!(session = %a.req.session, rule = %ban.rule, scope = %ban.scope, "brute force: network banned while the password was checked");
-                self.brute_force_actions(a.req, &ban.rule).await;
+                self.brute_force_actions(a.req, &ban, false).await;
                 self.fail(a.req, FailReason::BruteForce)
             }
             Err(e) => Self::brute_force_unavailable(a, &e),

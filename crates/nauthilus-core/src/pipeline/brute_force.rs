@@ -55,7 +55,7 @@ impl Pipeline {
         let found = replies.into_iter().map(|r| r.into_value()).collect();
         if let Some(ban) = bf.judge(probe, found) {
             tracing::warn!(session = %a.req.session, rule = %ban.rule, scope = %ban.scope, "brute force: login refused, network banned");
-            self.brute_force_actions(a.req, &ban.rule).await;
+            self.brute_force_actions(a.req, &ban, true).await;
             return ControlFlow::Break(self.fail(a.req, FailReason::BruteForce));
         }
         a.prefetched = cache.map(|probe| (probe, cache_replies));

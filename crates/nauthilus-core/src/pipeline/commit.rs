@@ -67,7 +67,7 @@ impl Pipeline {
             // The failure that fills a bucket starts a ban: its actions run now, before the answer.
             Ok(record) => {
                 if let Some(ban) = record.banned {
-                    self.brute_force_actions(a.req, &ban.rule).await;
+                    self.brute_force_actions(a.req, &ban, false).await;
                 }
             }
             // The login fails either way; an uncounted failure only weakens the protection.

@@ -211,6 +211,7 @@ impl Pipeline {
         // What scripts asked for along the way (`custom_log_add`, `status_message_set`).
         req.scratch.with(|s| {
             outcome.log_fields.append(&mut s.log_fields);
+            outcome.headers.append(&mut s.response_headers);
             if outcome.status_message.is_none() {
                 outcome.status_message = s.status_message.take();
             }
@@ -263,12 +264,25 @@ impl Pipeline {
         }
     }
 
-    /// Notes the brute-force rule that refused `req` and runs the `brute_force` actions.
-    pub(super) async fn brute_force_actions(&self, req: &AuthRequest, rule: &str) {
-        if self.parts.script_actions.is_none() {
+    /// Notes the brute-force ban that refused `req` (its rule, its bucket's counter, whether it
+    /// was in force before this login: `repeating`) for the scripts and runs the `brute_force`
+    /// actions.
+    pub(super) async fn brute_force_actions(&self, req: &AuthRequest, ban: &crate::Ban, repeating: bool) {
+        if self.parts.script_actions.is_none() && self.parts.post_actions.is_empty() {
             return;
         }
-        req.scratch.with(|s| s.brute_force_bucket = rule.to_owned());
+        let counter = match &self.parts.brute_force {
+            Some(bf) => bf.counter(req, ban).await.unwrap_or_else(|e| {
+                tracing::warn!(session = %req.session, error = %e, "brute-force counter not read");
+                0
+            }),
+            None => 0,
+        };
+        req.scratch.with(|s| {
+            s.brute_force_bucket.clone_from(&ban.rule);
+            s.brute_force_counter = counter;
+            s.repeating = repeating;
+        });
         self.trigger_actions("brute_force", req).await;
     }
 

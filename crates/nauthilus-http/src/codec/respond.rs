@@ -33,6 +33,17 @@ pub fn respond(
     protocol: &str,
 ) -> Response {
     let mut headers = HeaderMap::new();
+    // Headers the scripts asked for first, never one of the answer's own (`Auth-*`, framing):
+    // a script cannot turn a failure into `Auth-Status: OK` or pick an upstream this way.
+    for (name, value) in &outcome.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) && !is_reserved(&name)
+        {
+            headers.append(name, value);
+        }
+    }
     let cache = if outcome.memory_cache_hit { "Hit" } else { "Miss" };
     headers.insert("x-nauthilus-memory-cache", HeaderValue::from_static(cache));
     let nginx = service == Service::Nginx;
@@ -97,6 +108,17 @@ pub fn respond(
             }
         }
     }
+}
+
+/// Headers a script may not add to a login's answer.
+fn is_reserved(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    n.starts_with("auth-")
+        || n == "x-nauthilus-memory-cache"
+        || n == header::CONTENT_TYPE
+        || n == header::CONTENT_LENGTH
+        || n == header::TRANSFER_ENCODING
+        || n == header::CONNECTION
 }
 
 /// The failure text to send: the stage's `status_message` when it can be a header value, else

@@ -12,8 +12,13 @@ use crate::Shared;
 /// Largest response body a script may read.
 const MAX_BODY: usize = 16 << 20;
 
-/// A Go duration (`10s`, `500ms`, `1m30s`, `2h`).
+/// A Go duration (`10s`, `500ms`, `1m30s`, `2h`) for a request timeout (at most an hour).
 fn go_duration(s: &str) -> Option<Duration> {
+    parse_go_duration(s).map(|d| d.min(Duration::from_secs(3600)))
+}
+
+/// A Go duration (`10s`, `500ms`, `1m30s`, `2h`), at most a year.
+pub(super) fn parse_go_duration(s: &str) -> Option<Duration> {
     let mut total = 0.0f64;
     let mut rest = s.trim();
     if rest.is_empty() {
@@ -40,7 +45,7 @@ fn go_duration(s: &str) -> Option<Duration> {
         total += n * factor;
         rest = &rest[unit_end..];
     }
-    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(3600.0)))
+    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(31_536_000.0)))
 }
 
 async fn request(
@@ -233,14 +238,27 @@ fn respond(lua: &Lua, f: impl FnOnce(&mut crate::vm::HttpOut)) {
     });
 }
 
+/// Header edits: a hook's own response; in a login's features, filters and actions the
+/// headers of that login's answer (shared by its stages; the codec's own headers win).
+fn edit_headers(lua: &Lua, f: impl FnOnce(&mut Vec<(String, String)>)) {
+    with_state(lua, |s| {
+        if s.kind == crate::vm::Kind::Hook {
+            s.http_out.written = true;
+            f(&mut s.http_out.headers);
+        } else {
+            s.scratch.with(|r| f(&mut r.response_headers));
+        }
+    });
+}
+
 pub(super) fn response_module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "set_http_response_header",
         lua.create_function(|lua, (n, v): (String, String)| {
-            respond(lua, |o| {
-                o.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&n));
-                o.headers.push((n, v));
+            edit_headers(lua, |h| {
+                h.retain(|(k, _)| !k.eq_ignore_ascii_case(&n));
+                h.push((n, v));
             });
             Ok(())
         })?,
@@ -248,14 +266,14 @@ pub(super) fn response_module(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "add_http_response_header",
         lua.create_function(|lua, (n, v): (String, String)| {
-            respond(lua, |o| o.headers.push((n, v)));
+            edit_headers(lua, |h| h.push((n, v)));
             Ok(())
         })?,
     )?;
     t.raw_set(
         "remove_http_response_header",
         lua.create_function(|lua, n: String| {
-            respond(lua, |o| o.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&n)));
+            edit_headers(lua, |h| h.retain(|(k, _)| !k.eq_ignore_ascii_case(&n)));
             Ok(())
         })?,
     )?;

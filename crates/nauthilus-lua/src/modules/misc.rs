@@ -79,6 +79,13 @@ pub(super) fn misc(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
             Ok(ms.floor())
         })?,
     )?;
+    t.raw_set(
+        "get_country_name",
+        lua.create_function(|_, iso: Value| {
+            let code = crate::value::scalar_string(&iso).unwrap_or_default();
+            Ok(country_name(&code))
+        })?,
+    )?;
     let (v4, v6) = shared.ip_scoping;
     t.raw_set(
         "scoped_ip",
@@ -105,4 +112,12 @@ pub(crate) fn scoped_ip(ip: &str, v4: u8, v6: u8) -> String {
         }
         _ => ip.to_owned(),
     }
+}
+
+/// The English short name of an ISO 3166-1 alpha-2 (or alpha-3) code, "Unknown" otherwise.
+pub(crate) fn country_name(code: &str) -> &'static str {
+    let code = code.trim();
+    isocountry::CountryCode::for_alpha2_caseless(code)
+        .or_else(|_| isocountry::CountryCode::for_alpha3_caseless(code))
+        .map_or("Unknown", |c| c.name())
 }

@@ -4,6 +4,7 @@
 
 mod backend;
 pub(crate) use backend::BackendResult;
+mod brute_force;
 mod cache;
 mod codecs;
 mod context;
@@ -11,12 +12,15 @@ mod db;
 mod dns;
 mod http;
 mod ldap;
+mod mail;
 pub mod metrics;
 mod misc;
 mod net;
 mod otel;
 mod redis;
 mod redis_pools;
+mod soft_allowlist;
+mod template;
 mod time;
 
 use std::sync::Arc;
@@ -33,6 +37,7 @@ fn scoped(kind: Kind) -> &'static [&'static str] {
             "nauthilus_context",
             "nauthilus_redis",
             "nauthilus_backend_result",
+            "nauthilus_brute_force",
             "nauthilus_opentelemetry",
         ],
         Kind::Filter => &[
@@ -40,19 +45,38 @@ fn scoped(kind: Kind) -> &'static [&'static str] {
             "nauthilus_redis",
             "nauthilus_backend_result",
             "nauthilus_backend",
+            "nauthilus_http_response",
+            "nauthilus_brute_force",
             "nauthilus_opentelemetry",
         ],
-        Kind::Feature | Kind::Action | Kind::PostAction => {
-            &["nauthilus_context", "nauthilus_redis", "nauthilus_opentelemetry"]
-        }
+        // Features and synchronous actions may add headers to the login's answer.
+        Kind::Feature | Kind::Action => &[
+            "nauthilus_context",
+            "nauthilus_redis",
+            "nauthilus_http_response",
+            "nauthilus_brute_force",
+            "nauthilus_opentelemetry",
+        ],
+        Kind::PostAction => &[
+            "nauthilus_context",
+            "nauthilus_redis",
+            "nauthilus_brute_force",
+            "nauthilus_opentelemetry",
+        ],
         Kind::Hook => &[
             "nauthilus_context",
             "nauthilus_redis",
             "nauthilus_http_request",
             "nauthilus_http_response",
+            "nauthilus_brute_force",
             "nauthilus_opentelemetry",
         ],
-        Kind::Init => &["nauthilus_context", "nauthilus_redis", "nauthilus_opentelemetry"],
+        Kind::Init => &[
+            "nauthilus_context",
+            "nauthilus_redis",
+            "nauthilus_brute_force",
+            "nauthilus_opentelemetry",
+        ],
     }
 }
 
@@ -88,6 +112,9 @@ pub(crate) fn install(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<()> {
         ("tcp", net::tcp(lua)?),
         ("nauthilus_psnet", net::psnet(lua)?),
         ("nauthilus_dns", dns::module(lua, shared)?),
+        ("nauthilus_mail", mail::module(lua)?),
+        ("template", template::module(lua)?),
+        ("nauthilus_soft_whitelist", soft_allowlist::module(lua)?),
         // Only with an LDAP backend, as in Nauthilus; an empty table otherwise.
         (
             "nauthilus_ldap",
@@ -110,6 +137,7 @@ pub(crate) fn install(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<()> {
         ("nauthilus_backend", backend::backend(lua)?),
         ("nauthilus_http_request", http::request_module(lua)?),
         ("nauthilus_http_response", http::response_module(lua)?),
+        ("nauthilus_brute_force", brute_force::module(lua, shared)?),
         ("nauthilus_opentelemetry", otel::module(lua)?),
     ];
     let registry = lua.create_table()?;

@@ -2,6 +2,8 @@
 //! a [`Store`] (standalone, Sentinel or Cluster, as for `server.redis`) into a process-wide
 //! registry; `get_redis_connection(name)` hands out its name, and every command whose first
 //! argument names a registered pool runs there ("default" or anything else: the server's own).
+//! `tls_enabled` (with `tls_cert_file`/`tls_key_file` for a client certificate, and our
+//! `tls_ca_file`/`tls_skip_verify`) connects over TLS as `server.redis.tls` does.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -53,10 +55,22 @@ fn config(mode: &str, t: &Table) -> mlua::Result<Result<RedisConfig, String>> {
             _ => Vec::new(),
         })
     };
-    if t.get::<Option<bool>>("tls_enabled")?.unwrap_or(false) {
-        return Ok(Err("tls_enabled is not supported for script pools".into()));
-    }
     let mut c = RedisConfig::default();
+    // TLS as for `server.redis.tls`: the Nauthilus keys plus `tls_ca_file` and
+    // `tls_skip_verify` (nauthilus-rs), so a private CA can be trusted.
+    c.tls.enabled = t.get::<Option<bool>>("tls_enabled")?.unwrap_or(false);
+    c.tls.cert = s("tls_cert_file")?;
+    c.tls.key = s("tls_key_file")?;
+    c.tls.ca_file = s("tls_ca_file")?;
+    c.tls.skip_verify = t.get::<Option<bool>>("tls_skip_verify")?.unwrap_or(false);
+    if !c.tls.enabled && (!c.tls.cert.is_empty() || !c.tls.key.is_empty() || !c.tls.ca_file.is_empty()) {
+        return Ok(Err(
+            "tls_cert_file, tls_key_file and tls_ca_file need tls_enabled".into(),
+        ));
+    }
+    if c.tls.cert.is_empty() != c.tls.key.is_empty() {
+        return Ok(Err("tls_cert_file and tls_key_file go together".into()));
+    }
     let db: Option<f64> = t.get("db")?;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     if let Some(db) = db.filter(|d| d.is_finite() && *d >= 0.0 && *d <= 255.0) {

@@ -1,12 +1,13 @@
 //! Where enrolments live: a narrow trait over records of a few kinds per account, each record a
-//! JSON document under an id. SQL (PostgreSQL, MariaDB, SQLite) and LDAP (attributes of the
-//! user's entry) implement it; a Lua backend will later. Redis alone never holds enrolments:
-//! they must survive a flush.
+//! JSON document under an id. SQL (PostgreSQL, MariaDB, SQLite), LDAP (attributes of the
+//! user's entry) and Lua (the operator's backend script) implement it. Redis alone never holds
+//! enrolments: they must survive a flush.
 //!
 //! Each implementation makes `remove` atomic (a conditional delete), so a single-use record
 //! (a recovery code) is consumed once even by concurrent requests.
 
 pub mod ldap;
+pub mod lua;
 pub mod sql;
 
 use std::fmt;

@@ -229,3 +229,119 @@ async fn every_factor_lives_on_the_ldap_entry_and_survives_a_restart() {
     let stored = mfa.credentials().list("bob", Kind::Totp).await.unwrap();
     assert_eq!(stored.len(), 1);
 }
+
+/// The Lua store on a real Lua host running the fixture backend script, which keeps the
+/// records in SQLite (`db`) under `dir`.
+pub(crate) fn lua_store(dir: &std::path::Path) -> crate::LuaCredentials {
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../nauthilus/tests/it/fixtures/lua/mfa_credentials.lua"
+    ))
+    .unwrap();
+    let script = dir.join("mfa_credentials.lua");
+    let db = dir.join("lua-mfa.db");
+    std::fs::write(&script, source.replace("@DB_PATH@", &db.display().to_string())).unwrap();
+    let mut config = nauthilus_config::Config::default();
+    config.lua.config.backend_script_path = script.display().to_string();
+    let calls = nauthilus_lua::LuaHost::script_calls(&config, Bed::fresh_state(), None).unwrap();
+    crate::LuaCredentials::new(calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lua_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = lua_store(dir.path());
+    conforms(&store, "alice").await;
+    assert!(store.list("bob", Kind::AppPassword).await.unwrap().is_empty());
+    // A TOTP enrolment goes through the Nauthilus v1.12 function `nauthilus_backend_add_totp`,
+    // which this script refuses for an empty secret: a refusal is a temporary failure.
+    store
+        .put("alice", Kind::Totp, &record("totp", r#"{"s":"x"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(&store, "alice", Kind::Totp).await,
+        [record("totp", r#"{"s":"x"}"#)]
+    );
+    let refused = store.put("alice", Kind::Totp, &record("totp", "")).await;
+    assert!(
+        matches!(&refused, Err(e @ MfaError::Script(_)) if e.is_temporary()),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_lua_store_fails_temporarily() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("broken.lua");
+    std::fs::write(
+        &script,
+        "function nauthilus_backend_list_credentials(r) error('store down') end\n\
+         function nauthilus_backend_put_credential(r) return nauthilus_builtin.BACKEND_RESULT_OK, 'x' end\n\
+         function nauthilus_backend_remove_credential(r) return 0, 'yes' end\n",
+    )
+    .unwrap();
+    let mut config = nauthilus_config::Config::default();
+    config.lua.config.backend_script_path = script.display().to_string();
+    let calls = nauthilus_lua::LuaHost::script_calls(&config, Bed::fresh_state(), None).unwrap();
+    let store = crate::LuaCredentials::new(calls);
+    let e = store.list("alice", Kind::Webauthn).await.unwrap_err();
+    assert!(e.is_temporary() && e.to_string().contains("store down"), "{e}");
+    // Extra return values are ignored; a wrong type where a flag belongs is refused.
+    store
+        .put("alice", Kind::Webauthn, &record("k", "{}"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.remove("alice", Kind::Webauthn, "k", None).await,
+        Err(MfaError::Script(_))
+    ));
+    // A function the script lacks is a failure, never an empty answer.
+    assert!(matches!(
+        store.replace_all("alice", Kind::RecoveryCode, &[]).await,
+        Err(MfaError::Script(_))
+    ));
+    assert!(
+        nauthilus_lua::LuaHost::script_calls(&nauthilus_config::Config::default(), Bed::fresh_state(), None)
+            .is_err(),
+        "no backend script configured"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_factor_lives_in_the_lua_store_and_survives_a_restart() {
+    let bed = Bed::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mfa = Mfa::new(&bed.config, Arc::new(lua_store(dir.path())), bed.state.clone()).unwrap();
+    let secret = enrolled(&mfa, "carol").await;
+    let codes = mfa.regenerate_recovery_codes("carol", at(T0)).await.unwrap();
+    let (_, password) = mfa
+        .create_app_password("carol", &["imap"], "phone", at(T0))
+        .await
+        .unwrap();
+    // A new process (a new Lua host) over the same script and database, empty state store.
+    let mfa = Mfa::new(&bed.config, Arc::new(lua_store(dir.path())), Bed::fresh_state()).unwrap();
+    let t = T0 + 3000;
+    let code = totp::code_at(&secret, params(), t).unwrap();
+    assert_eq!(
+        mfa.verify_totp("carol", &code, "192.0.2.1", at(t)).await.unwrap(),
+        CodeVerdict::Accepted
+    );
+    assert_eq!(
+        mfa.redeem_recovery_code("carol", &codes[0], "192.0.2.1", at(t))
+            .await
+            .unwrap(),
+        CodeVerdict::Accepted
+    );
+    assert_eq!(
+        mfa.redeem_recovery_code("carol", &codes[0], "192.0.2.1", at(t))
+            .await
+            .unwrap(),
+        CodeVerdict::Refused
+    );
+    let req = mail_request("carol", &password, "imap");
+    assert_eq!(
+        mfa.judge_mail_login("carol", &req, false, at(t)).await.unwrap(),
+        AppPasswordVerdict::AppPassword
+    );
+}

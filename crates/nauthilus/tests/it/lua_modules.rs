@@ -257,12 +257,28 @@ async fn brute_force_and_feature_actions_run_before_the_answer() {
     assert_eq!(fired(&prefix), ["relay_domains|192.0.2.40"]);
     // Different wrong passwords (a repeated one is not counted again) until the bucket is
     // full: the failure that bans, and every banned attempt after it, run the brute_force
-    // action with the rule's name.
+    // action with the rule's name, its bucket's counter and whether the ban was already in
+    // force (`repeating`); the action's headers reach the answer, its `Auth-Status` does not.
     for i in 0..4 {
         let r = try_login("alice@example.test", format!("wrong-{i}"), "192.0.2.41").await;
         assert_eq!(r.status(), 403);
+        if i == 0 {
+            assert_eq!(header(&r, "x-nauthilus-bruteforce"), "", "no ban yet");
+        } else {
+            assert_eq!(header(&r, "x-nauthilus-bruteforce"), "true", "attempt {i}");
+            assert_eq!(header(&r, "x-nauthilus-bruteforce-bucket"), "tight");
+            assert_eq!(header(&r, "auth-status"), "Invalid login or password");
+            assert_eq!(header(&r, "auth-server"), "", "a script never picks the upstream");
+            assert_eq!(header(&r, "auth-user"), "");
+        }
     }
-    let after = fired(&prefix);
-    assert!(after.len() >= 2, "{after:?}");
-    assert!(after[1..].iter().all(|f| f == "tight|192.0.2.41"), "{after:?}");
+    assert_eq!(
+        fired(&prefix),
+        [
+            "relay_domains|192.0.2.40",
+            "tight|192.0.2.41|2|false",
+            "tight|192.0.2.41|2|true",
+            "tight|192.0.2.41|2|true",
+        ]
+    );
 }

@@ -21,6 +21,7 @@ mod idp_support;
 mod ldap;
 mod lua;
 mod lua_modules;
+mod lua_services;
 mod master_user;
 mod metrics;
 mod mfa;
