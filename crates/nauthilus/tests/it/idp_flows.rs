@@ -289,14 +289,8 @@ async fn device_flow(s: &TestServer) {
         idp.device_view(&user_code).await.is_err(),
         "a user code works once"
     );
-    // The poll interval passes (the record's last poll is moved back rather than waiting).
-    let (status, tokens, _) = loop {
-        let answer = post_form(s, "/oidc/token", Some(&auth), &poll).await;
-        if answer.1["error"] != "slow_down" {
-            break answer;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
+    // Approved: the next poll gets the tokens (the interval only paces pending polls).
+    let (status, tokens, _) = post_form(s, "/oidc/token", Some(&auth), &poll).await;
     assert_eq!(status, 200, "{tokens}");
     let claims = verify_jwt(s, tokens["id_token"].as_str().unwrap(), "demo-app").await;
     assert_eq!(claims["email"], "alice@example.test");
@@ -690,4 +684,51 @@ async fn openidconnect_relying_party_on_redis() {
         redis.addr()
     ))
     .await;
+}
+
+/// RFC 8628 §3.5: every `slow_down` adds 5 s to the interval the device must keep, for the rest
+/// of the device code's life (the polls carry their time; nothing sleeps).
+#[tokio::test]
+async fn a_device_polling_too_fast_must_wait_five_seconds_longer_after_each_slow_down() {
+    use nauthilus_idp::oauth::{Params, grant_device};
+    use std::time::Duration;
+    let (s, _) = idp_server("", "").await;
+    let (status, start, _) = post_form(
+        &s,
+        "/oidc/device",
+        Some(&basic("demo-app", SECRET)),
+        &[("scope", "openid")],
+    )
+    .await;
+    assert_eq!(status, 200, "{start}");
+    assert_eq!(start["interval"], 5);
+    let idp = s.server.idp.as_ref().unwrap().current();
+    let client = idp.clients.get("demo-app").unwrap().clone();
+    let form = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code={}",
+        start["device_code"].as_str().unwrap()
+    );
+    let params = Params::parse(form.as_bytes()).unwrap();
+    let t0 = std::time::SystemTime::now();
+    let mut answers = Vec::new();
+    // (seconds after t0, the answer): 5 s interval, then 10, 15, 20 after three slow_downs.
+    for at in [0, 1, 7, 21, 41, 61, 71, 96] {
+        let answer = grant_device::exchange(&idp, &client, &params, t0 + Duration::from_secs(at))
+            .await
+            .unwrap_err();
+        answers.push((at, answer.code.as_str()));
+    }
+    assert_eq!(
+        answers,
+        vec![
+            (0, "authorization_pending"),
+            (1, "slow_down"),              // 1 < 0 + 5: interval now 10
+            (7, "slow_down"),              // 7 < 1 + 10: interval now 15
+            (21, "slow_down"),             // 21 < 7 + 15: interval now 20
+            (41, "authorization_pending"), // 41 = 21 + 20
+            (61, "authorization_pending"), // the interval stays 20
+            (71, "slow_down"),             // 71 < 61 + 20: interval now 25
+            (96, "authorization_pending"), // 96 = 71 + 25
+        ]
+    );
 }
