@@ -149,6 +149,8 @@ pub struct IdpClient {
 
 impl Default for IdpClient {
     fn default() -> Self {
+    /// A resource server: may introspect every token of the provider; otherwise a client learns only about tokens issued to it (others are `{"active": false}`).
+    pub introspect_all_tokens: bool,
         Self {
             name: String::new(),
             client_id: String::new(),
@@ -168,6 +170,7 @@ impl Default for IdpClient {
     }
 }
 
+            introspect_all_tokens: false,
 /// `idp.custom_scopes[]`: a scope that releases some claims.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]

@@ -23,6 +23,8 @@ pub const APP: (&str, &str) = ("app", "app-secret-1f0e2d3c4b5a6978");
 pub const OTHER: (&str, &str) = ("other", "other-secret-8a7b6c5d4e3f2a1b");
 /// A public client (PKCE, no secret).
 pub const SPA: &str = "spa";
+/// A resource server: client credentials only, may introspect every token.
+pub const RS: (&str, &str) = ("rs", "rs-secret-5e4d3c2b1a09f8e7");
 /// Where the clients' codes go (nothing listens: tests read the `Location`).
 pub const CALLBACK: &str = "http://127.0.0.1:9/cb";
 /// Where `app` may send the browser after logout.
@@ -30,7 +32,7 @@ pub const BYE: &str = "http://127.0.0.1:9/bye";
 /// A user of `fixtures/users.passwd`.
 pub const ALICE: (&str, &str) = ("alice@example.test", "alice-secret");
 
-/// The `idp:` section of the tests: three clients, consent skipped, plain-HTTP cookies.
+/// The `idp:` section of the tests: four clients, consent skipped, plain-HTTP cookies.
 /// `extra` goes under `idp:` (two-space indented keys, e.g. `  tokens: {code_lifetime: 1s}`).
 pub fn idp_yaml(key_dir: &str, extra: &str) -> String {
     format!(
@@ -45,11 +47,15 @@ pub fn idp_yaml(key_dir: &str, extra: &str) -> String {
          scopes: [openid, profile, email, offline_access]\n\
          \x20   - client_id: {SPA}\n      token_endpoint_auth_method: none\n      \
          redirect_uris: [\"{CALLBACK}\"]\n      grant_types: [authorization_code, refresh_token]\n      \
-         scopes: [openid, profile, offline_access]\n",
+         scopes: [openid, profile, offline_access]\n\
+         \x20   - client_id: {rs}\n      client_secret: \"{rs_secret}\"\n      \
+         grant_types: [client_credentials]\n      scopes: [api]\n      introspect_all_tokens: true\n",
         app = APP.0,
         app_secret = APP.1,
         other = OTHER.0,
         other_secret = OTHER.1,
+        rs = RS.0,
+        rs_secret = RS.1,
     )
 }
 
@@ -959,6 +965,57 @@ async fn a_grant_the_client_may_not_use_is_unauthorized_client() {
     assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "unauthorized_client");
     let unknown = token(&s, Some(APP), &[("grant_type", "password"), ("username", "x")]).await;
     assert_oauth_error(&unknown, StatusCode::BAD_REQUEST, "unsupported_grant_type");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Introspection: a client learns only about its own tokens, unless it is a resource server.
+
+/// `token` introspected by `client`: its `active`.
+async fn active_for(s: &TestServer, client: (&str, &str), token: &str) -> bool {
+    let (status, body, _) = endpoint(s, "/oidc/introspect", Some(client), &[("token", token)]).await;
+    assert_eq!(status, StatusCode::OK, "introspection: {body}");
+    if body["active"] == false {
+        assert_eq!(body, serde_json::json!({"active": false}), "nothing else leaks");
+    }
+    body["active"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn a_client_cannot_introspect_the_tokens_of_another_client() {
+    let (s, _k) = server().await;
+    let mut b = Browser::new();
+    let (access, refresh) = tokens(&s, &mut b).await;
+    // Its own tokens: active.
+    assert!(active_for(&s, APP, &access).await);
+    assert!(active_for(&s, APP, &refresh).await);
+    // Another confidential client learns nothing, as for a token that does not exist.
+    assert!(
+        !active_for(&s, OTHER, &access).await,
+        "another client's access token"
+    );
+    assert!(
+        !active_for(&s, OTHER, &refresh).await,
+        "another client's refresh token"
+    );
+    let (status, body, _) = endpoint(
+        &s,
+        "/oidc/introspect",
+        Some(OTHER),
+        &[("token", &refresh), ("token_type_hint", "refresh_token")],
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, serde_json::json!({"active": false}))
+    );
+    // A resource server (introspect_all_tokens) may check every token.
+    assert!(active_for(&s, RS, &access).await);
+    assert!(active_for(&s, RS, &refresh).await);
+    // Its own client-credentials token stays its own: `app` cannot see it either.
+    let (_, cc, _) = token(&s, Some(RS), &[("grant_type", "client_credentials")]).await;
+    let rs_token = cc["access_token"].as_str().unwrap();
+    assert!(active_for(&s, RS, rs_token).await);
+    assert!(!active_for(&s, APP, rs_token).await);
 }
 
 // ---------------------------------------------------------------------------------------------
