@@ -9,7 +9,8 @@
 //! | `idp:flow:<id>` | `PendingAuthorization` | 10 min |
 //! | `idp:logout:<id>` | `LogoutRequest` | 10 min |
 //! | `idp:code:<digest>` | `CodeGrant` (taken with GETDEL) | `idp.tokens.code_lifetime` |
-//! | `idp:code-used:<digest>` | the grant the code issued (replay revokes it) | refresh lifetime |
+//! | `idp:code-used:<digest>` | `IssuedByCode`: what the code issues (SET NX before issuing; a replay revokes it) | refresh family lifetime (else access token lifetime) |
+//! | `idp:code-replayed:<digest>` | flag: a replay came while the code was redeemed | 5 min |
 //! | `idp:at:<digest>` | `AccessToken` | its lifetime |
 //! | `idp:rt:<digest>` | refresh token → family (taken with GETDEL on use) | family lifetime |
 //! | `idp:rt-used:<digest>` | family of a rotated token (reuse revokes it) | family lifetime |
@@ -60,6 +61,9 @@ impl StateKeys {
     }
     pub fn code_used(&self, digest: &str) -> String {
         format!("{}code-used:{digest}", self.prefix)
+    }
+    pub fn code_replayed(&self, digest: &str) -> String {
+        format!("{}code-replayed:{digest}", self.prefix)
     }
     pub fn access_token(&self, digest: &str) -> String {
         format!("{}at:{digest}", self.prefix)

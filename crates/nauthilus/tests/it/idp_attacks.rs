@@ -967,6 +967,96 @@ async fn a_grant_the_client_may_not_use_is_unauthorized_client() {
     assert_oauth_error(&unknown, StatusCode::BAD_REQUEST, "unsupported_grant_type");
 }
 
+/// The used-code record lives as long as the refresh family the code started (not just the
+/// access token), so a replay late in the family's life still revokes it.
+#[tokio::test]
+async fn the_used_code_record_lives_as_long_as_the_refresh_family() {
+    let dir = keys();
+    let s = idp_server(
+        "",
+        "  tokens: {access_token_lifetime: 5m, refresh_token_lifetime: 720h}",
+        dir.path().to_str().unwrap(),
+    )
+    .await;
+    let mut b = Browser::new();
+    let req = Authorize::new(APP.0);
+    let code = code(&mut b, &s, &req).await;
+    let answer = exchange(&s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    let idp = s.server.idp.as_ref().unwrap().current();
+    let key = nauthilus_idp::state::StateKeys::new(&idp.store).code_used(&nauthilus_idp::digest(&code));
+    match idp.store.ttl(&key).await.unwrap() {
+        nauthilus_store::Ttl::Expires(ttl) => assert!(
+            ttl > Duration::from_secs(29 * 24 * 3600),
+            "the record ends with the family (30 days), not the access token: {ttl:?}"
+        ),
+        other => panic!("used-code record: {other:?}"),
+    }
+}
+
+/// Many redemptions of one code at once, on the real Redis: exactly one gets tokens, every
+/// other is `invalid_grant`, and, the code having been replayed, no token it issued stays
+/// usable, whichever way the requests interleaved. The client's ID tokens are RS256 (slow to
+/// sign in a debug build), so the replays mostly arrive while the winner is still issuing:
+/// the window where a replay found nothing to revoke before the used-code record was written
+/// first.
+#[tokio::test]
+async fn parallel_redemptions_of_one_code_yield_one_grant_and_leave_nothing_usable() {
+    let redis = nauthilus_testkit::shared_redis().unwrap();
+    let store = format!(
+        "redis:\n  master: {{address: \"{}\"}}\n  prefix: \"race{}:\"\n  password_nonce: it-nonce-0123456789abcdef",
+        redis.addr(),
+        random()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(10)
+            .collect::<String>()
+    );
+    let dir = keys();
+    let yaml = idp_yaml(dir.path().to_str().unwrap(), "  key_algorithms: [ES256, RS256]").replacen(
+        "post_logout_redirect_uris: [\"http://127.0.0.1:9/bye\"]\n",
+        "post_logout_redirect_uris: [\"http://127.0.0.1:9/bye\"]\n      id_token_signed_response_alg: RS256\n",
+        1,
+    );
+    assert!(yaml.contains("RS256\n"), "{yaml}");
+    let users = std::fs::read_to_string(fixtures().join("users.passwd")).unwrap();
+    let s = TestServer::with_users(&users, &store, &yaml).await;
+    for round in 0..3 {
+        let mut b = Browser::new();
+        let req = Authorize::new(APP.0);
+        let code = code(&mut b, &s, &req).await;
+        let attempts =
+            (0..12).map(|_| exchange(&s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)));
+        let answers = futures::future::join_all(attempts).await;
+        let granted: Vec<&Value> = answers
+            .iter()
+            .filter(|a| a.0 == StatusCode::OK)
+            .map(|a| &a.1)
+            .collect();
+        assert_eq!(
+            granted.len(),
+            1,
+            "round {round}: exactly one redemption: {answers:?}"
+        );
+        for a in answers.iter().filter(|a| a.0 != StatusCode::OK) {
+            assert_oauth_error(a, StatusCode::BAD_REQUEST, "invalid_grant");
+        }
+        let access = granted[0]["access_token"].as_str().unwrap();
+        let refresh = granted[0]["refresh_token"].as_str().unwrap();
+        assert!(
+            !active(&s, access).await,
+            "round {round}: the replays revoked the access token"
+        );
+        let again = token(
+            &s,
+            Some(APP),
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+        assert_oauth_error(&again, StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Introspection: a client learns only about its own tokens, unless it is a resource server.
 
