@@ -214,6 +214,16 @@ impl Idp {
                     current_access: digest(&access_token),
                 };
                 self.store_family(family_id, &record, &refresh, lifetime).await?;
+                if let Some(sid) = &subject.sid {
+                    // Logging out of the session revokes the family (`logout.rs`).
+                    self.store
+                        .set_add(
+                            &StateKeys::new(&self.store).session_families(sid),
+                            &[family_id],
+                            Some(lifetime),
+                        )
+                        .await?;
+                }
                 Some(refresh)
             }
             None => None,

@@ -15,6 +15,7 @@
 //! | `idp:rt:<digest>` | refresh token → family (taken with GETDEL on use) | family lifetime |
 //! | `idp:rt-used:<digest>` | family of a rotated token (reuse revokes it) | family lifetime |
 //! | `idp:family:<id>` | `Family`: the grant behind a chain of refresh tokens | family lifetime |
+//! | `idp:session-families:<sid>` | set of the families a browser session's grants started (logout revokes them) | refresh lifetime |
 //! | `idp:consent:<client>:<account>` | scopes granted | `idp.consent.ttl` |
 //! | `idp:device:<digest>` | `DeviceGrant` | `idp.device_flow.code_expiry` |
 //! | `idp:user-code:<code>` | digest of the device code | same |
@@ -64,6 +65,9 @@ impl StateKeys {
     }
     pub fn code_replayed(&self, digest: &str) -> String {
         format!("{}code-replayed:{digest}", self.prefix)
+    }
+    pub fn session_families(&self, sid: &str) -> String {
+        format!("{}session-families:{sid}", self.prefix)
     }
     pub fn access_token(&self, digest: &str) -> String {
         format!("{}at:{digest}", self.prefix)

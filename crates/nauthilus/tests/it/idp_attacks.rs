@@ -1058,6 +1058,73 @@ async fn parallel_redemptions_of_one_code_yield_one_grant_and_leave_nothing_usab
 }
 
 // ---------------------------------------------------------------------------------------------
+// Logout ends the session's grants.
+
+/// A grant of `APP` for `scope` in the browser's session (logging in first when there is
+/// none): (access token, refresh token).
+async fn grant_with_scope(s: &TestServer, b: &mut Browser, scope: &str) -> (String, String) {
+    let mut req = Authorize::new(APP.0);
+    req.scope = scope.to_owned();
+    let code = if b.has_cookie(nauthilus_idp::SESSION_COOKIE) {
+        let r = b.get(s, &req.path()).await;
+        let to = b.follow(s, r).await.away();
+        query_of(&to)["code"].clone()
+    } else {
+        code(b, s, &req).await
+    };
+    let (status, body, _) = exchange(s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn logging_out_revokes_the_refresh_tokens_the_session_got() {
+    let (s, _k) = server().await;
+    let mut b = Browser::new();
+    let grants = [
+        grant_with_scope(&s, &mut b, "openid profile").await,
+        grant_with_scope(&s, &mut b, "openid profile offline_access").await,
+    ];
+    // Another browser's session keeps its grant.
+    let mut other = Browser::new();
+    let (other_access, other_refresh) = grant_with_scope(&s, &mut other, "openid profile").await;
+    // RP-initiated logout, confirmed on the page.
+    let path = format!(
+        "/oidc/logout?{}",
+        form_encode(&[("client_id", APP.0), ("post_logout_redirect_uri", BYE)])
+    );
+    let r = b.get(&s, &path).await;
+    let (status, html) = b.follow(&s, r).await.page();
+    assert_eq!(status, StatusCode::OK, "the logout confirmation: {html}");
+    let mut form = Form::find(&html, "/logout");
+    form.set("decision", "logout");
+    let r = b.post(&s, &form.path(), &form.fields).await;
+    assert!(location(&r).starts_with(BYE), "{}: {}", r.status(), location(&r));
+    // The session's grants end with it: refresh refused, access tokens inactive.
+    for (access, refresh) in &grants {
+        let refreshed = token(
+            &s,
+            Some(APP),
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+        assert_oauth_error(&refreshed, StatusCode::BAD_REQUEST, "invalid_grant");
+        assert!(!active(&s, access).await);
+    }
+    assert!(active(&s, &other_access).await);
+    let refreshed = token(
+        &s,
+        Some(APP),
+        &[("grant_type", "refresh_token"), ("refresh_token", &other_refresh)],
+    )
+    .await;
+    assert_eq!(refreshed.0, StatusCode::OK, "{}", refreshed.1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Introspection: a client learns only about its own tokens, unless it is a resource server.
 
 /// `token` introspected by `client`: its `active`.
