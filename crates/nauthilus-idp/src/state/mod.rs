@@ -20,6 +20,7 @@
 //! | `idp:device:<digest>` | `DeviceGrant` | `idp.device_flow.code_expiry` |
 //! | `idp:user-code:<code>` | digest of the device code | same |
 //! | `idp:jti:<client>:<jti>` | a `private_key_jwt` assertion seen (single use) | until it expires |
+//! | `idp:key-rotation:<kid>` | claim: this instance makes the successor of key `kid` (SET NX) | 10 min |
 
 pub mod records;
 
@@ -89,6 +90,9 @@ impl StateKeys {
     }
     pub fn user_code(&self, code: &str) -> String {
         format!("{}user-code:{code}", self.prefix)
+    }
+    pub fn key_rotation(&self, kid: &str) -> String {
+        format!("{}key-rotation:{kid}", self.prefix)
     }
     pub fn jti(&self, client: &str, jti: &str) -> String {
         format!("{}jti:{client}:{jti}", self.prefix)
