@@ -364,7 +364,7 @@ mod tests {
         assert!(!rotated.keys.iter().find(|k| k.kid == old_kid).unwrap().active);
         // A token of the old key still verifies; new tokens carry the new kid.
         rotated.verify::<Claims>(&token_of(&first), audience_c()).unwrap();
-        let header = jsonwebtoken::decode_header(&token_of(&rotated)).unwrap();
+        let header = jsonwebtoken::decode_header(token_of(&rotated)).unwrap();
         assert_eq!(header.kid.as_deref(), Some(signer.kid.as_str()));
         // Within the retention nothing changes; after it the old key is gone.
         let at = 1_000_000 + 86_400;

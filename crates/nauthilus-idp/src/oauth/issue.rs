@@ -81,21 +81,9 @@ impl Minted {
 }
 
 impl Idp {
-    /// Stores and returns a new access token for `client`.
+    /// Stores `token` (a fresh `random_token()`, or one a grant chose beforehand) as an access
+    /// token for `client`.
     pub async fn issue_access_token(
-        &self,
-        client: &Client,
-        scope: &[String],
-        subject: Option<&Subject>,
-        family: Option<&str>,
-        now: SystemTime,
-    ) -> Result<(String, AccessToken), OAuthError> {
-        self.store_access_token(random_token(), client, scope, subject, family, now)
-            .await
-    }
-
-    /// Stores `token` as an access token for `client`.
-    async fn store_access_token(
         &self,
         token: String,
         client: &Client,
@@ -199,7 +187,7 @@ impl Idp {
     ) -> Result<TokenResponse, OAuthError> {
         let Minted { access_token, family } = minted;
         let (access_token, _) = self
-            .store_access_token(access_token, client, scope, Some(subject), family.as_deref(), now)
+            .issue_access_token(access_token, client, scope, Some(subject), family.as_deref(), now)
             .await?;
         let refresh_token = match &family {
             Some(family_id) => {

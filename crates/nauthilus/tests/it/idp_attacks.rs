@@ -624,8 +624,21 @@ async fn server() -> (TestServer, tempfile::TempDir) {
 
 /// A confidential client's full grant: (access token, refresh token).
 async fn tokens(s: &TestServer, browser: &mut Browser) -> (String, String) {
-    let req = Authorize::new(APP.0);
-    let code = code(browser, s, &req).await;
+    grant_with_scope(s, browser, "openid profile offline_access").await
+}
+
+/// A grant of `APP` for `scope` in the browser's session (logging in first when there is
+/// none): (access token, refresh token).
+async fn grant_with_scope(s: &TestServer, b: &mut Browser, scope: &str) -> (String, String) {
+    let mut req = Authorize::new(APP.0);
+    req.scope = scope.to_owned();
+    let code = if b.has_cookie(nauthilus_idp::SESSION_COOKIE) {
+        let r = b.get(s, &req.path()).await;
+        let to = b.follow(s, r).await.away();
+        query_of(&to)["code"].clone()
+    } else {
+        code(b, s, &req).await
+    };
     let (status, body, _) = exchange(s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     (
@@ -1059,26 +1072,6 @@ async fn parallel_redemptions_of_one_code_yield_one_grant_and_leave_nothing_usab
 
 // ---------------------------------------------------------------------------------------------
 // Logout ends the session's grants.
-
-/// A grant of `APP` for `scope` in the browser's session (logging in first when there is
-/// none): (access token, refresh token).
-async fn grant_with_scope(s: &TestServer, b: &mut Browser, scope: &str) -> (String, String) {
-    let mut req = Authorize::new(APP.0);
-    req.scope = scope.to_owned();
-    let code = if b.has_cookie(nauthilus_idp::SESSION_COOKIE) {
-        let r = b.get(s, &req.path()).await;
-        let to = b.follow(s, r).await.away();
-        query_of(&to)["code"].clone()
-    } else {
-        code(b, s, &req).await
-    };
-    let (status, body, _) = exchange(s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    (
-        body["access_token"].as_str().unwrap().to_owned(),
-        body["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
 
 #[tokio::test]
 async fn logging_out_revokes_the_refresh_tokens_the_session_got() {
