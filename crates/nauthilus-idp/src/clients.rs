@@ -146,6 +146,8 @@ pub struct Client {
     pub require_mfa: bool,
     pub id_token_alg: SigningAlg,
     pub access_token_lifetime: Duration,
+    /// May introspect tokens issued to any client (a resource server).
+    pub introspect_all_tokens: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -172,6 +174,12 @@ impl Client {
     /// True when `uri` is one of the registered redirect URIs, compared exactly.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// True when the client may learn about a token issued to `audience` (RFC 7662 §2.1 leaves
+    /// the rule to the server): its own tokens, or every token for a resource server.
+    pub fn may_introspect(&self, audience: &str) -> bool {
+        self.introspect_all_tokens || self.id == audience
     }
 
     /// True when `secret` is the client's secret (false for clients without one).
@@ -310,6 +318,7 @@ impl Client {
             require_mfa: c.require_mfa,
             id_token_alg,
             access_token_lifetime,
+            introspect_all_tokens: c.introspect_all_tokens,
         })
     }
 }

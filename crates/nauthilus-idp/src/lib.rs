@@ -31,7 +31,7 @@ use nauthilus_store::Store;
 
 pub use clients::{AuthMethod, Client, Clients};
 pub use flow::{PendingAuthorization, Redirect};
-pub use keys::{KeyError, KeySet, SigningAlg};
+pub use keys::{KeyError, KeyRing, KeySet, SigningAlg};
 pub use login::{AuthenticatedUser, LoginResult};
 pub use oauth::error::{OAuthCode, OAuthError, ShownError};
 pub use session::{BrowserSession, SESSION_COOKIE};
@@ -58,8 +58,8 @@ pub struct Idp {
     pub issuer: String,
     /// The registered clients.
     pub clients: Clients,
-    /// Signing keys (active and retired, all published).
-    pub keys: KeySet,
+    /// Signing keys (active and retired, all published); rotated in place on a schedule.
+    pub keys: KeyRing,
     /// Where sessions, codes, tokens and consents live.
     pub store: Store,
     /// The login pipeline (same backends and brute-force rules as the mail logins).
@@ -104,7 +104,7 @@ impl Idp {
             config: idp.clone(),
             issuer,
             clients,
-            keys,
+            keys: KeyRing::new(keys),
             store,
             pipeline,
             http,

@@ -17,7 +17,7 @@ use crate::TestkitError;
 use crate::binary::find_binary;
 use crate::postgres::running_as_root;
 use crate::process::{ManagedProcess, Probe, Readiness, Service, lifecycle_methods};
-use crate::tls::TestCerts;
+use crate::tls::{self, TestCerts};
 
 /// The account tests connect as (no password).
 pub const MARIADB_USER: &str = "root";
@@ -122,17 +122,9 @@ impl Service for MariaDbBuilder {
             "--max-connections=200".into(),
         ];
         args.extend(user_args());
-        let certs = if self.tls {
-            let certs = TestCerts::generate(dir)?;
-            args.extend([
-                format!("--ssl-cert={}", certs.server_cert.display()).into(),
-                format!("--ssl-key={}", certs.server_key.display()).into(),
-                format!("--ssl-ca={}", certs.ca_cert.display()).into(),
-            ]);
-            Some(certs)
-        } else {
-            None
-        };
+        let (certs, tls_settings) =
+            tls::server_tls(self.tls, dir, ["--ssl-cert", "--ssl-key", "--ssl-ca"], |_| Ok(()))?;
+        args.extend(tls_settings.into_iter().map(OsString::from));
         Ok((args, certs))
     }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::TestkitError;
 use crate::binary::find_binary;
 use crate::process::{ManagedProcess, Probe, Readiness, Service};
-use crate::tls::{CLIENT_CERT_CN, TestCerts};
+use crate::tls::{self, CLIENT_CERT_CN, TestCerts};
 
 /// The superuser tests connect as (no password: `trust` on loopback).
 pub const POSTGRES_USER: &str = "postgres";
@@ -139,12 +139,11 @@ impl PostgresBuilder {
     }
 }
 
-/// Certificates for a TLS server, with the private key readable by its owner only (PostgreSQL
-/// refuses a key others can read), and the `hostssl ... cert` line for [`CLIENT_CERT_CN`] ahead
-/// of initdb's `trust` lines.
-fn prepare_tls(dir: &Path, data: &Path) -> Result<TestCerts, TestkitError> {
+/// What PostgreSQL needs besides the certificates: the private key readable by its owner only
+/// (it refuses a key others can read), and the `hostssl ... cert` line for [`CLIENT_CERT_CN`]
+/// ahead of initdb's `trust` lines.
+fn prepare_tls(certs: &TestCerts, data: &Path) -> Result<(), TestkitError> {
     use std::os::unix::fs::PermissionsExt;
-    let certs = TestCerts::generate(dir)?;
     fs::set_permissions(&certs.server_key, fs::Permissions::from_mode(0o600))
         .map_err(|err| TestkitError::io("chmod of the server key", err))?;
     let hba = data.join("pg_hba.conf");
@@ -153,8 +152,7 @@ fn prepare_tls(dir: &Path, data: &Path) -> Result<TestCerts, TestkitError> {
         &hba,
         format!("hostssl all {CLIENT_CERT_CN} 127.0.0.1/32 cert\nhostnossl all {CLIENT_CERT_CN} 127.0.0.1/32 reject\n{rules}"),
     )
-    .map_err(|err| TestkitError::io("writing pg_hba.conf", err))?;
-    Ok(certs)
+    .map_err(|err| TestkitError::io("writing pg_hba.conf", err))
 }
 
 impl Service for PostgresBuilder {
@@ -211,22 +209,15 @@ impl Service for PostgresBuilder {
                 String::from_utf8_lossy(&output.stderr)
             )));
         }
-        let certs = if self.tls {
-            Some(prepare_tls(dir, &data)?)
-        } else {
-            None
-        };
-        let tls_settings: Vec<String> = certs
-            .iter()
-            .flat_map(|c| {
-                [
-                    "ssl=on".to_owned(),
-                    format!("ssl_cert_file={}", c.server_cert.display()),
-                    format!("ssl_key_file={}", c.server_key.display()),
-                    format!("ssl_ca_file={}", c.ca_cert.display()),
-                ]
-            })
-            .collect();
+        let (certs, mut tls_settings) = tls::server_tls(
+            self.tls,
+            dir,
+            ["ssl_cert_file", "ssl_key_file", "ssl_ca_file"],
+            |certs| prepare_tls(certs, &data),
+        )?;
+        if certs.is_some() {
+            tls_settings.insert(0, "ssl=on".to_owned());
+        }
         // Hands the directory (certificates included) to the postgres account when root.
         let (_, mut args) = as_postgres(dir, pg_binary("postgres")?)?;
         args.extend(

@@ -252,6 +252,34 @@ impl<P> ManagedProcess<P> {
         }
     }
 
+    /// Freezes the service (SIGSTOP) and returns once every one of its threads is stopped
+    /// (state `T` in `/proc/<pid>/task/*/stat`). `kill` only queues the signal: until the
+    /// threads are descheduled, one may still answer a request already in its socket, which
+    /// made "hung server" tests flaky under load.
+    pub(crate) fn freeze(&self) -> Result<(), TestkitError> {
+        self.signal("-STOP")?;
+        let Some(pid) = self.pid() else {
+            return Err(TestkitError::InvalidSetup(format!(
+                "{} is not running",
+                self.service
+            )));
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match all_threads_stopped(pid) {
+                Ok(true) => return Ok(()),
+                Ok(false) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
+                Ok(false) => {
+                    return Err(TestkitError::InvalidSetup(format!(
+                        "{} (pid {pid}) not stopped 10 s after SIGSTOP",
+                        self.service
+                    )));
+                }
+                Err(err) => return Err(TestkitError::io(format!("reading /proc/{pid}/task"), err)),
+            }
+        }
+    }
+
     /// The last lines of the service's own log, then of its stderr and the supervisor's log
     /// (those two only when not empty).
     pub(crate) fn log_tail(&self) -> String {
@@ -368,6 +396,26 @@ fn tail_of(path: &Path) -> std::io::Result<String> {
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     Ok(lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n"))
+}
+
+/// True when every thread of `pid` is stopped by a signal (state `T`; `t` is tracing-stop).
+pub(crate) fn all_threads_stopped(pid: u32) -> std::io::Result<bool> {
+    for task in fs::read_dir(format!("/proc/{pid}/task"))? {
+        let stat = match fs::read_to_string(task?.path().join("stat")) {
+            Ok(stat) => stat,
+            // A thread that exited meanwhile is not running either.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err),
+        };
+        // `pid (comm) S ...`: the state follows the last `)` (comm may contain spaces).
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].trim_start().chars().next());
+        if !matches!(state, Some('T' | 't')) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

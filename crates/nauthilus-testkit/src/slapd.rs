@@ -242,9 +242,10 @@ impl Slapd {
     lifecycle_methods!("slapd");
 
     /// Freezes slapd (SIGSTOP): connections are accepted by the kernel but never answered, like
-    /// a hung server. [`resume`](Self::resume) undoes it.
+    /// a hung server. Returns once every slapd thread is stopped, so no request sent afterwards
+    /// is answered. [`resume`](Self::resume) undoes it.
     pub fn pause(&self) -> Result<(), TestkitError> {
-        self.process.signal("-STOP")
+        self.process.freeze()
     }
 
     /// Lets a paused slapd run again (SIGCONT).
@@ -391,6 +392,37 @@ mod tests {
         assert!(!accepts(slapd.port()));
         slapd.start_again().unwrap();
         let out = search(&slapd.url());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("alice"), "{out:?}");
+    }
+
+    /// `pause` returns only once slapd cannot answer: every thread is stopped at that moment
+    /// (a bare `kill -STOP` returns before; "hung server" tests got answers under load). After
+    /// `resume` it answers again.
+    #[test]
+    fn pause_returns_with_every_slapd_thread_stopped() {
+        let slapd = Slapd::builder().tls(false).start().unwrap();
+        let pid = slapd.pid().unwrap();
+        for _ in 0..5 {
+            slapd.pause().unwrap();
+            assert!(
+                crate::process::all_threads_stopped(pid).unwrap(),
+                "a slapd thread still runs after pause"
+            );
+            slapd.resume().unwrap();
+        }
+        let out = Command::new("ldapsearch")
+            .args([
+                "-x",
+                "-LLL",
+                "-H",
+                &slapd.url(),
+                "-b",
+                SUFFIX,
+                "(uid=alice)",
+                "mail",
+            ])
+            .output()
+            .unwrap();
         assert!(String::from_utf8_lossy(&out.stdout).contains("alice"), "{out:?}");
     }
 }

@@ -84,6 +84,36 @@ impl TestCerts {
         }
         Ok(certs)
     }
+
+    /// A database server's settings pointing at the server certificate, its key and the CA,
+    /// `<name>=<path>` under the server's own `names` for the three (MariaDB's `--ssl-cert`,
+    /// `--ssl-key`, `--ssl-ca`; PostgreSQL's `ssl_cert_file`, `ssl_key_file`, `ssl_ca_file`).
+    pub(crate) fn server_settings(&self, names: [&str; 3]) -> [String; 3] {
+        let [cert, key, ca] = names;
+        [
+            format!("{cert}={}", self.server_cert.display()),
+            format!("{key}={}", self.server_key.display()),
+            format!("{ca}={}", self.ca_cert.display()),
+        ]
+    }
+}
+
+/// The TLS fixture of a database server started with `tls`: certificates generated into its
+/// private `dir` and prepared by `prepare` (what the server needs besides them), and the
+/// settings naming them under `names` (see [`TestCerts::server_settings`]); nothing without.
+pub(crate) fn server_tls(
+    tls: bool,
+    dir: &Path,
+    names: [&str; 3],
+    prepare: impl FnOnce(&TestCerts) -> Result<(), TestkitError>,
+) -> Result<(Option<TestCerts>, Vec<String>), TestkitError> {
+    if !tls {
+        return Ok((None, Vec::new()));
+    }
+    let certs = TestCerts::generate(dir)?;
+    prepare(&certs)?;
+    let settings = certs.server_settings(names).to_vec();
+    Ok((Some(certs), settings))
 }
 
 fn tls_error(err: rcgen::Error) -> TestkitError {

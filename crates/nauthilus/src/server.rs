@@ -271,6 +271,13 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartupError> {
         None => nauthilus_http::router(state.clone()),
     };
     let (stop, stopped) = watch::channel(false);
+    if let Some(service) = &idp {
+        // Signing keys rotate on a schedule (first check now), until the server stops.
+        tokio::spawn(nauthilus_idp::keys::run_key_rotation(
+            service.clone(),
+            stop.subscribe(),
+        ));
+    }
     let listen = Listen {
         header_read: config.server.timeouts.header_read(),
         haproxy_v2: config.server.haproxy_v2,

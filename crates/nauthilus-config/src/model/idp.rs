@@ -29,9 +29,12 @@ pub struct Idp {
     /// Algorithms of the generated keys (`ES256`, `RS256`, `EdDSA`); the first signs by default.
     #[schemars(schema_with = "crate::schema::str_list")]
     pub key_algorithms: Vec<String>,
-    /// Age after which a generated key is replaced by a new one (0 = never); old keys stay published until their tokens expire.
+    /// Age after which a generated key is replaced by a new one (0 = never), checked every minute; instances sharing Redis and `key_dir` rotate once between them.
     #[schemars(range(max = crate::schema::YEAR_SECS))]
     pub key_rotation: ConfigDuration,
+    /// How long a retired generated key stays published in the JWKS after its successor took over, for the tokens it signed; never less than the longest access or ID token lifetime (0 = exactly that).
+    #[schemars(range(max = crate::schema::YEAR_SECS))]
+    pub key_retention: ConfigDuration,
     /// The registered clients (relying parties).
     #[schemars(example = serde_json::json!([{
         "name": "Example App", "client_id": "example-app", "client_secret": "change-me",
@@ -67,7 +70,8 @@ impl Default for Idp {
             signing_keys: Vec::new(),
             key_dir: "idp-keys".into(),
             key_algorithms: vec!["ES256".into()],
-            key_rotation: ConfigDuration::from_secs(0),
+            key_rotation: ConfigDuration::from_secs(90 * 24 * 3600),
+            key_retention: ConfigDuration::from_secs(24 * 3600),
             clients: Vec::new(),
             custom_scopes: Vec::new(),
             claim_mapping: BTreeMap::new(),
@@ -145,6 +149,8 @@ pub struct IdpClient {
     /// Access token lifetime for this client (0 = `idp.tokens.access_token_lifetime`).
     #[schemars(range(max = crate::schema::YEAR_SECS))]
     pub access_token_lifetime: ConfigDuration,
+    /// A resource server: may introspect every token of the provider; otherwise a client learns only about tokens issued to it (others are `{"active": false}`).
+    pub introspect_all_tokens: bool,
 }
 
 impl Default for IdpClient {
@@ -164,6 +170,7 @@ impl Default for IdpClient {
             require_mfa: false,
             id_token_signed_response_alg: String::new(),
             access_token_lifetime: ConfigDuration::from_secs(0),
+            introspect_all_tokens: false,
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Generated keys under `idp.key_dir`: one file per key, `<alg>-<created unix>-<random>.pem`
 //! (PKCS#8, mode 0600), whose name is also its `kid`. Per algorithm of `idp.key_algorithms`,
 //! the newest key signs; a new one is made when there is none or, with `idp.key_rotation`, when
-//! the newest is that old. An older key stays published until every token it can have signed
-//! has expired (its successor's age exceeds the longest token lifetime), then its file is
-//! removed. Writes go to a temporary file renamed into place, so instances sharing the
-//! directory never read half a key.
+//! the newest is that old and this instance claimed the rotation (`rotation.rs`). An older key
+//! stays published for `idp.key_retention` after its successor took over (at least until every
+//! token it can have signed has expired), then its file is removed. Writes go to a temporary
+//! file renamed into place, so instances sharing the directory never read half a key.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -50,20 +50,18 @@ fn alg_tag(alg: SigningAlg) -> &'static str {
     }
 }
 
-/// The keys of `config.key_dir` after creating, rotating and cleaning up at `now`.
-pub(super) fn load_or_generate(config: &IdpConfig, now: SystemTime) -> Result<Vec<SigningKey>, KeyError> {
-    let dir = Path::new(&config.key_dir);
-    let err =
-        |what: &str, e: std::io::Error| KeyError::Load(format!("directory {}: {what}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(|e| err("create", e))?;
-    let now_s = crate::unix(now);
-    let rotation = config.key_rotation.get().as_secs();
-    let longest_token = config
-        .tokens
-        .access_token_lifetime
-        .get()
-        .max(config.tokens.id_token_lifetime.get())
-        .as_secs();
+/// Which keys [`load_or_generate`] may create.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Create<'a> {
+    /// Only the first key of an algorithm that has none (start, reload).
+    FirstOnly,
+    /// Also the successor of each of these keys (`(algorithm, kid of its newest key)`), when
+    /// that key is still the newest and due: rotations this instance has claimed.
+    Successors(&'a [(SigningAlg, String)]),
+}
+
+/// The algorithms of `idp.key_algorithms`, without repeats.
+fn algorithms(config: &IdpConfig) -> Result<Vec<SigningAlg>, KeyError> {
     let mut algs = Vec::new();
     for name in &config.key_algorithms {
         let alg = SigningAlg::parse(name)
@@ -77,25 +75,80 @@ pub(super) fn load_or_generate(config: &IdpConfig, now: SystemTime) -> Result<Ve
             "idp.key_algorithms: name at least one algorithm".into(),
         ));
     }
+    Ok(algs)
+}
+
+/// True when the newest key `newest`, created at `created`, is due for a successor at `now_s`.
+fn due_at(config: &IdpConfig, created: u64, now_s: u64) -> bool {
+    let rotation = config.key_rotation.get().as_secs();
+    rotation > 0 && now_s.saturating_sub(created) >= rotation
+}
+
+/// How long a retired key stays published after its successor took over:
+/// `idp.key_retention`, never less than the longest lifetime of a token a key signs.
+pub(super) fn retention(config: &IdpConfig) -> u64 {
+    let longest_token = config
+        .tokens
+        .access_token_lifetime
+        .get()
+        .max(config.tokens.id_token_lifetime.get())
+        .as_secs();
+    config.key_retention.get().as_secs().max(longest_token)
+}
+
+/// The newest key of every algorithm that is due for rotation at `now`: `(algorithm, kid)`.
+pub(super) fn due(config: &IdpConfig, now: SystemTime) -> Result<Vec<(SigningAlg, String)>, KeyError> {
+    let dir = Path::new(&config.key_dir);
+    let now_s = crate::unix(now);
+    let mut out = Vec::new();
+    for alg in algorithms(config)? {
+        let files =
+            list(dir, alg).map_err(|e| KeyError::Load(format!("directory {}: read: {e}", dir.display())))?;
+        if let Some(newest) = files.last()
+            && due_at(config, newest.created, now_s)
+        {
+            out.push((alg, newest.kid.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// The keys of `config.key_dir` at `now`: creates what `create` allows, removes retired keys
+/// whose retention has passed.
+pub(super) fn load_or_generate(
+    config: &IdpConfig,
+    now: SystemTime,
+    create: Create<'_>,
+) -> Result<Vec<SigningKey>, KeyError> {
+    let dir = Path::new(&config.key_dir);
+    let err =
+        |what: &str, e: std::io::Error| KeyError::Load(format!("directory {}: {what}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(|e| err("create", e))?;
+    let now_s = crate::unix(now);
+    let retention = retention(config);
     let mut keys = Vec::new();
-    for alg in algs {
+    for alg in algorithms(config)? {
         let mut files = list(dir, alg).map_err(|e| err("read", e))?;
-        let due = match files.last() {
-            None => true,
-            Some(newest) => rotation > 0 && now_s.saturating_sub(newest.created) >= rotation,
+        let make = match (files.last(), create) {
+            (None, _) => true,
+            (Some(_), Create::FirstOnly) => false,
+            (Some(newest), Create::Successors(claimed)) => {
+                due_at(config, newest.created, now_s)
+                    && claimed.iter().any(|(a, kid)| *a == alg && *kid == newest.kid)
+            }
         };
-        if due {
+        if make {
             files.push(
-                create(dir, alg, now_s).map_err(|e| KeyError::Load(format!("{}: {e}", dir.display())))?,
+                create_key(dir, alg, now_s).map_err(|e| KeyError::Load(format!("{}: {e}", dir.display())))?,
             );
         }
         let count = files.len();
         for (i, file) in files.iter().enumerate() {
             let active = i + 1 == count;
             if !active {
-                // Retired when its successor took over; published until its tokens expired.
+                // Retired when its successor took over; published for `retention` after that.
                 let successor = files[i + 1].created;
-                if now_s.saturating_sub(successor) > longest_token {
+                if now_s.saturating_sub(successor) > retention {
                     if let Err(e) = std::fs::remove_file(&file.path) {
                         tracing::warn!(key = %file.kid, error = %e, "retired signing key not removed");
                     }
@@ -124,7 +177,7 @@ fn list(dir: &Path, alg: SigningAlg) -> std::io::Result<Vec<KeyFile>> {
 }
 
 /// Generates a key of `alg` created at `now_s` and writes it.
-fn create(dir: &Path, alg: SigningAlg, now_s: u64) -> Result<KeyFile, String> {
+fn create_key(dir: &Path, alg: SigningAlg, now_s: u64) -> Result<KeyFile, String> {
     let pem = pem::generate(alg)?;
     let suffix: u32 = rand::random();
     let kid = format!("{}-{now_s}-{suffix:08x}", alg_tag(alg));

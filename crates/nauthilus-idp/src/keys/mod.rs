@@ -1,10 +1,16 @@
 //! Signing keys: ES256, RS256 and EdDSA, read from PKCS#8 PEM files (`idp.signing_keys`) or
-//! generated and persisted under `idp.key_dir` (`generate.rs`), rotated by age with the old keys
-//! published until the tokens they signed have expired. jsonwebtoken signs and verifies; the key
-//! crates (p256, rsa, ed25519-dalek) only make and read keys (`pem.rs`).
+//! generated and persisted under `idp.key_dir` (`generate.rs`), rotated by age on a schedule
+//! (`rotation.rs`, once across instances) with the old keys published for `idp.key_retention`.
+//! jsonwebtoken signs and verifies; the key crates (p256, rsa, ed25519-dalek) only make and read
+//! keys (`pem.rs`). `KeyRing` holds the set in force and swaps in a rotated one.
 
 mod generate;
 mod pem;
+mod ring;
+mod rotation;
+
+pub use ring::KeyRing;
+pub use rotation::{ROTATION_CHECK_INTERVAL, rotate, run_key_rotation};
 
 use std::time::SystemTime;
 
@@ -113,11 +119,19 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// The keys `config` names, or the generated ones under `key_dir` (created, rotated and
-    /// cleaned up at `now`).
+    /// The keys `config` names, or the generated ones under `key_dir` (the first key of an
+    /// algorithm created, retired keys cleaned up at `now`; rotation is `rotate`'s).
     pub fn load(config: &IdpConfig, now: SystemTime) -> Result<Self, KeyError> {
+        Self::load_creating(config, now, generate::Create::FirstOnly)
+    }
+
+    fn load_creating(
+        config: &IdpConfig,
+        now: SystemTime,
+        create: generate::Create<'_>,
+    ) -> Result<Self, KeyError> {
         let keys = if config.signing_keys.is_empty() {
-            generate::load_or_generate(config, now)?
+            generate::load_or_generate(config, now, create)?
         } else {
             let mut keys = Vec::new();
             for k in &config.signing_keys {
@@ -142,6 +156,21 @@ impl KeySet {
             .map(|k| k.alg)
             .ok_or_else(|| KeyError::Load("set: no active signing key".into()))?;
         Ok(Self { keys, default_alg })
+    }
+
+    /// The key ids, active ones marked (`kid*`), in order: tells whether a reload changed
+    /// anything.
+    pub fn fingerprint(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|k| {
+                if k.active {
+                    format!("{}*", k.kid)
+                } else {
+                    k.kid.clone()
+                }
+            })
+            .collect()
     }
 
     /// The algorithm ID tokens use when the client names none.
@@ -274,36 +303,144 @@ mod tests {
         assert_eq!(b.keys.len(), 1);
     }
 
+    fn memory_store() -> nauthilus_store::Store {
+        nauthilus_store::Store::memory(
+            nauthilus_store::MemoryStore::default(),
+            nauthilus_store::KeyLayout::new("t:"),
+        )
+    }
+
+    fn token_of(keys: &KeySet) -> String {
+        keys.sign(
+            None,
+            "JWT",
+            &Claims {
+                sub: "u".into(),
+                exp: u64::MAX / 2,
+                aud: "c".into(),
+            },
+        )
+        .unwrap()
+    }
+
+    fn audience_c() -> Validation {
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_audience(&["c"]);
+        v
+    }
+
     #[test]
-    fn rotation_signs_with_a_new_key_and_publishes_the_old_one_until_its_tokens_expired() {
+    fn loading_does_not_rotate_only_the_schedule_does() {
         let dir = tempfile::tempdir().unwrap();
-        // Rotate daily; tokens live an hour (the defaults).
         let c = config(dir.path(), &["ES256"], 86_400);
         let first = KeySet::load(&c, t(1_000_000)).unwrap();
+        let later = KeySet::load(&c, t(1_000_000 + 10 * 86_400)).unwrap();
+        assert_eq!(first.fingerprint(), later.fingerprint());
+    }
+
+    #[tokio::test]
+    async fn rotation_signs_with_a_new_key_and_publishes_the_old_one_for_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = memory_store();
+        // Rotate daily; retire for two hours (longer than the tokens' hour).
+        let mut c = config(dir.path(), &["ES256"], 86_400);
+        c.key_retention = nauthilus_config::ConfigDuration::from_secs(7200);
+        let first = KeySet::load(&c, t(1_000_000)).unwrap();
         let old_kid = first.keys[0].kid.clone();
-        let rotated = KeySet::load(&c, t(1_000_000 + 86_400)).unwrap();
+        assert!(
+            rotate(&store, &c, t(1_000_000 + 86_399), &first)
+                .await
+                .unwrap()
+                .is_none(),
+            "not due yet"
+        );
+        let rotated = rotate(&store, &c, t(1_000_000 + 86_400), &first)
+            .await
+            .unwrap()
+            .expect("due after a day");
         assert_eq!(rotated.keys.len(), 2, "old key still published");
         let signer = rotated.keys.iter().find(|k| k.active).unwrap();
         assert_ne!(signer.kid, old_kid);
         assert!(!rotated.keys.iter().find(|k| k.kid == old_kid).unwrap().active);
-        // A token of the old key still verifies.
-        let token = first
-            .sign(
-                None,
-                "JWT",
-                &Claims {
-                    sub: "u".into(),
-                    exp: u64::MAX / 2,
-                    aud: "c".into(),
-                },
-            )
-            .unwrap();
-        let mut v = Validation::new(Algorithm::ES256);
-        v.set_audience(&["c"]);
-        rotated.verify::<Claims>(&token, v).unwrap();
-        // Once every token it signed has expired, the old key is gone.
-        let later = KeySet::load(&c, t(1_000_000 + 86_400 + 2 * 3600)).unwrap();
-        assert!(later.keys.iter().all(|k| k.kid != old_kid));
+        // A token of the old key still verifies; new tokens carry the new kid.
+        rotated.verify::<Claims>(&token_of(&first), audience_c()).unwrap();
+        let header = jsonwebtoken::decode_header(token_of(&rotated)).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(signer.kid.as_str()));
+        // Within the retention nothing changes; after it the old key is gone.
+        let at = 1_000_000 + 86_400;
+        assert!(
+            rotate(&store, &c, t(at + 7200), &rotated)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let pruned = rotate(&store, &c, t(at + 7201), &rotated)
+            .await
+            .unwrap()
+            .expect("the retired key dropped");
+        assert!(pruned.keys.iter().all(|k| k.kid != old_kid));
+        assert!(pruned.verify::<Claims>(&token_of(&first), audience_c()).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_retention_is_never_shorter_than_the_tokens_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = memory_store();
+        let mut c = config(dir.path(), &["ES256"], 86_400);
+        c.key_retention = nauthilus_config::ConfigDuration::from_secs(1);
+        let first = KeySet::load(&c, t(1_000_000)).unwrap();
+        let at = 1_000_000 + 86_400;
+        let rotated = rotate(&store, &c, t(at), &first).await.unwrap().unwrap();
+        // One hour (the default token lifetime) later the old key is still there.
+        assert!(
+            rotate(&store, &c, t(at + 3600), &rotated)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(rotated.keys.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn instances_sharing_the_store_and_directory_rotate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = memory_store();
+        let c = config(dir.path(), &["ES256", "EdDSA"], 86_400);
+        let first = KeySet::load(&c, t(1_000_000)).unwrap();
+        let at = t(1_000_000 + 86_400);
+        // Instance B saw the rotation due before instance A made it (a stale view).
+        let b_due = generate::due(&c, at).unwrap();
+        assert_eq!(b_due.len(), 2);
+        let a = rotate(&store, &c, at, &first).await.unwrap().unwrap();
+        assert_eq!(a.keys.len(), 4);
+        // B's claims fail (A holds them), so B creates nothing, even from its stale view.
+        let b_claimed = claim_for_test(&store, b_due).await;
+        assert!(b_claimed.is_empty());
+        let b = KeySet::load_creating(&c, at, generate::Create::Successors(&b_claimed)).unwrap();
+        assert_eq!(b.fingerprint(), a.fingerprint(), "B uses A's new keys");
+        // Even a claim that won (the first claim expired) makes no second successor: the key it
+        // claimed is no longer the newest.
+        let stale = generate::due(&c, at);
+        assert!(stale.unwrap().is_empty(), "nothing is due any more");
+        let b_forced = KeySet::load_creating(
+            &c,
+            at,
+            generate::Create::Successors(&[(SigningAlg::Es256, first.keys[0].kid.clone())]),
+        )
+        .unwrap();
+        assert_eq!(b_forced.fingerprint(), a.fingerprint());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            4,
+            "two keys per algorithm"
+        );
+    }
+
+    async fn claim_for_test(
+        store: &nauthilus_store::Store,
+        due: Vec<(SigningAlg, String)>,
+    ) -> Vec<(SigningAlg, String)> {
+        rotation::claim(store, due).await.unwrap()
     }
 
     #[test]

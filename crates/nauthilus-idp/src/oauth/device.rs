@@ -118,6 +118,7 @@ impl Idp {
             status: DeviceStatus::Pending,
             expires_at: crate::unix(now) + expiry.as_secs(),
             last_poll: 0,
+            interval: u64::from(flow.polling_interval),
         };
         state::put(&self.store, &keys.device(&device_digest), &grant, expiry).await?;
         let shown = match code.len() {

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 use super::Params;
 use super::error::{OAuthCode, OAuthError};
 use super::issue::TokenResponse;
-use crate::Idp;
 use crate::clients::Client;
+use crate::{Idp, random_token};
 
 /// Issues the token; `scope` defaults to none and must be allowed for the client.
 pub async fn exchange(
@@ -34,7 +34,9 @@ pub async fn exchange(
             "openid and offline_access need a user",
         ));
     }
-    let (access_token, _) = idp.issue_access_token(client, &scope, None, None, now).await?;
+    let (access_token, _) = idp
+        .issue_access_token(random_token(), client, &scope, None, None, now)
+        .await?;
     Ok(TokenResponse {
         access_token,
         expires_in: client.access_token_lifetime.as_secs(),

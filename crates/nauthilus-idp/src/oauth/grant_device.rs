@@ -10,6 +10,9 @@ use crate::clients::Client;
 use crate::state::{self, DeviceGrant, DeviceStatus, StateKeys};
 use crate::{Idp, digest};
 
+/// Seconds a `slow_down` adds to the device's polling interval (RFC 8628 §3.5).
+pub const SLOW_DOWN_STEP: u64 = 5;
+
 /// Polls the device code.
 pub async fn exchange(
     idp: &Idp,
@@ -41,13 +44,26 @@ pub async fn exchange(
     }
     match grant.status {
         DeviceStatus::Pending => {
-            let interval = u64::from(idp.config.device_flow.polling_interval);
-            let too_fast = grant.last_poll != 0 && now_s < grant.last_poll + interval;
+            let interval = match grant.interval {
+                0 => u64::from(idp.config.device_flow.polling_interval),
+                n => n,
+            };
+            let too_fast = grant.last_poll != 0 && now_s < grant.last_poll.saturating_add(interval);
+            // RFC 8628 §3.5: after a `slow_down` the interval grows by 5 s for this and every
+            // later request of the device code.
+            grant.interval = if too_fast {
+                interval.saturating_add(SLOW_DOWN_STEP)
+            } else {
+                interval
+            };
             grant.last_poll = now_s;
             let remaining = std::time::Duration::from_secs(grant.expires_at - now_s);
             state::put(&idp.store, &key, &grant, remaining).await?;
             if too_fast {
-                Err(OAuthError::json(OAuthCode::SlowDown, "poll less often"))
+                Err(OAuthError::json(
+                    OAuthCode::SlowDown,
+                    format!("poll less often: wait {} s between requests", grant.interval),
+                ))
             } else {
                 Err(OAuthError::json(
                     OAuthCode::AuthorizationPending,

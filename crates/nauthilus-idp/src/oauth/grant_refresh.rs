@@ -70,7 +70,14 @@ pub async fn exchange(
         .delete(&keys.access_token(&family.current_access))
         .await?;
     let (access_token, _) = idp
-        .issue_access_token(client, &scope, Some(&family.subject), Some(&pointer.family), now)
+        .issue_access_token(
+            random_token(),
+            client,
+            &scope,
+            Some(&family.subject),
+            Some(&pointer.family),
+            now,
+        )
         .await?;
     let refresh = random_token();
     family.current_refresh = digest(&refresh);

@@ -1,5 +1,8 @@
-//! `POST /oidc/introspect` (RFC 7662): any confidential client may ask; an unknown, expired or
-//! revoked token is `{"active": false}`.
+//! `POST /oidc/introspect` (RFC 7662): any confidential client may ask, about the tokens issued
+//! to it (their audience: our access tokens are for the client that got them); a client with
+//! `introspect_all_tokens` (a resource server) about every token. An unknown, expired or
+//! revoked token, and a token the caller may not see, are all `{"active": false}` (§2.2), so
+//! the answer does not tell whether someone else's token exists.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::error::OAuthError;
 use super::{client_auth, form_params};
+use crate::clients::Client;
 use crate::state::{self, AccessToken, Family, RefreshToken, StateKeys};
 use crate::{Idp, IdpService, digest};
 
@@ -21,10 +25,11 @@ pub async fn handler(State(svc): State<Arc<IdpService>>, headers: HeaderMap, bod
     let now = super::now();
     let result = async {
         let params = form_params(&headers, &body)?;
-        client_auth::authenticate(&idp, &headers, &params, "/oidc/introspect", false, now).await?;
+        let caller =
+            client_auth::authenticate(&idp, &headers, &params, "/oidc/introspect", false, now).await?;
         let token = params.require("token")?;
         let hint = params.get("token_type_hint");
-        idp.introspect(token, hint, now).await
+        idp.introspect(&caller, token, hint, now).await
     }
     .await;
     match result {
@@ -41,9 +46,10 @@ pub async fn handler(State(svc): State<Arc<IdpService>>, headers: HeaderMap, bod
 }
 
 impl Idp {
-    /// The state of `token` (an access or refresh token of ours).
+    /// The state of `token` (an access or refresh token of ours) as `caller` may see it.
     pub async fn introspect(
         &self,
+        caller: &Client,
         token: &str,
         hint: Option<&str>,
         now: SystemTime,
@@ -55,7 +61,7 @@ impl Idp {
         for kind in if refresh_first { [1, 0] } else { [0, 1] } {
             if kind == 0 {
                 if let Some(at) = state::get::<AccessToken>(&self.store, &keys.access_token(&d)).await? {
-                    if crate::unix(now) >= at.expires_at {
+                    if crate::unix(now) >= at.expires_at || !caller.may_introspect(&at.client_id) {
                         return Ok(inactive);
                     }
                     if let Some(family) = &at.family
@@ -87,6 +93,9 @@ impl Idp {
                 && family.current_refresh == d
                 && crate::unix(now) < family.expires_at
             {
+                if !caller.may_introspect(&family.client_id) {
+                    return Ok(inactive);
+                }
                 return Ok(json!({
                     "active": true,
                     "token_type": "refresh_token",

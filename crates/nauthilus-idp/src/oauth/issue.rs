@@ -60,17 +60,38 @@ pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
     }
 }
 
+/// The names of a user grant's tokens, chosen before anything is stored: the code grant
+/// records them as "what this code issued" first, so a replay racing the issuance finds them.
+#[derive(Debug)]
+pub struct Minted {
+    /// The access token (clear; stored under its digest).
+    pub access_token: String,
+    /// The refresh family id, when the client may refresh.
+    pub family: Option<String>,
+}
+
+impl Minted {
+    /// Fresh random names for `client`'s tokens.
+    pub fn for_client(client: &Client) -> Self {
+        Self {
+            access_token: random_token(),
+            family: client.allows(GrantType::RefreshToken).then(random_token),
+        }
+    }
+}
+
 impl Idp {
-    /// Stores and returns a new access token for `client`.
+    /// Stores `token` (a fresh `random_token()`, or one a grant chose beforehand) as an access
+    /// token for `client`.
     pub async fn issue_access_token(
         &self,
+        token: String,
         client: &Client,
         scope: &[String],
         subject: Option<&Subject>,
         family: Option<&str>,
         now: SystemTime,
     ) -> Result<(String, AccessToken), OAuthError> {
-        let token = random_token();
         let lifetime = client.access_token_lifetime;
         let record = AccessToken {
             client_id: client.id.clone(),
@@ -146,9 +167,27 @@ impl Idp {
         nonce: Option<&str>,
         now: SystemTime,
     ) -> Result<(TokenResponse, Option<String>), OAuthError> {
-        let family = client.allows(GrantType::RefreshToken).then(random_token);
+        let minted = Minted::for_client(client);
+        let family = minted.family.clone();
+        let tokens = self
+            .issue_minted(minted, client, scope, subject, nonce, now)
+            .await?;
+        Ok((tokens, family))
+    }
+
+    /// Issues the tokens of a user grant under the names `minted` chose beforehand.
+    pub(crate) async fn issue_minted(
+        &self,
+        minted: Minted,
+        client: &Client,
+        scope: &[String],
+        subject: &Subject,
+        nonce: Option<&str>,
+        now: SystemTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let Minted { access_token, family } = minted;
         let (access_token, _) = self
-            .issue_access_token(client, scope, Some(subject), family.as_deref(), now)
+            .issue_access_token(access_token, client, scope, Some(subject), family.as_deref(), now)
             .await?;
         let refresh_token = match &family {
             Some(family_id) => {
@@ -163,6 +202,16 @@ impl Idp {
                     current_access: digest(&access_token),
                 };
                 self.store_family(family_id, &record, &refresh, lifetime).await?;
+                if let Some(sid) = &subject.sid {
+                    // Logging out of the session revokes the family (`logout.rs`).
+                    self.store
+                        .set_add(
+                            &StateKeys::new(&self.store).session_families(sid),
+                            &[family_id],
+                            Some(lifetime),
+                        )
+                        .await?;
+                }
                 Some(refresh)
             }
             None => None,
@@ -172,16 +221,13 @@ impl Idp {
         } else {
             None
         };
-        Ok((
-            TokenResponse {
-                expires_in: client.access_token_lifetime.as_secs(),
-                access_token,
-                scope: scope.to_vec(),
-                refresh_token,
-                id_token,
-            },
-            family,
-        ))
+        Ok(TokenResponse {
+            expires_in: client.access_token_lifetime.as_secs(),
+            access_token,
+            scope: scope.to_vec(),
+            refresh_token,
+            id_token,
+        })
     }
 
     /// Writes a family and its current refresh token.

@@ -9,15 +9,18 @@
 //! | `idp:flow:<id>` | `PendingAuthorization` | 10 min |
 //! | `idp:logout:<id>` | `LogoutRequest` | 10 min |
 //! | `idp:code:<digest>` | `CodeGrant` (taken with GETDEL) | `idp.tokens.code_lifetime` |
-//! | `idp:code-used:<digest>` | the grant the code issued (replay revokes it) | refresh lifetime |
+//! | `idp:code-used:<digest>` | `IssuedByCode`: what the code issues (SET NX before issuing; a replay revokes it) | refresh family lifetime (else access token lifetime) |
+//! | `idp:code-replayed:<digest>` | flag: a replay came while the code was redeemed | 5 min |
 //! | `idp:at:<digest>` | `AccessToken` | its lifetime |
 //! | `idp:rt:<digest>` | refresh token → family (taken with GETDEL on use) | family lifetime |
 //! | `idp:rt-used:<digest>` | family of a rotated token (reuse revokes it) | family lifetime |
 //! | `idp:family:<id>` | `Family`: the grant behind a chain of refresh tokens | family lifetime |
+//! | `idp:session-families:<sid>` | set of the families a browser session's grants started (logout revokes them) | refresh lifetime |
 //! | `idp:consent:<client>:<account>` | scopes granted | `idp.consent.ttl` |
 //! | `idp:device:<digest>` | `DeviceGrant` | `idp.device_flow.code_expiry` |
 //! | `idp:user-code:<code>` | digest of the device code | same |
 //! | `idp:jti:<client>:<jti>` | a `private_key_jwt` assertion seen (single use) | until it expires |
+//! | `idp:key-rotation:<kid>` | claim: this instance makes the successor of key `kid` (SET NX) | 10 min |
 
 pub mod records;
 
@@ -61,6 +64,12 @@ impl StateKeys {
     pub fn code_used(&self, digest: &str) -> String {
         format!("{}code-used:{digest}", self.prefix)
     }
+    pub fn code_replayed(&self, digest: &str) -> String {
+        format!("{}code-replayed:{digest}", self.prefix)
+    }
+    pub fn session_families(&self, sid: &str) -> String {
+        format!("{}session-families:{sid}", self.prefix)
+    }
     pub fn access_token(&self, digest: &str) -> String {
         format!("{}at:{digest}", self.prefix)
     }
@@ -81,6 +90,9 @@ impl StateKeys {
     }
     pub fn user_code(&self, code: &str) -> String {
         format!("{}user-code:{code}", self.prefix)
+    }
+    pub fn key_rotation(&self, kid: &str) -> String {
+        format!("{}key-rotation:{kid}", self.prefix)
     }
     pub fn jti(&self, client: &str, jti: &str) -> String {
         format!("{}jti:{client}:{jti}", self.prefix)

@@ -107,6 +107,11 @@ pub struct DeviceGrant {
     /// When the device last polled (for `slow_down`).
     #[serde(default)]
     pub last_poll: u64,
+    /// Seconds the device must now wait between polls: `idp.device_flow.polling_interval`,
+    /// plus 5 for every `slow_down` it got (RFC 8628 §3.5); 0 in records of older versions
+    /// (read as the configured interval).
+    #[serde(default)]
+    pub interval: u64,
 }
 
 /// An RP-initiated logout waiting for the user's confirmation.

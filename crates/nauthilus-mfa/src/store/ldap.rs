@@ -7,13 +7,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use futures::FutureExt as _;
-use futures::future::BoxFuture;
 use ldap3::{Mod, Scope, SearchEntry};
 use nauthilus_backends::ldap::{LdapError, LdapPool, escape_value};
 use nauthilus_config::MfaLdapConfig;
 
-use super::{CredentialStore, Kind, Record};
+use super::{Kind, Record, RecordBackend};
 use crate::error::MfaError;
 
 /// RFC 4511 result code: the value to delete is not there.
@@ -147,7 +145,9 @@ impl LdapCredentials {
             .into()),
         }
     }
+}
 
+impl RecordBackend for LdapCredentials {
     async fn list_records(&self, account: &str, kind: Kind) -> Result<Vec<Record>, MfaError> {
         let entry = self.entry(account, kind).await?;
         Ok(entry.values.iter().filter_map(|v| parse_value(v)).collect())
@@ -232,49 +232,5 @@ impl LdapCredentials {
         )
         .await
         .map(drop)
-    }
-}
-
-impl CredentialStore for LdapCredentials {
-    fn list<'a>(&'a self, account: &'a str, kind: Kind) -> BoxFuture<'a, Result<Vec<Record>, MfaError>> {
-        self.list_records(account, kind).boxed()
-    }
-
-    fn put<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        record: &'a Record,
-    ) -> BoxFuture<'a, Result<(), MfaError>> {
-        self.put_record(account, kind, record).boxed()
-    }
-
-    fn remove<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        id: &'a str,
-        expected: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<bool, MfaError>> {
-        self.remove_record(account, kind, id, expected).boxed()
-    }
-
-    fn update<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        old: &'a Record,
-        new: &'a Record,
-    ) -> BoxFuture<'a, Result<bool, MfaError>> {
-        self.update_record(account, kind, old, new).boxed()
-    }
-
-    fn replace_all<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        records: &'a [Record],
-    ) -> BoxFuture<'a, Result<(), MfaError>> {
-        self.replace_records(account, kind, records).boxed()
     }
 }

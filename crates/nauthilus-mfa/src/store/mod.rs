@@ -6,6 +6,7 @@
 //! Each implementation makes `remove` atomic (a conditional delete), so a single-use record
 //! (a recovery code) is consumed once even by concurrent requests.
 
+mod backend;
 pub mod ldap;
 pub mod lua;
 pub mod sql;
@@ -15,6 +16,8 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use crate::error::MfaError;
+
+pub use backend::RecordBackend;
 
 /// The kinds of record an account can have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

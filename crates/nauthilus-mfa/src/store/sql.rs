@@ -4,13 +4,11 @@
 
 use std::sync::Arc;
 
-use futures::FutureExt as _;
-use futures::future::BoxFuture;
 use nauthilus_backends::sql::{Dialect, SqlPool};
 use nauthilus_config::SqlPoolConfig;
 use tokio::sync::OnceCell;
 
-use super::{CredentialStore, Kind, Record};
+use super::{Kind, Record, RecordBackend};
 use crate::error::MfaError;
 
 /// The table's name.
@@ -72,6 +70,20 @@ impl SqlCredentials {
         self.pool.dialect()
     }
 
+    fn upsert_sql(&self) -> String {
+        let d = self.dialect();
+        let values = (1..=4).map(|n| ph(d, n)).collect::<Vec<_>>().join(", ");
+        let conflict = match d {
+            Dialect::MySql => "ON DUPLICATE KEY UPDATE data = VALUES(data)",
+            Dialect::Postgres | Dialect::Sqlite => {
+                "ON CONFLICT (account, kind, id) DO UPDATE SET data = excluded.data"
+            }
+        };
+        format!("INSERT INTO {TABLE} (account, kind, id, data) VALUES ({values}) {conflict}")
+    }
+}
+
+impl RecordBackend for SqlCredentials {
     async fn list_records(&self, account: &str, kind: Kind) -> Result<Vec<Record>, MfaError> {
         self.ensure_schema().await?;
         let d = self.dialect();
@@ -93,18 +105,6 @@ impl SqlCredentials {
                 })
             })
             .collect())
-    }
-
-    fn upsert_sql(&self) -> String {
-        let d = self.dialect();
-        let values = (1..=4).map(|n| ph(d, n)).collect::<Vec<_>>().join(", ");
-        let conflict = match d {
-            Dialect::MySql => "ON DUPLICATE KEY UPDATE data = VALUES(data)",
-            Dialect::Postgres | Dialect::Sqlite => {
-                "ON CONFLICT (account, kind, id) DO UPDATE SET data = excluded.data"
-            }
-        };
-        format!("INSERT INTO {TABLE} (account, kind, id, data) VALUES ({values}) {conflict}")
     }
 
     async fn put_record(&self, account: &str, kind: Kind, record: &Record) -> Result<(), MfaError> {
@@ -184,49 +184,5 @@ impl SqlCredentials {
             self.put_record(account, kind, record).await?;
         }
         Ok(())
-    }
-}
-
-impl CredentialStore for SqlCredentials {
-    fn list<'a>(&'a self, account: &'a str, kind: Kind) -> BoxFuture<'a, Result<Vec<Record>, MfaError>> {
-        self.list_records(account, kind).boxed()
-    }
-
-    fn put<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        record: &'a Record,
-    ) -> BoxFuture<'a, Result<(), MfaError>> {
-        self.put_record(account, kind, record).boxed()
-    }
-
-    fn remove<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        id: &'a str,
-        expected: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<bool, MfaError>> {
-        self.remove_record(account, kind, id, expected).boxed()
-    }
-
-    fn update<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        old: &'a Record,
-        new: &'a Record,
-    ) -> BoxFuture<'a, Result<bool, MfaError>> {
-        self.update_record(account, kind, old, new).boxed()
-    }
-
-    fn replace_all<'a>(
-        &'a self,
-        account: &'a str,
-        kind: Kind,
-        records: &'a [Record],
-    ) -> BoxFuture<'a, Result<(), MfaError>> {
-        self.replace_records(account, kind, records).boxed()
     }
 }

@@ -23,6 +23,8 @@ pub const APP: (&str, &str) = ("app", "app-secret-1f0e2d3c4b5a6978");
 pub const OTHER: (&str, &str) = ("other", "other-secret-8a7b6c5d4e3f2a1b");
 /// A public client (PKCE, no secret).
 pub const SPA: &str = "spa";
+/// A resource server: client credentials only, may introspect every token.
+pub const RS: (&str, &str) = ("rs", "rs-secret-5e4d3c2b1a09f8e7");
 /// Where the clients' codes go (nothing listens: tests read the `Location`).
 pub const CALLBACK: &str = "http://127.0.0.1:9/cb";
 /// Where `app` may send the browser after logout.
@@ -30,7 +32,7 @@ pub const BYE: &str = "http://127.0.0.1:9/bye";
 /// A user of `fixtures/users.passwd`.
 pub const ALICE: (&str, &str) = ("alice@example.test", "alice-secret");
 
-/// The `idp:` section of the tests: three clients, consent skipped, plain-HTTP cookies.
+/// The `idp:` section of the tests: four clients, consent skipped, plain-HTTP cookies.
 /// `extra` goes under `idp:` (two-space indented keys, e.g. `  tokens: {code_lifetime: 1s}`).
 pub fn idp_yaml(key_dir: &str, extra: &str) -> String {
     format!(
@@ -45,11 +47,15 @@ pub fn idp_yaml(key_dir: &str, extra: &str) -> String {
          scopes: [openid, profile, email, offline_access]\n\
          \x20   - client_id: {SPA}\n      token_endpoint_auth_method: none\n      \
          redirect_uris: [\"{CALLBACK}\"]\n      grant_types: [authorization_code, refresh_token]\n      \
-         scopes: [openid, profile, offline_access]\n",
+         scopes: [openid, profile, offline_access]\n\
+         \x20   - client_id: {rs}\n      client_secret: \"{rs_secret}\"\n      \
+         grant_types: [client_credentials]\n      scopes: [api]\n      introspect_all_tokens: true\n",
         app = APP.0,
         app_secret = APP.1,
         other = OTHER.0,
         other_secret = OTHER.1,
+        rs = RS.0,
+        rs_secret = RS.1,
     )
 }
 
@@ -618,8 +624,21 @@ async fn server() -> (TestServer, tempfile::TempDir) {
 
 /// A confidential client's full grant: (access token, refresh token).
 async fn tokens(s: &TestServer, browser: &mut Browser) -> (String, String) {
-    let req = Authorize::new(APP.0);
-    let code = code(browser, s, &req).await;
+    grant_with_scope(s, browser, "openid profile offline_access").await
+}
+
+/// A grant of `APP` for `scope` in the browser's session (logging in first when there is
+/// none): (access token, refresh token).
+async fn grant_with_scope(s: &TestServer, b: &mut Browser, scope: &str) -> (String, String) {
+    let mut req = Authorize::new(APP.0);
+    req.scope = scope.to_owned();
+    let code = if b.has_cookie(nauthilus_idp::SESSION_COOKIE) {
+        let r = b.get(s, &req.path()).await;
+        let to = b.follow(s, r).await.away();
+        query_of(&to)["code"].clone()
+    } else {
+        code(b, s, &req).await
+    };
     let (status, body, _) = exchange(s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     (
@@ -959,6 +978,194 @@ async fn a_grant_the_client_may_not_use_is_unauthorized_client() {
     assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "unauthorized_client");
     let unknown = token(&s, Some(APP), &[("grant_type", "password"), ("username", "x")]).await;
     assert_oauth_error(&unknown, StatusCode::BAD_REQUEST, "unsupported_grant_type");
+}
+
+/// The used-code record lives as long as the refresh family the code started (not just the
+/// access token), so a replay late in the family's life still revokes it.
+#[tokio::test]
+async fn the_used_code_record_lives_as_long_as_the_refresh_family() {
+    let dir = keys();
+    let s = idp_server(
+        "",
+        "  tokens: {access_token_lifetime: 5m, refresh_token_lifetime: 720h}",
+        dir.path().to_str().unwrap(),
+    )
+    .await;
+    let mut b = Browser::new();
+    let req = Authorize::new(APP.0);
+    let code = code(&mut b, &s, &req).await;
+    let answer = exchange(&s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    let idp = s.server.idp.as_ref().unwrap().current();
+    let key = nauthilus_idp::state::StateKeys::new(&idp.store).code_used(&nauthilus_idp::digest(&code));
+    match idp.store.ttl(&key).await.unwrap() {
+        nauthilus_store::Ttl::Expires(ttl) => assert!(
+            ttl > Duration::from_secs(29 * 24 * 3600),
+            "the record ends with the family (30 days), not the access token: {ttl:?}"
+        ),
+        other => panic!("used-code record: {other:?}"),
+    }
+}
+
+/// Many redemptions of one code at once, on the real Redis: exactly one gets tokens, every
+/// other is `invalid_grant`, and, the code having been replayed, no token it issued stays
+/// usable, whichever way the requests interleaved. The client's ID tokens are RS256 (slow to
+/// sign in a debug build), so the replays mostly arrive while the winner is still issuing:
+/// the window where a replay found nothing to revoke before the used-code record was written
+/// first.
+#[tokio::test]
+async fn parallel_redemptions_of_one_code_yield_one_grant_and_leave_nothing_usable() {
+    let redis = nauthilus_testkit::shared_redis().unwrap();
+    let store = format!(
+        "redis:\n  master: {{address: \"{}\"}}\n  prefix: \"race{}:\"\n  password_nonce: it-nonce-0123456789abcdef",
+        redis.addr(),
+        random()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(10)
+            .collect::<String>()
+    );
+    let dir = keys();
+    let yaml = idp_yaml(dir.path().to_str().unwrap(), "  key_algorithms: [ES256, RS256]").replacen(
+        "post_logout_redirect_uris: [\"http://127.0.0.1:9/bye\"]\n",
+        "post_logout_redirect_uris: [\"http://127.0.0.1:9/bye\"]\n      id_token_signed_response_alg: RS256\n",
+        1,
+    );
+    assert!(yaml.contains("RS256\n"), "{yaml}");
+    let users = std::fs::read_to_string(fixtures().join("users.passwd")).unwrap();
+    let s = TestServer::with_users(&users, &store, &yaml).await;
+    for round in 0..3 {
+        let mut b = Browser::new();
+        let req = Authorize::new(APP.0);
+        let code = code(&mut b, &s, &req).await;
+        let attempts =
+            (0..12).map(|_| exchange(&s, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)));
+        let answers = futures::future::join_all(attempts).await;
+        let granted: Vec<&Value> = answers
+            .iter()
+            .filter(|a| a.0 == StatusCode::OK)
+            .map(|a| &a.1)
+            .collect();
+        assert_eq!(
+            granted.len(),
+            1,
+            "round {round}: exactly one redemption: {answers:?}"
+        );
+        for a in answers.iter().filter(|a| a.0 != StatusCode::OK) {
+            assert_oauth_error(a, StatusCode::BAD_REQUEST, "invalid_grant");
+        }
+        let access = granted[0]["access_token"].as_str().unwrap();
+        let refresh = granted[0]["refresh_token"].as_str().unwrap();
+        assert!(
+            !active(&s, access).await,
+            "round {round}: the replays revoked the access token"
+        );
+        let again = token(
+            &s,
+            Some(APP),
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+        assert_oauth_error(&again, StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logout ends the session's grants.
+
+#[tokio::test]
+async fn logging_out_revokes_the_refresh_tokens_the_session_got() {
+    let (s, _k) = server().await;
+    let mut b = Browser::new();
+    let grants = [
+        grant_with_scope(&s, &mut b, "openid profile").await,
+        grant_with_scope(&s, &mut b, "openid profile offline_access").await,
+    ];
+    // Another browser's session keeps its grant.
+    let mut other = Browser::new();
+    let (other_access, other_refresh) = grant_with_scope(&s, &mut other, "openid profile").await;
+    // RP-initiated logout, confirmed on the page.
+    let path = format!(
+        "/oidc/logout?{}",
+        form_encode(&[("client_id", APP.0), ("post_logout_redirect_uri", BYE)])
+    );
+    let r = b.get(&s, &path).await;
+    let (status, html) = b.follow(&s, r).await.page();
+    assert_eq!(status, StatusCode::OK, "the logout confirmation: {html}");
+    let mut form = Form::find(&html, "/logout");
+    form.set("decision", "logout");
+    let r = b.post(&s, &form.path(), &form.fields).await;
+    assert!(location(&r).starts_with(BYE), "{}: {}", r.status(), location(&r));
+    // The session's grants end with it: refresh refused, access tokens inactive.
+    for (access, refresh) in &grants {
+        let refreshed = token(
+            &s,
+            Some(APP),
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+        assert_oauth_error(&refreshed, StatusCode::BAD_REQUEST, "invalid_grant");
+        assert!(!active(&s, access).await);
+    }
+    assert!(active(&s, &other_access).await);
+    let refreshed = token(
+        &s,
+        Some(APP),
+        &[("grant_type", "refresh_token"), ("refresh_token", &other_refresh)],
+    )
+    .await;
+    assert_eq!(refreshed.0, StatusCode::OK, "{}", refreshed.1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Introspection: a client learns only about its own tokens, unless it is a resource server.
+
+/// `token` introspected by `client`: its `active`.
+async fn active_for(s: &TestServer, client: (&str, &str), token: &str) -> bool {
+    let (status, body, _) = endpoint(s, "/oidc/introspect", Some(client), &[("token", token)]).await;
+    assert_eq!(status, StatusCode::OK, "introspection: {body}");
+    if body["active"] == false {
+        assert_eq!(body, serde_json::json!({"active": false}), "nothing else leaks");
+    }
+    body["active"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn a_client_cannot_introspect_the_tokens_of_another_client() {
+    let (s, _k) = server().await;
+    let mut b = Browser::new();
+    let (access, refresh) = tokens(&s, &mut b).await;
+    // Its own tokens: active.
+    assert!(active_for(&s, APP, &access).await);
+    assert!(active_for(&s, APP, &refresh).await);
+    // Another confidential client learns nothing, as for a token that does not exist.
+    assert!(
+        !active_for(&s, OTHER, &access).await,
+        "another client's access token"
+    );
+    assert!(
+        !active_for(&s, OTHER, &refresh).await,
+        "another client's refresh token"
+    );
+    let (status, body, _) = endpoint(
+        &s,
+        "/oidc/introspect",
+        Some(OTHER),
+        &[("token", &refresh), ("token_type_hint", "refresh_token")],
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, serde_json::json!({"active": false}))
+    );
+    // A resource server (introspect_all_tokens) may check every token.
+    assert!(active_for(&s, RS, &access).await);
+    assert!(active_for(&s, RS, &refresh).await);
+    // Its own client-credentials token stays its own: `app` cannot see it either.
+    let (_, cc, _) = token(&s, Some(RS), &[("grant_type", "client_credentials")]).await;
+    let rs_token = cc["access_token"].as_str().unwrap();
+    assert!(active_for(&s, RS, rs_token).await);
+    assert!(!active_for(&s, APP, rs_token).await);
 }
 
 // ---------------------------------------------------------------------------------------------

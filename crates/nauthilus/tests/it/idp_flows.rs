@@ -289,14 +289,8 @@ async fn device_flow(s: &TestServer) {
         idp.device_view(&user_code).await.is_err(),
         "a user code works once"
     );
-    // The poll interval passes (the record's last poll is moved back rather than waiting).
-    let (status, tokens, _) = loop {
-        let answer = post_form(s, "/oidc/token", Some(&auth), &poll).await;
-        if answer.1["error"] != "slow_down" {
-            break answer;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
+    // Approved: the next poll gets the tokens (the interval only paces pending polls).
+    let (status, tokens, _) = post_form(s, "/oidc/token", Some(&auth), &poll).await;
     assert_eq!(status, 200, "{tokens}");
     let claims = verify_jwt(s, tokens["id_token"].as_str().unwrap(), "demo-app").await;
     assert_eq!(claims["email"], "alice@example.test");
@@ -690,4 +684,124 @@ async fn openidconnect_relying_party_on_redis() {
         redis.addr()
     ))
     .await;
+}
+
+/// RFC 8628 §3.5: every `slow_down` adds 5 s to the interval the device must keep, for the rest
+/// of the device code's life (the polls carry their time; nothing sleeps).
+#[tokio::test]
+async fn a_device_polling_too_fast_must_wait_five_seconds_longer_after_each_slow_down() {
+    use nauthilus_idp::oauth::{Params, grant_device};
+    use std::time::Duration;
+    let (s, _) = idp_server("", "").await;
+    let (status, start, _) = post_form(
+        &s,
+        "/oidc/device",
+        Some(&basic("demo-app", SECRET)),
+        &[("scope", "openid")],
+    )
+    .await;
+    assert_eq!(status, 200, "{start}");
+    assert_eq!(start["interval"], 5);
+    let idp = s.server.idp.as_ref().unwrap().current();
+    let client = idp.clients.get("demo-app").unwrap().clone();
+    let form = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code={}",
+        start["device_code"].as_str().unwrap()
+    );
+    let params = Params::parse(form.as_bytes()).unwrap();
+    let t0 = std::time::SystemTime::now();
+    let mut answers = Vec::new();
+    // (seconds after t0, the answer): 5 s interval, then 10, 15, 20 after three slow_downs.
+    for at in [0, 1, 7, 21, 41, 61, 71, 96] {
+        let answer = grant_device::exchange(&idp, &client, &params, t0 + Duration::from_secs(at))
+            .await
+            .unwrap_err();
+        answers.push((at, answer.code.as_str()));
+    }
+    assert_eq!(
+        answers,
+        vec![
+            (0, "authorization_pending"),
+            (1, "slow_down"),              // 1 < 0 + 5: interval now 10
+            (7, "slow_down"),              // 7 < 1 + 10: interval now 15
+            (21, "slow_down"),             // 21 < 7 + 15: interval now 20
+            (41, "authorization_pending"), // 41 = 21 + 20
+            (61, "authorization_pending"), // the interval stays 20
+            (71, "slow_down"),             // 71 < 61 + 20: interval now 25
+            (96, "authorization_pending"), // 96 = 71 + 25
+        ]
+    );
+}
+
+/// Scheduled key rotation on two instances sharing Redis and the key directory, driven with the
+/// time passed in: two days after the key was made both see it due at once, one makes the
+/// successor, both then sign with it and publish both keys; a day later (the retention) the
+/// old key is gone from both.
+#[tokio::test]
+async fn two_instances_on_one_redis_rotate_the_signing_key_once() {
+    use crate::idp_attacks::{self as attacks, APP, Authorize, Browser, CALLBACK};
+    use std::time::Duration;
+    let redis = nauthilus_testkit::shared_redis().unwrap();
+    let store = format!(
+        "redis:\n  master: {{address: \"{}\"}}\n  prefix: \"it-idp-rotate-{}:\"\n  password_nonce: it-nonce-0123456789abcdef",
+        redis.addr(),
+        std::process::id()
+    );
+    let keys = tempfile::tempdir().unwrap();
+    let dir = keys.path().to_str().unwrap();
+    let idp_extra = "  key_rotation: 48h\n  key_retention: 24h";
+    let a = attacks::idp_server(&store, idp_extra, dir).await;
+    let b = attacks::idp_server(&store, idp_extra, dir).await;
+    let kids = |s: &TestServer| {
+        let set = s.server.idp.as_ref().unwrap().current().keys.jwks();
+        let mut kids: Vec<String> = set.keys.iter().filter_map(|k| k.common.key_id.clone()).collect();
+        kids.sort();
+        kids
+    };
+    let first = kids(&a);
+    assert_eq!(first.len(), 1);
+    assert_eq!(kids(&b), first, "B found A's key");
+    let (ia, ib) = (
+        a.server.idp.as_ref().unwrap().current(),
+        b.server.idp.as_ref().unwrap().current(),
+    );
+    let t0 = std::time::SystemTime::now();
+    // Not due yet.
+    assert!(!ia.rotate_keys(t0 + Duration::from_secs(3600)).await.unwrap());
+    // Due on both at once.
+    let at = t0 + Duration::from_secs(48 * 3600 + 60);
+    let (ra, rb) = tokio::join!(ia.rotate_keys(at), ib.rotate_keys(at));
+    ra.unwrap();
+    rb.unwrap();
+    // The next check (a minute later) brings the slower one up to date.
+    let next = at + Duration::from_secs(60);
+    ia.rotate_keys(next).await.unwrap();
+    ib.rotate_keys(next).await.unwrap();
+    assert_eq!(
+        std::fs::read_dir(keys.path()).unwrap().count(),
+        2,
+        "one successor, not two"
+    );
+    let both = kids(&a);
+    assert_eq!(both.len(), 2, "old and new published: {both:?}");
+    assert!(both.contains(&first[0]));
+    assert_eq!(kids(&b), both);
+    // Both sign with the successor, and each verifies what the other signed.
+    let new_kid = both.iter().find(|k| **k != first[0]).unwrap().clone();
+    let mut browser = Browser::new();
+    let req = Authorize::new(APP.0);
+    let code = attacks::code_via(&mut browser, &a, &a, &req, attacks::ALICE).await;
+    let (_, tokens, _) =
+        attacks::exchange(&b, (APP.0, Some(APP.1)), &code, CALLBACK, Some(&req.verifier)).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(id_token).unwrap().kid.as_deref(),
+        Some(new_kid.as_str())
+    );
+    // After the retention, the old key is withdrawn everywhere.
+    let later = at + Duration::from_secs(24 * 3600 + 120);
+    assert!(ia.rotate_keys(later).await.unwrap());
+    assert!(ib.rotate_keys(later).await.unwrap());
+    assert_eq!(kids(&a), vec![new_kid.clone()]);
+    assert_eq!(kids(&b), vec![new_kid]);
 }
