@@ -16,10 +16,11 @@ use nauthilus_core::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::csrf::{self, Purpose};
+use super::csrf::Purpose;
 use super::error::{PageError, oauth_page, page_error};
 use super::pages::Page;
-use super::visitor::{Visitor, append_cookies, html_response};
+use super::submit::check_form;
+use super::visitor::{Visitor, append_cookies};
 use crate::{Idp, IdpService, LoginResult};
 
 /// What the login form continues: an authorization flow, or the device page with a user code.
@@ -111,16 +112,16 @@ pub async fn submit(
     let Some(next) = Continuation::from_fields(form.flow.as_deref(), form.device.as_deref()) else {
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &reference);
     };
-    let cookie = idp.pages.cookies().get(&headers, super::visitor::CSRF_COOKIE);
-    if let Err(why) = csrf::check(
+    if let Some(refused) = check_form(
+        &idp,
+        &visitor,
         &headers,
-        cookie,
         form.csrf.as_deref(),
         Purpose::Login,
         &next.binding(),
+        &reference,
     ) {
-        tracing::warn!(guid = %reference, reason = %why, "idp: login form refused");
-        return page_error(&idp.pages, &visitor, PageError::Csrf, &reference);
+        return refused;
     }
     let (client_name, client_id) = match describe(&idp, &next).await {
         Ok((name, _)) => (name, client_id_of(&idp, &next).await.unwrap_or_default()),
@@ -265,18 +266,9 @@ fn render_form(
         "client_name": client_name,
         "error": error,
     });
-    match idp.pages.render(
-        Page::Login,
-        visitor.lang,
-        &visitor.switch("/login", &params),
-        data,
-    ) {
-        Ok(html) => html_response(status, html, &visitor.set_cookies(&idp.pages)),
-        Err(err) => {
-            tracing::error!(guid = reference, error = %err, "idp: rendering the login page failed");
-            page_error(&idp.pages, visitor, PageError::Internal, reference)
-        }
-    }
+    let switch = visitor.switch("/login", &params);
+    idp.pages
+        .respond(visitor, Page::Login, &switch, data, status, reference)
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ mod login;
 mod logout;
 mod notify;
 pub mod pages;
+mod respond;
 mod scopes;
+mod submit;
 pub mod visitor;
 
 use std::sync::Arc;
