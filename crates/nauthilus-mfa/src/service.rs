@@ -80,6 +80,11 @@ impl Mfa {
         }
     }
 
+    /// The `mfa:` settings in force.
+    pub fn config(&self) -> &MfaConfig {
+        &self.config
+    }
+
     /// The credential store.
     pub fn credentials(&self) -> &Arc<dyn CredentialStore> {
         &self.credentials
