@@ -81,30 +81,33 @@
     const target = { csrf: login.dataset.csrf };
     target[login.dataset.nextKey] = login.dataset.nextValue;
     const error = document.getElementById("passkey-error");
-    let pending = null;
-    async function signIn(conditional) {
+    // The autofill request (conditional mediation), ended before the button asks in a dialog.
+    let controller = null;
+    let waiting = Promise.resolve();
+    async function signIn(signal) {
       const begun = await call("/login/passkey/begin", target);
+      if (signal && signal.aborted) throw new Error("aborted");
       const options = requestOptions(begun.options);
-      if (conditional) {
-        pending = new AbortController();
+      if (signal) {
         options.mediation = "conditional";
-        options.signal = pending.signal;
-      } else {
-        delete options.mediation;
+        options.signal = signal;
       }
       const cred = await navigator.credentials.get(options);
       const body = Object.assign({ ceremony: begun.ceremony, credential: assertion(cred) }, target);
       const done = await call("/login/passkey/finish", body);
       window.location.assign(done.redirect);
     }
-    document.getElementById("passkey-button").addEventListener("click", function () {
-      if (pending) pending.abort();
-      signIn(false).catch(function (e) { fail(error, e); });
+    document.getElementById("passkey-button").addEventListener("click", async function () {
+      if (controller) controller.abort();
+      await waiting;
+      signIn(null).catch(function (e) { fail(error, e); });
     });
     if (PublicKeyCredential.isConditionalMediationAvailable) {
-      PublicKeyCredential.isConditionalMediationAvailable().then(function (yes) {
-        if (yes) signIn(true).catch(function () { /* aborted or dismissed: the button remains */ });
-      });
+      controller = new AbortController();
+      const signal = controller.signal;
+      waiting = PublicKeyCredential.isConditionalMediationAvailable()
+        .then(function (yes) { if (yes && !signal.aborted) return signIn(signal); })
+        .catch(function () { /* aborted or dismissed: the button remains */ });
     }
   }
 
