@@ -128,6 +128,19 @@ const ops = {
     const { credentials } = await entry.cdp.send("WebAuthn.getCredentials", { authenticatorId: req.authenticator });
     return credentials.map((c) => ({ isResidentCredential: c.isResidentCredential, rpId: c.rpId, userHandle: c.userHandle, signCount: c.signCount }));
   },
+  // Whether the virtual authenticator answers by itself (user presence simulated).
+  async authenticatorPresence(req) {
+    const entry = contexts.get(req.ctx);
+    if (!entry || !entry.cdp) throw new Error(`no virtual authenticator in context ${req.ctx}`);
+    await entry.cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId: req.authenticator, enabled: req.enabled });
+    return null;
+  },
+  // Waits until the page's URL ends with `suffix` (a navigation the page's script starts).
+  async waitForUrlEnd(req) {
+    const p = page(req);
+    await p.waitForURL((url) => url.href.endsWith(req.suffix), { timeout: 15000 });
+    return p.url();
+  },
   async clearCookies(req) {
     const entry = contexts.get(req.ctx);
     if (!entry) throw new Error(`no browser context ${req.ctx}`);

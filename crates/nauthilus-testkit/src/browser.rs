@@ -315,6 +315,19 @@ impl BrowserContext {
         Ok(value.as_array().cloned().unwrap_or_default())
     }
 
+    /// Turns the virtual authenticator's simulated user presence on or off (off: requests wait).
+    pub async fn authenticator_presence(&self, id: &str, enabled: bool) -> Result<(), TestkitError> {
+        self.call(json!({"op": "authenticatorPresence", "authenticator": id, "enabled": enabled}))
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the page's URL ends with `suffix` (a navigation a script starts); the URL.
+    pub async fn wait_for_url_end(&self, suffix: &str) -> Result<String, TestkitError> {
+        let url = self.call(json!({"op": "waitForUrlEnd", "suffix": suffix})).await?;
+        Ok(url.as_str().unwrap_or_default().to_owned())
+    }
+
     /// Forgets every cookie of the context (the browser as after a restart, keys kept).
     pub async fn clear_cookies(&self) -> Result<(), TestkitError> {
         self.call(json!({"op": "clearCookies"})).await.map(drop)

@@ -1,7 +1,7 @@
 //! WebAuthn in real headless Chromium with a CDP virtual authenticator (CTAP2, internal
 //! transport, resident keys, user verification): a passkey registered on the self-service
-//! page (the page's script), then a passkey-only sign-in from the login page's button (a
-//! discoverable credential: no username, no password) with `amr` `["hwk","user"]`, then the
+//! page (the page's script), then a passkey-only sign-in from the login page's autofill
+//! (conditional mediation; a discoverable credential: no username, no password) with `amr` `["hwk","user"]`, then the
 //! key as the second factor after a password. The self-service pages' screenshots for
 //! `docs/mfa.md` come from this run (with `NAUTHILUS_SCREENSHOTS`).
 
@@ -92,11 +92,12 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     page.goto(&format!("{base}/2fa/v1/home")).await.unwrap();
     screenshot(&page, "mfa-home.png").await;
 
-    // A passkey-only sign-in: no username, no password.
+    // A passkey-only sign-in: no username, no password. The login page asks with conditional
+    // mediation (the autofill of the username field), which the virtual authenticator answers.
     page.clear_cookies().await.unwrap();
     page.goto(&format!("{base}/login?self_service=1")).await.unwrap();
-    let signed_in = page.click("#passkey-button").await.unwrap();
-    assert!(signed_in.url.ends_with("/2fa/v1/home"), "{}", signed_in.url);
+    let signed_in = page.wait_for_url_end("/2fa/v1/home").await.unwrap();
+    assert!(signed_in.ends_with("/2fa/v1/home"), "{signed_in}");
     let passkey_session = session(&s, &page).await;
     assert_eq!(passkey_session.account, ALICE.0);
     assert_eq!(passkey_session.amr, ["hwk", "user"]);
@@ -104,13 +105,16 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     let keys = page.text("#key-list").await.unwrap();
     assert!(!keys.contains("never"), "the key's last use is shown: {keys}");
 
-    // The key as the second factor after a password.
+    // The key as the second factor after a password (no simulated presence while the login
+    // page's autofill request waits, so the password form is used).
     page.clear_cookies().await.unwrap();
+    page.authenticator_presence(&authenticator, false).await.unwrap();
     page.goto(&format!("{base}/login?self_service=1")).await.unwrap();
     page.fill("#username", ALICE.0).await.unwrap();
     page.fill("#password", ALICE.1).await.unwrap();
     let step = page.click("#submit").await.unwrap();
     assert!(step.url.contains("/login/mfa?pending="), "{}", step.url);
+    page.authenticator_presence(&authenticator, true).await.unwrap();
     screenshot(&page, "mfa-second-factor.png").await;
     let done = page.click("#mfa-key-button").await.unwrap();
     assert!(done.url.ends_with("/2fa/v1/home"), "{}", done.url);

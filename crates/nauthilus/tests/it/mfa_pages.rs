@@ -94,7 +94,7 @@ async fn totp_recovery_and_remembered_browser(s: &TestServer, user: (&str, &str)
 
     // Revoked on the home page: the cookie no longer skips anything.
     let home = b.get("/2fa/v1/home").await;
-    assert!(home.body.contains("it-browser/1.0"), "{}", home.body);
+    assert!(home.body.contains("it-browser&#x2f;1.0"), "{}", home.body);
     let id = home.input_after("id=\"device-list\"", "id");
     let revoked = b.home_action(&[("action", "forget_device"), ("id", &id)]).await;
     assert_eq!(revoked.status, 303);

@@ -62,7 +62,7 @@ passwd_file:
 {ldap_yaml}mfa:
   enabled: true
   encryption_key_file: {keys}
-  remember_device: 30d
+  remember_device: 720h
 {store_yaml}{webauthn_yaml}idp:
   enabled: true
   issuer: http://127.0.0.1:{port}
@@ -209,11 +209,6 @@ impl Browser {
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.http.post(self.url(path)).form(form);
-        self.send(req).await
-    }
-
-    pub async fn post_json(&mut self, path: &str, body: &Value) -> Page {
-        let req = self.http.post(self.url(path)).json(body);
         self.send(req).await
     }
 
