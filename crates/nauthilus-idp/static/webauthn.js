@@ -122,7 +122,7 @@
         const options = requestOptions(await call("/login/mfa/webauthn/begin", target));
         delete options.mediation;
         const cred = await navigator.credentials.get(options);
-        const remember = document.getElementById("mfa-key-remember");
+        const remember = document.getElementById("remember");
         const body = Object.assign({ credential: assertion(cred), remember: !!(remember && remember.checked) }, target);
         const done = await call("/login/mfa/webauthn/finish", body);
         window.location.assign(done.redirect);

@@ -324,7 +324,9 @@ impl BrowserContext {
 
     /// Waits until the page's URL ends with `suffix` (a navigation a script starts); the URL.
     pub async fn wait_for_url_end(&self, suffix: &str) -> Result<String, TestkitError> {
-        let url = self.call(json!({"op": "waitForUrlEnd", "suffix": suffix})).await?;
+        let url = self
+            .call(json!({"op": "waitForUrlEnd", "suffix": suffix}))
+            .await?;
         Ok(url.as_str().unwrap_or_default().to_owned())
     }
 

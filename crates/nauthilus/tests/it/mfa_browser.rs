@@ -79,7 +79,9 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     assert_eq!(page.count("#totp-qr svg").await.unwrap(), 1);
     screenshot(&page, "mfa-totp.png").await;
     let secret = page.text("#totp-secret").await.unwrap();
-    page.fill("#code", &oathtool(secret.trim(), SystemTime::now())).await.unwrap();
+    page.fill("#code", &oathtool(secret.trim(), SystemTime::now()))
+        .await
+        .unwrap();
     let home = page.click("#confirm").await.unwrap();
     assert!(home.url.ends_with("/2fa/v1/home"), "{}", home.url);
     page.fill("#device", "Phone mail app").await.unwrap();

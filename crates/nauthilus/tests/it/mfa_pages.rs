@@ -37,29 +37,52 @@ async fn totp_recovery_and_remembered_browser(s: &TestServer, user: (&str, &str)
     let codes = shown.all_between("<li><code>", "</code>");
     assert_eq!(codes.len(), 10, "{}", shown.body);
     let home = b.get("/2fa/v1/home").await;
-    assert!(home.body.contains("<p id=\"recovery-left\">Unused codes: 10</p>"), "{}", home.body);
+    assert!(
+        home.body.contains("<p id=\"recovery-left\">Unused codes: 10</p>"),
+        "{}",
+        home.body
+    );
 
     // A new browser: the password now leads to the second-factor step.
     let mut b = Browser::new(s);
     let login = b.authorize(s, "demo-app").await;
     let step = b.password(&login, user.0, user.1).await;
     assert_eq!(step.status, 303);
-    assert!(step.location.starts_with("/login/mfa?pending="), "{}", step.location);
+    assert!(
+        step.location.starts_with("/login/mfa?pending="),
+        "{}",
+        step.location
+    );
     // The enrolment's code was used: replay refused.
-    let replay = b.second_factor(&step.location, "totp", &oathtool(&secret, now), false).await;
+    let replay = b
+        .second_factor(&step.location, "totp", &oathtool(&secret, now), false)
+        .await;
     assert_eq!(replay.status, 403, "a used code is refused");
     assert!(replay.body.contains("The code is wrong or was used already."));
     // The next step's code (within the skew) passes; remember this browser.
     let code = oathtool(&secret, next_step(now));
     let done = b.second_factor(&step.location, "totp", &code, true).await;
     assert_eq!(done.status, 303, "{}", done.body);
-    assert!(done.set_cookies.iter().any(|c| c.starts_with("nauthilus_mfa_device=") && c.contains("Max-Age=2592000")));
+    assert!(
+        done.set_cookies
+            .iter()
+            .any(|c| c.starts_with("nauthilus_mfa_device=") && c.contains("Max-Age=2592000"))
+    );
     let tokens = redeem(s, "demo-app", &done.location).await;
     let claims = verify_jwt(s, tokens["id_token"].as_str().unwrap(), "demo-app").await;
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));
     assert_eq!(claims["acr"], "urn:example:loa:2", "the client's own acr");
     let access = tokens["access_token"].as_str().unwrap();
-    let userinfo: serde_json::Value = s.http.get(s.url("/oidc/userinfo")).bearer_auth(access).send().await.unwrap().json().await.unwrap();
+    let userinfo: serde_json::Value = s
+        .http
+        .get(s.url("/oidc/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(userinfo["amr"], json!(["pwd", "otp"]));
     let (_, introspected, _) = crate::idp_support::post_form(
         s,
@@ -78,10 +101,18 @@ async fn totp_recovery_and_remembered_browser(s: &TestServer, user: (&str, &str)
     b.cookies.remove("nauthilus_session");
     let login = b.authorize(s, "demo-app").await;
     let done = b.password(&login, user.0, user.1).await;
-    assert!(done.location.starts_with(REDIRECT), "remembered: {}", done.location);
+    assert!(
+        done.location.starts_with(REDIRECT),
+        "remembered: {}",
+        done.location
+    );
     let tokens = redeem(s, "demo-app", &done.location).await;
     let claims = verify_jwt(s, tokens["id_token"].as_str().unwrap(), "demo-app").await;
-    assert_eq!(claims["amr"], json!(["pwd", "otp"]), "stands for the factor it remembers");
+    assert_eq!(
+        claims["amr"],
+        json!(["pwd", "otp"]),
+        "stands for the factor it remembers"
+    );
 
     // A tampered device cookie is ignored (fail closed).
     let mut tampered = Browser::new(s);
@@ -101,16 +132,24 @@ async fn totp_recovery_and_remembered_browser(s: &TestServer, user: (&str, &str)
     b.cookies.remove("nauthilus_session");
     let login = b.authorize(s, "demo-app").await;
     let step = b.password(&login, user.0, user.1).await;
-    assert!(step.location.starts_with("/login/mfa?"), "revoked: {}", step.location);
+    assert!(
+        step.location.starts_with("/login/mfa?"),
+        "revoked: {}",
+        step.location
+    );
 
     // A recovery code works once.
-    let done = b.second_factor(&step.location, "recovery", &codes[0], false).await;
+    let done = b
+        .second_factor(&step.location, "recovery", &codes[0], false)
+        .await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert!(done.location.starts_with(REDIRECT));
     let mut b = Browser::new(s);
     let login = b.authorize(s, "demo-app").await;
     let step = b.password(&login, user.0, user.1).await;
-    let used = b.second_factor(&step.location, "recovery", &codes[0], false).await;
+    let used = b
+        .second_factor(&step.location, "recovery", &codes[0], false)
+        .await;
     assert_eq!(used.status, 403, "a recovery code works once");
     let wrong = b.second_factor(&step.location, "totp", "000000", false).await;
     assert_eq!(wrong.status, 403);
@@ -123,8 +162,13 @@ async fn app_password_on_the_page(s: &TestServer, user: (&str, &str)) {
     let step = b.self_service_login(user.0, user.1).await;
     let codes = if step.location.starts_with("/login/mfa?") {
         let mfa = s.server.services.mfa().unwrap();
-        let codes = mfa.regenerate_recovery_codes(user.0, SystemTime::now()).await.unwrap();
-        let done = b.second_factor(&step.location, "recovery", &codes[0], false).await;
+        let codes = mfa
+            .regenerate_recovery_codes(user.0, SystemTime::now())
+            .await
+            .unwrap();
+        let done = b
+            .second_factor(&step.location, "recovery", &codes[0], false)
+            .await;
         assert_eq!((done.status, done.location.as_str()), (303, "/2fa/v1/home"));
         codes.len()
     } else {
@@ -133,7 +177,11 @@ async fn app_password_on_the_page(s: &TestServer, user: (&str, &str)) {
     };
     let _ = codes;
     let shown = b
-        .home_action(&[("action", "create_app_password"), ("device", "phone"), ("protocols", "imap")])
+        .home_action(&[
+            ("action", "create_app_password"),
+            ("device", "phone"),
+            ("protocols", "imap"),
+        ])
         .await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     let password = shown.between("<li><code>", "</code>");
@@ -163,7 +211,9 @@ async fn app_password_on_the_page(s: &TestServer, user: (&str, &str)) {
     let home = b.get("/2fa/v1/home").await;
     assert!(home.body.contains("<td>phone</td><td>imap</td>"), "{}", home.body);
     let id = home.input_after("id=\"app-password-list\"", "id");
-    let revoked = b.home_action(&[("action", "revoke_app_password"), ("id", &id)]).await;
+    let revoked = b
+        .home_action(&[("action", "revoke_app_password"), ("id", &id)])
+        .await;
     assert_eq!(revoked.status, 303);
     assert_eq!(json_login(password, "imap").await, 403, "revoked");
 }
@@ -233,7 +283,9 @@ async fn a_require_mfa_client_never_gets_a_password_only_login() {
     let login = b.get(&again.location).await;
     let step = b.password(&login, BOB.0, BOB.1).await;
     assert!(step.location.starts_with("/login/mfa?"), "{}", step.location);
-    let done = b.second_factor(&step.location, "totp", &oathtool(&secret, next_step(now)), false).await;
+    let done = b
+        .second_factor(&step.location, "totp", &oathtool(&secret, next_step(now)), false)
+        .await;
     assert!(done.location.starts_with(REDIRECT), "{}", done.body);
     let tokens = redeem(&s, "strict-app", &done.location).await;
     let claims = verify_jwt(&s, tokens["id_token"].as_str().unwrap(), "strict-app").await;
@@ -247,11 +299,21 @@ async fn the_self_service_pages_need_a_fresh_login_and_csrf() {
     let s = server(&CredentialStore::Sqlite(&db), state.path(), "", false).await;
     let mut b = Browser::new(&s);
     let anonymous = b.get("/2fa/v1/home").await;
-    assert_eq!((anonymous.status, anonymous.location.as_str()), (303, "/login?self_service=1"));
+    assert_eq!(
+        (anonymous.status, anonymous.location.as_str()),
+        (303, "/login?self_service=1")
+    );
     // A session whose login is older than `mfa.fresh_login` signs in again.
     let idp = s.server.idp.as_ref().unwrap().current();
     let user = match idp
-        .authenticate_password(ALICE.0, ALICE.1, "", "127.0.0.1", nauthilus_core::SessionId::new(SystemTime::now()), SystemTime::now())
+        .authenticate_password(
+            ALICE.0,
+            ALICE.1,
+            "",
+            "127.0.0.1",
+            nauthilus_core::SessionId::new(SystemTime::now()),
+            SystemTime::now(),
+        )
         .await
     {
         nauthilus_idp::LoginResult::Ok(user) => user,
@@ -259,16 +321,31 @@ async fn the_self_service_pages_need_a_fresh_login_and_csrf() {
     };
     let old = SystemTime::now() - std::time::Duration::from_secs(301);
     let (_, cookie) = idp.create_session(&user, vec!["pwd".into()], old).await.unwrap();
-    let (k, v) = cookie.to_str().unwrap().split(';').next().unwrap().split_once('=').unwrap();
+    let (k, v) = cookie
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap();
     b.cookies.insert(k.into(), v.into());
     let stale = b.get("/2fa/v1/home").await;
-    assert_eq!((stale.status, stale.location.as_str()), (303, "/login?self_service=1"));
+    assert_eq!(
+        (stale.status, stale.location.as_str()),
+        (303, "/login?self_service=1")
+    );
     // A fresh one gets the page; a POST without the token is refused.
     let fresh = b.self_service_login(ALICE.0, ALICE.1).await;
     assert_eq!(fresh.location, "/2fa/v1/home");
     let page = b.get("/2fa/v1/home").await;
     assert_eq!(page.status, 200);
-    let forged = b.post("/2fa/v1/home/post", &[("action", "regenerate_recovery"), ("csrf", "forged")]).await;
+    let forged = b
+        .post(
+            "/2fa/v1/home/post",
+            &[("action", "regenerate_recovery"), ("csrf", "forged")],
+        )
+        .await;
     assert_eq!(forged.status, 403);
     let unknown = b.get("/2fa/v1/not-a-page").await;
     assert_eq!(unknown.status, 404);
@@ -277,7 +354,10 @@ async fn the_self_service_pages_need_a_fresh_login_and_csrf() {
 #[tokio::test]
 async fn enrolments_survive_a_restart_and_a_redis_flushall() {
     let redis = nauthilus_testkit::RedisServer::start().unwrap();
-    let state_yaml = format!("  redis:\n    master: {{address: \"{}\"}}\n    prefix: \"it-mfaweb:\"", redis.addr());
+    let state_yaml = format!(
+        "  redis:\n    master: {{address: \"{}\"}}\n    prefix: \"it-mfaweb:\"",
+        redis.addr()
+    );
     let state = tempfile::tempdir().unwrap();
     let db = state.path().join("mfa.db");
     let now = SystemTime::now();
@@ -295,7 +375,94 @@ async fn enrolments_survive_a_restart_and_a_redis_flushall() {
     let mut b = Browser::new(&s);
     let login = b.authorize(&s, "demo-app").await;
     let step = b.password(&login, ALICE.0, ALICE.1).await;
-    assert!(step.location.starts_with("/login/mfa?"), "still enrolled: {}", step.location);
-    let done = b.second_factor(&step.location, "totp", &oathtool(&secret, next_step(now)), false).await;
+    assert!(
+        step.location.starts_with("/login/mfa?"),
+        "still enrolled: {}",
+        step.location
+    );
+    let done = b
+        .second_factor(&step.location, "totp", &oathtool(&secret, next_step(now)), false)
+        .await;
+    assert!(done.location.starts_with(REDIRECT), "{}", done.body);
+}
+
+#[tokio::test]
+async fn the_second_factor_forms_refuse_other_browsers_and_forged_tokens() {
+    let state = tempfile::tempdir().unwrap();
+    let db = state.path().join("mfa.db");
+    let s = server(&CredentialStore::Sqlite(&db), state.path(), "", true).await;
+    let mfa = s.server.services.mfa().unwrap().clone();
+    let now = SystemTime::now();
+    let enrolment = mfa.begin_totp_enrolment(ALICE.0).await.unwrap();
+    let code = oathtool(&enrolment.secret_base32, now);
+    mfa.confirm_totp_enrolment(ALICE.0, &code, "192.0.2.90", now)
+        .await
+        .unwrap();
+    let mut b = Browser::new(&s);
+    let login = b.authorize(&s, "demo-app").await;
+    let step = b.password(&login, ALICE.0, ALICE.1).await;
+    let page = b.get(&step.location).await;
+    let pending = page.input("pending");
+    let csrf = page.input("csrf");
+    let next = oathtool(&enrolment.secret_base32, next_step(now));
+    // Another browser (its own CSRF cookie) cannot answer this login's step, even with its id.
+    let mut other = Browser::new(&s);
+    let _ = other.get("/login?self_service=1").await;
+    let stolen = other
+        .post(
+            "/login/mfa/post",
+            &[
+                ("pending", &pending),
+                ("csrf", &csrf),
+                ("method", "totp"),
+                ("code", &next),
+            ],
+        )
+        .await;
+    assert_eq!(
+        stolen.status, 403,
+        "the token is bound to the browser's CSRF cookie"
+    );
+    let forged = b
+        .post(
+            "/login/mfa/post",
+            &[
+                ("pending", &pending),
+                ("csrf", "forged"),
+                ("method", "totp"),
+                ("code", &next),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    // The JSON endpoints of the page's script refuse too, with the request's guid.
+    for path in ["/login/mfa/webauthn/begin", "/login/passkey/begin"] {
+        let r = s
+            .http
+            .post(s.url(path))
+            .header("sec-fetch-site", "same-origin")
+            .json(&json!({"pending": pending, "flow": "x", "csrf": "forged"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["guid"].as_str().is_some_and(|g| !g.is_empty()),
+            "{path}: {body}"
+        );
+    }
+    // The rightful browser still completes the step with its unused code.
+    let done = b
+        .post(
+            "/login/mfa/post",
+            &[
+                ("pending", &pending),
+                ("csrf", &csrf),
+                ("method", "totp"),
+                ("code", &next),
+            ],
+        )
+        .await;
     assert!(done.location.starts_with(REDIRECT), "{}", done.body);
 }

@@ -20,7 +20,12 @@ pub enum CredentialStore<'a> {
 
 /// A server with the IdP (clients `demo-app` and `strict-app`, which requires a second
 /// factor) and `mfa` on; `state_yaml` goes under `server:` (a Redis state store).
-pub async fn server(store: &CredentialStore<'_>, keys: &std::path::Path, state_yaml: &str, webauthn: bool) -> TestServer {
+pub async fn server(
+    store: &CredentialStore<'_>,
+    keys: &std::path::Path,
+    state_yaml: &str,
+    webauthn: bool,
+) -> TestServer {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -29,7 +34,10 @@ pub async fn server(store: &CredentialStore<'_>, keys: &std::path::Path, state_y
     )
     .unwrap();
     let (store_yaml, ldap_yaml) = match store {
-        CredentialStore::Sqlite(path) => (format!("  sql: {{url: 'sqlite://{}'}}\n", path.display()), String::new()),
+        CredentialStore::Sqlite(path) => (
+            format!("  sql: {{url: 'sqlite://{}'}}\n", path.display()),
+            String::new(),
+        ),
         CredentialStore::Ldap => {
             let slapd = nauthilus_testkit::shared_slapd().unwrap();
             (
@@ -113,16 +121,26 @@ impl Page {
 
     /// The `value` of the first input named `name` after the text `after`.
     pub fn input_after(&self, after: &str, name: &str) -> String {
-        let start = self.body.find(after).unwrap_or_else(|| panic!("{after:?} not in {}", self.body));
+        let start = self
+            .body
+            .find(after)
+            .unwrap_or_else(|| panic!("{after:?} not in {}", self.body));
         let rest = &self.body[start..];
         let marker = format!("name=\"{name}\" value=\"");
-        let at = rest.find(&marker).unwrap_or_else(|| panic!("no input {name} in {}", self.body)) + marker.len();
+        let at = rest
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no input {name} in {}", self.body))
+            + marker.len();
         rest[at..].split('"').next().unwrap().to_owned()
     }
 
     /// The text between `start` and the next `end`.
     pub fn between(&self, start: &str, end: &str) -> String {
-        let at = self.body.find(start).unwrap_or_else(|| panic!("{start:?} not in {}", self.body)) + start.len();
+        let at = self
+            .body
+            .find(start)
+            .unwrap_or_else(|| panic!("{start:?} not in {}", self.body))
+            + start.len();
         self.body[at..].split(end).next().unwrap().to_owned()
     }
 
@@ -240,7 +258,12 @@ impl Browser {
         let csrf = page.input("csrf");
         self.post(
             "/login/post",
-            &[("flow", &flow), ("csrf", &csrf), ("username", user), ("password", password)],
+            &[
+                ("flow", &flow),
+                ("csrf", &csrf),
+                ("username", user),
+                ("password", password),
+            ],
         )
         .await
     }
@@ -252,7 +275,12 @@ impl Browser {
         let csrf = form.input("csrf");
         self.post(
             "/login/post",
-            &[("self_service", "1"), ("csrf", &csrf), ("username", user), ("password", password)],
+            &[
+                ("self_service", "1"),
+                ("csrf", &csrf),
+                ("username", user),
+                ("password", password),
+            ],
         )
         .await
     }
@@ -263,7 +291,12 @@ impl Browser {
         assert_eq!(page.status, 200, "{}", page.body);
         let pending = page.input("pending");
         let csrf = page.input("csrf");
-        let mut form = vec![("pending", pending.as_str()), ("csrf", csrf.as_str()), ("method", method), ("code", code)];
+        let mut form = vec![
+            ("pending", pending.as_str()),
+            ("csrf", csrf.as_str()),
+            ("method", method),
+            ("code", code),
+        ];
         if remember {
             form.push(("remember", "1"));
         }
@@ -296,14 +329,26 @@ pub fn oathtool(secret: &str, at: SystemTime) -> String {
 pub async fn enrol_totp(b: &mut Browser, now: SystemTime) -> String {
     let page = b.get("/2fa/v1/totp").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("<figure class=\"qr\" id=\"totp-qr\"><svg"), "inline SVG QR code");
+    assert!(
+        page.body.contains("<figure class=\"qr\" id=\"totp-qr\"><svg"),
+        "inline SVG QR code"
+    );
     let secret = page.between("id=\"totp-secret\">", "<");
     let csrf = page.input("csrf");
-    let wrong = b.post("/2fa/v1/totp/post", &[("csrf", &csrf), ("code", "000000")]).await;
+    let wrong = b
+        .post("/2fa/v1/totp/post", &[("csrf", &csrf), ("code", "000000")])
+        .await;
     assert_eq!(wrong.status, 403, "a wrong first code does not enrol");
     let code = oathtool(&secret, now);
-    let ok = b.post("/2fa/v1/totp/post", &[("csrf", &csrf), ("code", &code)]).await;
-    assert_eq!((ok.status, ok.location.as_str()), (303, "/2fa/v1/home"), "{}", ok.body);
+    let ok = b
+        .post("/2fa/v1/totp/post", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(
+        (ok.status, ok.location.as_str()),
+        (303, "/2fa/v1/home"),
+        "{}",
+        ok.body
+    );
     secret
 }
 
