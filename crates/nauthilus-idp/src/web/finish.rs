@@ -95,3 +95,41 @@ pub(crate) fn json_error(status: StatusCode, message: &str, guid: &str) -> Respo
     let body = serde_json::json!({ "error": message, "guid": guid });
     (status, axum::Json(body)).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_redirect_becomes_json_and_keeps_its_cookies() {
+        let mut redirect = Redirect::to("/2fa/v1/home").into_response();
+        redirect.headers_mut().append(
+            http::header::SET_COOKIE,
+            HeaderValue::from_static("nauthilus_session=abc"),
+        );
+        let json = as_json(redirect);
+        assert_eq!(json.status(), StatusCode::OK);
+        assert!(json.headers().get(LOCATION).is_none());
+        assert_eq!(json.headers()[http::header::SET_COOKIE], "nauthilus_session=abc");
+        assert_eq!(body(json).await["redirect"], "/2fa/v1/home");
+    }
+
+    #[tokio::test]
+    async fn an_error_page_stays_an_error_and_a_stray_success_is_not_one() {
+        let page = (StatusCode::SERVICE_UNAVAILABLE, "<html>").into_response();
+        let json = as_json(page);
+        assert_eq!(json.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body(json).await["error"].is_string());
+        let odd = as_json((StatusCode::OK, "<html>").into_response());
+        assert_eq!(
+            odd.status(),
+            StatusCode::BAD_REQUEST,
+            "only a redirect is a success"
+        );
+    }
+}

@@ -2,8 +2,9 @@
 //! transport, resident keys, user verification): a passkey registered on the self-service
 //! page (the page's script), then a passkey-only sign-in from the login page's autofill
 //! (conditional mediation; a discoverable credential: no username, no password) with `amr` `["hwk","user"]`, then the
-//! key as the second factor after a password. The self-service pages' screenshots for
-//! `docs/mfa.md` come from this run (with `NAUTHILUS_SCREENSHOTS`).
+//! key as the second factor after a password; with the SQLite store and with the user's LDAP
+//! entry. The self-service pages' screenshots for `docs/mfa.md` come from the SQLite run (with
+//! `NAUTHILUS_SCREENSHOTS`).
 
 use std::time::SystemTime;
 
@@ -48,7 +49,36 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     let state = tempfile::tempdir().unwrap();
     let db = state.path().join("mfa.db");
     let s = server(&CredentialStore::Sqlite(&db), state.path(), "", true).await;
-    let base = origin(&s);
+    passkey_journey(&s, true).await;
+}
+
+#[tokio::test]
+async fn a_passkey_is_kept_on_the_users_ldap_entry() {
+    let state = tempfile::tempdir().unwrap();
+    let s = server(&CredentialStore::Ldap, state.path(), "", true).await;
+    // Start clean: alice's entry may hold factors of an earlier run.
+    let mfa = s.server.services.mfa().unwrap().clone();
+    mfa.remove_totp(ALICE.0).await.unwrap();
+    for key in mfa.webauthn_credentials(ALICE.0).await.unwrap() {
+        mfa.delete_webauthn_credential(ALICE.0, &key.id).await.unwrap();
+    }
+    for a in mfa.app_passwords(ALICE.0).await.unwrap() {
+        mfa.revoke_app_password(ALICE.0, &a.id).await.unwrap();
+    }
+    passkey_journey(&s, false).await;
+    assert_eq!(mfa.webauthn_credentials(ALICE.0).await.unwrap().len(), 1);
+    // Leave the shared directory as found.
+    for key in mfa.webauthn_credentials(ALICE.0).await.unwrap() {
+        mfa.delete_webauthn_credential(ALICE.0, &key.id).await.unwrap();
+    }
+    mfa.remove_totp(ALICE.0).await.unwrap();
+}
+
+/// Registers a passkey, signs in with it alone, then uses it after the password; with
+/// `screenshots`, the pages are photographed for the docs on the way.
+async fn passkey_journey(s: &TestServer, screenshots: bool) {
+    let shot = |page: &'static str| screenshots.then_some(page);
+    let base = origin(s);
     let page = shared_browser().unwrap().context("en-US").await.unwrap();
     let authenticator = page.add_virtual_authenticator().await.unwrap();
 
@@ -56,7 +86,9 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     let login = page.goto(&format!("{base}/2fa/v1/home")).await.unwrap();
     assert!(login.url.contains("/login?self_service=1"), "{}", login.url);
     assert_eq!(page.count("#passkey-button").await.unwrap(), 1);
-    screenshot(&page, "mfa-login-passkey.png").await;
+    if let Some(name) = shot("mfa-login-passkey.png") {
+        screenshot(&page, name).await;
+    }
     page.fill("#username", ALICE.0).await.unwrap();
     page.fill("#password", ALICE.1).await.unwrap();
     let home = page.click("#submit").await.unwrap();
@@ -77,7 +109,9 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     let totp = page.goto(&format!("{base}/2fa/v1/totp")).await.unwrap();
     assert_eq!(totp.status, 200);
     assert_eq!(page.count("#totp-qr svg").await.unwrap(), 1);
-    screenshot(&page, "mfa-totp.png").await;
+    if let Some(name) = shot("mfa-totp.png") {
+        screenshot(&page, name).await;
+    }
     let secret = page.text("#totp-secret").await.unwrap();
     page.fill("#code", &oathtool(secret.trim(), SystemTime::now()))
         .await
@@ -88,11 +122,17 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     page.check("#app-password-form input[value=imap]").await.unwrap();
     let shown = page.click("#create-app-password").await.unwrap();
     assert_eq!(shown.status, 200);
-    screenshot(&page, "mfa-app-password.png").await;
+    if let Some(name) = shot("mfa-app-password.png") {
+        screenshot(&page, name).await;
+    }
     page.goto(&format!("{base}/2fa/v1/register")).await.unwrap();
-    screenshot(&page, "mfa-register.png").await;
+    if let Some(name) = shot("mfa-register.png") {
+        screenshot(&page, name).await;
+    }
     page.goto(&format!("{base}/2fa/v1/home")).await.unwrap();
-    screenshot(&page, "mfa-home.png").await;
+    if let Some(name) = shot("mfa-home.png") {
+        screenshot(&page, name).await;
+    }
 
     // A passkey-only sign-in: no username, no password. The login page asks with conditional
     // mediation (the autofill of the username field), which the virtual authenticator answers.
@@ -100,7 +140,7 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     page.goto(&format!("{base}/login?self_service=1")).await.unwrap();
     let signed_in = page.wait_for_url_end("/2fa/v1/home").await.unwrap();
     assert!(signed_in.ends_with("/2fa/v1/home"), "{signed_in}");
-    let passkey_session = session(&s, &page).await;
+    let passkey_session = session(s, &page).await;
     assert_eq!(passkey_session.account, ALICE.0);
     assert_eq!(passkey_session.amr, ["hwk", "user"]);
     assert!(passkey_session.has_mfa());
@@ -117,9 +157,11 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     let step = page.click("#submit").await.unwrap();
     assert!(step.url.contains("/login/mfa?pending="), "{}", step.url);
     page.authenticator_presence(&authenticator, true).await.unwrap();
-    screenshot(&page, "mfa-second-factor.png").await;
+    if let Some(name) = shot("mfa-second-factor.png") {
+        screenshot(&page, name).await;
+    }
     let done = page.click("#mfa-key-button").await.unwrap();
     assert!(done.url.ends_with("/2fa/v1/home"), "{}", done.url);
-    assert_eq!(session(&s, &page).await.amr, ["pwd", "hwk"]);
+    assert_eq!(session(s, &page).await.amr, ["pwd", "hwk"]);
     page.close().await.unwrap();
 }
