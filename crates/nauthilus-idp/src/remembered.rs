@@ -1,10 +1,11 @@
 //! "Remember this device": after a second factor, the browser may get a cookie that skips the
-//! step for that account for `mfa.remember_device`. The cookie holds a random 256-bit token
-//! only; the record it names (by the token's SHA-256) is on the server, in the state store,
-//! with the account, the factor it stands for and its expiry. A cookie therefore cannot be
-//! forged or altered (an unknown token finds nothing), and revoking the record on the
-//! self-service page ends it at once. A missing, expired, revoked or foreign record is
-//! ignored: the login asks for the second factor (fail closed).
+//! step for that account for `mfa.remember_device`. The cookie holds a random 256-bit token,
+//! sealed (XChaCha20-Poly1305, the `mfa` key, bound to the account): a changed cookie, or one
+//! issued for another account, does not open. The record the token names (by its SHA-256) is
+//! on the server, in the state store, with the account, the factor it stands for and its
+//! expiry, so revoking it on the self-service page ends the cookie at once. A cookie that does
+//! not open, or whose record is missing, expired, revoked or another account's, is ignored:
+//! the login asks for the second factor (fail closed).
 
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +57,11 @@ pub fn label(headers: &HeaderMap) -> String {
 }
 
 impl Idp {
+    /// What a remembered-device cookie of `account` is sealed for.
+    fn cookie_context(account: &str) -> String {
+        format!("remember-device:{account}")
+    }
+
     /// How long a browser is remembered; `None` when the option is off.
     pub fn remember_lifetime(&self) -> Option<Duration> {
         let lifetime = self.mfa.as_ref()?.config().remember_device.get();
@@ -71,10 +77,14 @@ impl Idp {
         label: String,
         now: SystemTime,
     ) -> Result<Option<(RememberedDevice, String)>, StateError> {
-        let Some(lifetime) = self.remember_lifetime() else {
+        let (Some(lifetime), Some(mfa)) = (self.remember_lifetime(), self.mfa.as_ref()) else {
             return Ok(None);
         };
         let token = crate::random_token();
+        let Ok(sealed) = mfa.seal_token(&token, &Self::cookie_context(account)) else {
+            tracing::warn!("idp: sealing a remembered-device cookie failed");
+            return Ok(None);
+        };
         let created = crate::unix(now);
         let device = RememberedDevice {
             id: crate::digest(&token),
@@ -91,7 +101,7 @@ impl Idp {
         let cookie = self
             .pages
             .cookies()
-            .set(REMEMBER_COOKIE, &token, Some(lifetime.as_secs()));
+            .set(REMEMBER_COOKIE, &sealed, Some(lifetime.as_secs()));
         Ok(Some((device, cookie)))
     }
 
@@ -103,18 +113,20 @@ impl Idp {
         account: &str,
         now: SystemTime,
     ) -> Result<Option<RememberedDevice>, StateError> {
-        let Some(token) = self.pages.cookies().get(headers, REMEMBER_COOKIE) else {
+        let (Some(sealed), Some(mfa)) = (
+            self.pages.cookies().get(headers, REMEMBER_COOKIE),
+            self.mfa.as_ref(),
+        ) else {
             return Ok(None);
         };
-        if token.len() != 43
-            || !token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if sealed.len() > 256 {
             return Ok(None);
         }
+        let Some(token) = mfa.open_token(sealed, &Self::cookie_context(account)) else {
+            return Ok(None);
+        };
         let found: Option<RememberedDevice> =
-            state::get(&self.store, &record_key(self, &crate::digest(token))).await?;
+            state::get(&self.store, &record_key(self, &crate::digest(&token))).await?;
         Ok(found.filter(|d| d.account == account && crate::unix(now) < d.expires))
     }
 
