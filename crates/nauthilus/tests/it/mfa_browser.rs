@@ -49,11 +49,11 @@ async fn a_passkey_registers_signs_in_without_a_password_and_serves_as_second_fa
     let state = tempfile::tempdir().unwrap();
     let db = state.path().join("mfa.db");
     let s = server(&CredentialStore::Sqlite(&db), state.path(), "", true).await;
-    passkey_journey(&s, true).await;
+    passkey_journey(&s, true, false).await;
 }
 
 #[tokio::test]
-async fn a_passkey_is_kept_on_the_users_ldap_entry() {
+async fn a_passkey_is_kept_on_the_users_ldap_entry_and_signs_in_from_the_button() {
     let state = tempfile::tempdir().unwrap();
     let s = server(&CredentialStore::Ldap, state.path(), "", true).await;
     // Start clean: alice's entry may hold factors of an earlier run.
@@ -65,7 +65,7 @@ async fn a_passkey_is_kept_on_the_users_ldap_entry() {
     for a in mfa.app_passwords(ALICE.0).await.unwrap() {
         mfa.revoke_app_password(ALICE.0, &a.id).await.unwrap();
     }
-    passkey_journey(&s, false).await;
+    passkey_journey(&s, false, true).await;
     assert_eq!(mfa.webauthn_credentials(ALICE.0).await.unwrap().len(), 1);
     // Leave the shared directory as found.
     for key in mfa.webauthn_credentials(ALICE.0).await.unwrap() {
@@ -74,9 +74,10 @@ async fn a_passkey_is_kept_on_the_users_ldap_entry() {
     mfa.remove_totp(ALICE.0).await.unwrap();
 }
 
-/// Registers a passkey, signs in with it alone, then uses it after the password; with
-/// `screenshots`, the pages are photographed for the docs on the way.
-async fn passkey_journey(s: &TestServer, screenshots: bool) {
+/// Registers a passkey, signs in with it alone (from the autofill, or with `button` from the
+/// button), then uses it after the password; with `screenshots`, the pages are photographed
+/// for the docs on the way.
+async fn passkey_journey(s: &TestServer, screenshots: bool, button: bool) {
     let shot = |page: &'static str| screenshots.then_some(page);
     let base = origin(s);
     let page = shared_browser().unwrap().context("en-US").await.unwrap();
@@ -135,11 +136,20 @@ async fn passkey_journey(s: &TestServer, screenshots: bool) {
     }
 
     // A passkey-only sign-in: no username, no password. The login page asks with conditional
-    // mediation (the autofill of the username field), which the virtual authenticator answers.
+    // mediation (the autofill of the username field), which the virtual authenticator answers;
+    // with `button`, that request waits (no simulated presence) and the button asks instead.
     page.clear_cookies().await.unwrap();
-    page.goto(&format!("{base}/login?self_service=1")).await.unwrap();
-    let signed_in = page.wait_for_url_end("/2fa/v1/home").await.unwrap();
-    assert!(signed_in.ends_with("/2fa/v1/home"), "{signed_in}");
+    if button {
+        page.authenticator_presence(&authenticator, false).await.unwrap();
+        page.goto(&format!("{base}/login?self_service=1")).await.unwrap();
+        page.authenticator_presence(&authenticator, true).await.unwrap();
+        let signed_in = page.click("#passkey-button").await.unwrap();
+        assert!(signed_in.url.ends_with("/2fa/v1/home"), "{}", signed_in.url);
+    } else {
+        page.goto(&format!("{base}/login?self_service=1")).await.unwrap();
+        let signed_in = page.wait_for_url_end("/2fa/v1/home").await.unwrap();
+        assert!(signed_in.ends_with("/2fa/v1/home"), "{signed_in}");
+    }
     let passkey_session = session(s, &page).await;
     assert_eq!(passkey_session.account, ALICE.0);
     assert_eq!(passkey_session.amr, ["hwk", "user"]);
