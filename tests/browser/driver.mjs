@@ -67,6 +67,10 @@ const ops = {
     const p = page(req);
     return navigating(p, () => p.click(req.selector));
   },
+  async check(req) {
+    await page(req).check(req.selector);
+    return null;
+  },
   async press(req) {
     await page(req).keyboard.press(req.key);
     return null;
@@ -96,6 +100,52 @@ const ops = {
     const entry = contexts.get(req.ctx);
     if (!entry) throw new Error(`no browser context ${req.ctx}`);
     return entry.context.cookies();
+  },
+  // A CDP virtual authenticator on the context's page (WebAuthn without hardware): CTAP2,
+  // internal transport, resident keys, user verification that always succeeds.
+  async virtualAuthenticator(req) {
+    const entry = contexts.get(req.ctx);
+    if (!entry) throw new Error(`no browser context ${req.ctx}`);
+    const cdp = await entry.context.newCDPSession(entry.page);
+    await cdp.send("WebAuthn.enable", { enableUI: false });
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    entry.cdp = cdp;
+    return authenticatorId;
+  },
+  // The credentials the virtual authenticator holds.
+  async authenticatorCredentials(req) {
+    const entry = contexts.get(req.ctx);
+    if (!entry || !entry.cdp) throw new Error(`no virtual authenticator in context ${req.ctx}`);
+    const { credentials } = await entry.cdp.send("WebAuthn.getCredentials", { authenticatorId: req.authenticator });
+    return credentials.map((c) => ({ isResidentCredential: c.isResidentCredential, rpId: c.rpId, userHandle: c.userHandle, signCount: c.signCount }));
+  },
+  // Whether the virtual authenticator answers by itself (user presence simulated).
+  async authenticatorPresence(req) {
+    const entry = contexts.get(req.ctx);
+    if (!entry || !entry.cdp) throw new Error(`no virtual authenticator in context ${req.ctx}`);
+    await entry.cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId: req.authenticator, enabled: req.enabled });
+    return null;
+  },
+  // Waits until the page's URL ends with `suffix` (a navigation the page's script starts).
+  async waitForUrlEnd(req) {
+    const p = page(req);
+    await p.waitForURL((url) => url.href.endsWith(req.suffix), { timeout: 15000 });
+    return p.url();
+  },
+  async clearCookies(req) {
+    const entry = contexts.get(req.ctx);
+    if (!entry) throw new Error(`no browser context ${req.ctx}`);
+    await entry.context.clearCookies();
+    return null;
   },
   async screenshot(req) {
     await page(req).screenshot({ path: req.path, fullPage: true });

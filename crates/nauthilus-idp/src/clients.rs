@@ -144,6 +144,10 @@ pub struct Client {
     pub consent: ConsentMode,
     pub backchannel_logout_uri: Option<String>,
     pub require_mfa: bool,
+    /// `acr` of a password-only login (empty: the session's).
+    pub acr_single_factor: String,
+    /// `acr` of a login with a second factor (empty: the session's).
+    pub acr_multi_factor: String,
     pub id_token_alg: SigningAlg,
     pub access_token_lifetime: Duration,
     /// May introspect tokens issued to any client (a resource server).
@@ -316,6 +320,8 @@ impl Client {
             consent,
             backchannel_logout_uri,
             require_mfa: c.require_mfa,
+            acr_single_factor: c.acr_single_factor.clone(),
+            acr_multi_factor: c.acr_multi_factor.clone(),
             id_token_alg,
             access_token_lifetime,
             introspect_all_tokens: c.introspect_all_tokens,

@@ -167,14 +167,19 @@ impl Idp {
             return Ok(Redirect::to(format!("/login?flow={flow_id}")));
         }
         if client.require_mfa && !session.has_mfa() {
-            return Err(self
-                .finish_with_error(
-                    flow_id,
-                    &flow,
-                    OAuthCode::AccessDenied,
-                    "the application requires a second factor",
-                )
-                .await);
+            if flow.wants("none") {
+                return Err(self
+                    .finish_with_error(
+                        flow_id,
+                        &flow,
+                        OAuthCode::AccessDenied,
+                        "the application requires a second factor",
+                    )
+                    .await);
+            }
+            // A password-only session steps up: the login asks for the second factor (or
+            // says to enrol one); the client never gets a code without it.
+            return Ok(Redirect::to(format!("/login?flow={flow_id}")));
         }
         if self.needs_consent(&client, &flow, session).await? {
             if flow.wants("none") {
@@ -294,7 +299,7 @@ impl Idp {
             scope: flow.scope.clone(),
             nonce: flow.nonce.clone(),
             code_challenge: flow.code_challenge.clone(),
-            subject: self.subject(session, &flow.scope),
+            subject: self.subject(session, &flow.client_id, &flow.scope),
             expires_at: crate::unix(now) + lifetime.as_secs(),
         };
         state::put(&self.store, &keys.code(&crate::digest(&code)), &grant, lifetime).await?;
@@ -311,14 +316,26 @@ impl Idp {
         Ok(Redirect::to(url.to_string()))
     }
 
-    /// The grant's subject: who, how and when, and the claims `scope` releases.
-    pub fn subject(&self, session: &BrowserSession, scope: &[String]) -> Subject {
+    /// The grant's subject for `client_id`: who, how and when (`acr` as the client names the
+    /// level reached, else the session's), and the claims `scope` releases.
+    pub fn subject(&self, session: &BrowserSession, client_id: &str, scope: &[String]) -> Subject {
+        let client = self.clients.get(client_id);
+        let named = client.map(|c| {
+            if session.has_mfa() {
+                c.acr_multi_factor.as_str()
+            } else {
+                c.acr_single_factor.as_str()
+            }
+        });
+        let acr = named
+            .filter(|a| !a.is_empty())
+            .map_or_else(|| session.acr.clone(), str::to_owned);
         Subject {
             account: session.account.clone(),
             sid: Some(session.sid.clone()),
             auth_time: session.auth_time,
             amr: session.amr.clone(),
-            acr: session.acr.clone(),
+            acr,
             claims: crate::claims::for_scopes(&self.config, scope, session),
         }
     }

@@ -13,10 +13,13 @@
 
 pub mod claims;
 pub mod clients;
+pub mod continuation;
 pub mod flow;
 pub mod keys;
 pub mod login;
 pub mod oauth;
+pub mod remembered;
+pub mod second_factor;
 pub mod session;
 pub mod state;
 pub mod web;
@@ -30,6 +33,7 @@ use nauthilus_core::Pipeline;
 use nauthilus_store::Store;
 
 pub use clients::{AuthMethod, Client, Clients};
+pub use continuation::Continuation;
 pub use flow::{PendingAuthorization, Redirect};
 pub use keys::{KeyError, KeyRing, KeySet, SigningAlg};
 pub use login::{AuthenticatedUser, LoginResult};
@@ -68,6 +72,9 @@ pub struct Idp {
     pub http: reqwest::Client,
     /// The pages' templates, messages and branding.
     pub pages: web::Pages,
+    /// Second factors and app passwords (`mfa.enabled`): the login's second step and the
+    /// self-service pages.
+    mfa: Option<Arc<nauthilus_mfa::Mfa>>,
 }
 
 impl Idp {
@@ -108,7 +115,14 @@ impl Idp {
             store,
             pipeline,
             http,
+            mfa: None,
         })
+    }
+
+    /// The same provider with the second-factor service (the server's, which outlives reloads).
+    pub fn with_mfa(mut self, mfa: Option<Arc<nauthilus_mfa::Mfa>>) -> Self {
+        self.mfa = mfa;
+        self
     }
 
     /// `issuer + path`.

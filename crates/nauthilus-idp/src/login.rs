@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use nauthilus_core::{AuthRequest, Decision, FailReason, Password, Protocol, Service, SessionId};
+use nauthilus_core::{AuthMode, AuthRequest, Decision, FailReason, Password, Protocol, Service, SessionId};
 
 use crate::Idp;
 
@@ -13,7 +13,7 @@ use crate::Idp;
 pub const PROTOCOL: &str = "oidc";
 
 /// A user the pipeline accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthenticatedUser {
     /// The canonical account (`sub`).
     pub account: String,
@@ -49,12 +49,41 @@ impl Idp {
         if username.is_empty() || password.is_empty() {
             return LoginResult::Failed;
         }
-        let mut req = AuthRequest::new(
+        let req = AuthRequest::new(
             guid,
             Service::Idp,
             username.to_owned(),
             Password::new(password.as_bytes().to_vec()),
         );
+        self.run_login(req, client_id, client_ip, now).await
+    }
+
+    /// Looks `account` up through the pipeline without a password (`no-auth`), for a login
+    /// that a passkey proved: the backends must still know the account (and give the
+    /// attributes the claims are made of), filters and features still apply.
+    pub async fn lookup_user(
+        &self,
+        account: &str,
+        client_id: &str,
+        client_ip: &str,
+        guid: SessionId,
+        now: SystemTime,
+    ) -> LoginResult {
+        if account.is_empty() {
+            return LoginResult::Failed;
+        }
+        let mut req = AuthRequest::new(guid, Service::Idp, account.to_owned(), Password::new(Vec::new()));
+        req.mode = AuthMode::NoAuth;
+        self.run_login(req, client_id, client_ip, now).await
+    }
+
+    async fn run_login(
+        &self,
+        mut req: AuthRequest,
+        client_id: &str,
+        client_ip: &str,
+        now: SystemTime,
+    ) -> LoginResult {
         req.protocol = Protocol::new(PROTOCOL);
         req.method = "plain".into();
         req.oidc_cid = client_id.to_owned();

@@ -26,17 +26,29 @@ pub struct BrowserSession {
     pub display_name: String,
     /// When the user authenticated (Unix seconds).
     pub auth_time: u64,
-    /// How (`pwd`, later `otp`, `hwk`, `mfa`).
+    /// How, in RFC 8176 values: `pwd`, plus `otp` or `hwk` after a second factor; `hwk`/`swk`
+    /// with `user` for a passkey.
     pub amr: Vec<String>,
     pub acr: String,
     /// The backend's attributes at login (claims are mapped from them).
     pub attributes: BTreeMap<String, Vec<String>>,
 }
 
+/// `amr` values of something the user has (RFC 8176).
+const POSSESSION: [&str; 3] = ["otp", "hwk", "swk"];
+
+/// True when `amr` records more than one factor: `mfa` itself, or something the user has
+/// (a code, a key) together with another factor (a password, the authenticator's user
+/// verification).
+pub fn is_multi_factor(amr: &[String]) -> bool {
+    let possession = amr.iter().any(|m| POSSESSION.contains(&m.as_str()));
+    amr.iter().any(|m| m == "mfa") || (possession && amr.len() >= 2)
+}
+
 impl BrowserSession {
-    /// True when the user passed a second factor in this session.
+    /// True when the user passed more than one factor in this session.
     pub fn has_mfa(&self) -> bool {
-        self.amr.iter().any(|m| m == "mfa")
+        is_multi_factor(&self.amr)
     }
 }
 
@@ -105,7 +117,7 @@ impl Idp {
             account: user.account.clone(),
             display_name: user.display_name.clone(),
             auth_time: crate::unix(now),
-            acr: if amr.iter().any(|m| m == "mfa") {
+            acr: if is_multi_factor(&amr) {
                 "urn:nauthilus:mfa".into()
             } else {
                 "urn:nauthilus:pwd".into()
@@ -143,6 +155,18 @@ impl Idp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_factor_needs_a_possession_factor_and_another() {
+        let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(!is_multi_factor(&v(&["pwd"])));
+        assert!(is_multi_factor(&v(&["pwd", "otp"])));
+        assert!(is_multi_factor(&v(&["pwd", "hwk"])));
+        assert!(is_multi_factor(&v(&["hwk", "user"])));
+        assert!(!is_multi_factor(&v(&["hwk"])));
+        assert!(!is_multi_factor(&v(&["pwd", "kba"])));
+        assert!(is_multi_factor(&v(&["mfa"])));
+    }
 
     #[test]
     fn the_session_cookie_is_found_among_others() {

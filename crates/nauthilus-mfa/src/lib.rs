@@ -7,6 +7,7 @@
 pub mod app_password;
 pub mod error;
 pub mod guard;
+pub mod passkey;
 mod qr;
 pub mod recovery;
 pub mod secret;
@@ -18,6 +19,7 @@ pub mod webauthn;
 
 pub use app_password::AppPasswordInfo;
 pub use error::MfaError;
+pub use passkey::PasskeyLogin;
 pub use recovery::{CodeVerdict, RECOVERY_CODES};
 pub use service::{ChangeFuture, ChangeHook, Mfa};
 pub use store::ldap::LdapCredentials;

@@ -80,6 +80,23 @@ impl Mfa {
         }
     }
 
+    /// The `mfa:` settings in force.
+    pub fn config(&self) -> &MfaConfig {
+        &self.config
+    }
+
+    /// `token` sealed for a cookie with the key that seals TOTP secrets (authenticated: a
+    /// changed value, another key or another `context` does not open).
+    pub fn seal_token(&self, token: &str, context: &str) -> Result<String, MfaError> {
+        self.secrets.seal(token.as_bytes(), &format!("token:{context}"))
+    }
+
+    /// The token [`Mfa::seal_token`] sealed for `context`; `None` when `sealed` is not that.
+    pub fn open_token(&self, sealed: &str, context: &str) -> Option<String> {
+        let plain = self.secrets.open(sealed, &format!("token:{context}"))?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+
     /// The credential store.
     pub fn credentials(&self) -> &Arc<dyn CredentialStore> {
         &self.credentials

@@ -19,8 +19,8 @@ use crate::store::Kind;
 
 /// The relying party and the ceremony timeout.
 pub struct WebauthnCeremonies {
-    webauthn: Webauthn,
-    timeout: std::time::Duration,
+    pub(crate) webauthn: Webauthn,
+    pub(crate) timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for WebauthnCeremonies {
@@ -49,12 +49,12 @@ impl WebauthnCeremonies {
 
 /// One credential as stored.
 #[derive(Serialize, Deserialize)]
-struct StoredCredential {
+pub(crate) struct StoredCredential {
     name: String,
     created: u64,
     #[serde(default)]
     last_used: Option<u64>,
-    passkey: Passkey,
+    pub(crate) passkey: Passkey,
 }
 
 /// One credential as shown.
@@ -76,6 +76,31 @@ fn user_id(account: &str) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
+/// Longest user handle WebAuthn allows (bytes).
+const MAX_USER_HANDLE: usize = 64;
+
+/// Asks the authenticator for a discoverable credential (a passkey that can sign in without
+/// a username) whose user handle is the account itself, so a passkey-only login finds the
+/// account from the assertion. The account is already on the authenticator as the user name,
+/// so the handle reveals nothing more. An account longer than a user handle keeps the hashed
+/// handle: its credentials then work as a second factor only.
+fn discoverable(mut challenge: CreationChallengeResponse, account: &str) -> CreationChallengeResponse {
+    if account.len() <= MAX_USER_HANDLE {
+        challenge.public_key.user.id = account.as_bytes().to_vec().into();
+    }
+    if let Some(selection) = challenge.public_key.authenticator_selection.as_mut() {
+        selection.resident_key = Some(webauthn_rs_proto::ResidentKeyRequirement::Preferred);
+    }
+    challenge
+}
+
+/// The account a passkey-only assertion names by its user handle (see [`discoverable`]).
+pub(crate) fn account_of_handle(handle: &[u8]) -> Option<&str> {
+    std::str::from_utf8(handle)
+        .ok()
+        .filter(|a| !a.is_empty() && a.len() <= MAX_USER_HANDLE && !a.chars().any(char::is_control))
+}
+
 /// The record id of a passkey: its credential id as base64url text.
 fn credential_id(passkey: &Passkey) -> Result<String, MfaError> {
     match serde_json::to_value(passkey.cred_id()) {
@@ -85,7 +110,7 @@ fn credential_id(passkey: &Passkey) -> Result<String, MfaError> {
 }
 
 impl Mfa {
-    fn ceremonies(&self) -> Result<&WebauthnCeremonies, MfaError> {
+    pub(crate) fn ceremonies(&self) -> Result<&WebauthnCeremonies, MfaError> {
         self.webauthn
             .as_ref()
             .ok_or_else(|| MfaError::Config("mfa.webauthn.rp_id and rp_origin are not set".into()))
@@ -96,7 +121,7 @@ impl Mfa {
     }
 
     /// Stores `state` as JSON for `timeout`.
-    async fn keep<T: Serialize>(
+    pub(crate) async fn keep<T: Serialize>(
         &self,
         key: &str,
         state: &T,
@@ -108,7 +133,7 @@ impl Mfa {
     }
 
     /// Takes the state at `key` (once).
-    async fn take<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, MfaError> {
+    pub(crate) async fn take<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, MfaError> {
         let json = self
             .state
             .get_del(key)
@@ -117,7 +142,7 @@ impl Mfa {
         serde_json::from_str(&json).map_err(|e| MfaError::Webauthn(format!("ceremony state: {e}")))
     }
 
-    async fn stored_credentials(
+    pub(crate) async fn stored_credentials(
         &self,
         account: &str,
     ) -> Result<Vec<(crate::store::Record, StoredCredential)>, MfaError> {
@@ -155,6 +180,7 @@ impl Mfa {
                 (!exclude.is_empty()).then_some(exclude),
             )
             .map_err(|e| MfaError::Webauthn(e.to_string()))?;
+        let challenge = discoverable(challenge, account);
         self.keep::<PasskeyRegistration>(&self.ceremony_key("register", account), &state, c.timeout)
             .await?;
         Ok(challenge)
@@ -235,11 +261,22 @@ impl Mfa {
             .webauthn
             .finish_passkey_authentication(response, &state)
             .map_err(|e| MfaError::Webauthn(e.to_string()))?;
+        self.record_use(account, &result, now).await
+    }
+
+    /// Notes a successful assertion with `result` on the credential of `account` it used (the
+    /// signature counter and the last use); the credential's record id.
+    pub(crate) async fn record_use(
+        &self,
+        account: &str,
+        result: &webauthn_rs::prelude::AuthenticationResult,
+        now: SystemTime,
+    ) -> Result<String, MfaError> {
         for (record, mut stored) in self.stored_credentials(account).await? {
             if stored.passkey.cred_id() != result.cred_id() {
                 continue;
             }
-            stored.passkey.update_credential(&result);
+            stored.passkey.update_credential(result);
             stored.last_used = Some(unix(now));
             let updated = Self::encode(&record.id, &stored)?;
             if !self

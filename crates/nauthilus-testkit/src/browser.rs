@@ -225,6 +225,13 @@ impl BrowserContext {
             .await
     }
 
+    /// Ticks the checkbox `selector` (no navigation).
+    pub async fn check(&self, selector: &str) -> Result<(), TestkitError> {
+        self.call(json!({"op": "check", "selector": selector}))
+            .await
+            .map(drop)
+    }
+
     /// Presses a key (`Tab`, `Enter`) on the page.
     pub async fn press(&self, key: &str) -> Result<(), TestkitError> {
         self.call(json!({"op": "press", "key": key})).await.map(drop)
@@ -288,6 +295,44 @@ impl BrowserContext {
             Value::Array(cookies) => Ok(cookies),
             other => Err(browser_error(format!("cookies answered {other}"))),
         }
+    }
+
+    /// Adds a CDP virtual authenticator (CTAP2, internal, resident keys, user verification
+    /// that succeeds) to the page; its id.
+    pub async fn add_virtual_authenticator(&self) -> Result<String, TestkitError> {
+        let id = self.call(json!({"op": "virtualAuthenticator"})).await?;
+        id.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| browser_error(format!("virtualAuthenticator answered {id}")))
+    }
+
+    /// The credentials the virtual authenticator `id` holds (`isResidentCredential`, `rpId`,
+    /// `userHandle`, `signCount`).
+    pub async fn authenticator_credentials(&self, id: &str) -> Result<Vec<Value>, TestkitError> {
+        let value = self
+            .call(json!({"op": "authenticatorCredentials", "authenticator": id}))
+            .await?;
+        Ok(value.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Turns the virtual authenticator's simulated user presence on or off (off: requests wait).
+    pub async fn authenticator_presence(&self, id: &str, enabled: bool) -> Result<(), TestkitError> {
+        self.call(json!({"op": "authenticatorPresence", "authenticator": id, "enabled": enabled}))
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the page's URL ends with `suffix` (a navigation a script starts); the URL.
+    pub async fn wait_for_url_end(&self, suffix: &str) -> Result<String, TestkitError> {
+        let url = self
+            .call(json!({"op": "waitForUrlEnd", "suffix": suffix}))
+            .await?;
+        Ok(url.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Forgets every cookie of the context (the browser as after a restart, keys kept).
+    pub async fn clear_cookies(&self) -> Result<(), TestkitError> {
+        self.call(json!({"op": "clearCookies"})).await.map(drop)
     }
 
     /// Saves a full-page PNG screenshot to `path`.

@@ -506,7 +506,8 @@ pub fn build_idp(
         services.store.clone(),
         pipeline,
         nauthilus_core::clock::now(),
-    )?;
+    )?
+    .with_mfa(services.mfa().cloned());
     Ok(Some(idp))
 }
 

@@ -44,7 +44,7 @@ pub struct Idp {
         "scopes": ["openid", "profile", "email", "groups"],
         "token_endpoint_auth_method": "client_secret_basic", "public_key_file": "",
         "consent": "once", "backchannel_logout_uri": "https://app.example.com/backchannel-logout",
-        "require_mfa": false, "id_token_signed_response_alg": "ES256", "access_token_lifetime": "0s"
+        "require_mfa": false, "acr_single_factor": "", "acr_multi_factor": "", "id_token_signed_response_alg": "ES256", "access_token_lifetime": "0s"
     }]))]
     pub clients: Vec<IdpClient>,
     /// Scopes beyond `openid profile email groups offline_access`, each releasing some claims.
@@ -144,6 +144,10 @@ pub struct IdpClient {
     pub backchannel_logout_uri: String,
     /// The user must have passed a second factor before this client gets a code.
     pub require_mfa: bool,
+    /// `acr` claim of this client's tokens after a password-only login; empty: `urn:nauthilus:pwd`.
+    pub acr_single_factor: String,
+    /// `acr` claim of this client's tokens after a login with a second factor (or a passkey); empty: `urn:nauthilus:mfa`.
+    pub acr_multi_factor: String,
     /// Algorithm of this client's ID tokens (`ES256`, `RS256`, `EdDSA`); empty: the first signing key's.
     pub id_token_signed_response_alg: String,
     /// Access token lifetime for this client (0 = `idp.tokens.access_token_lifetime`).
@@ -168,6 +172,8 @@ impl Default for IdpClient {
             consent: String::new(),
             backchannel_logout_uri: String::new(),
             require_mfa: false,
+            acr_single_factor: String::new(),
+            acr_multi_factor: String::new(),
             id_token_signed_response_alg: String::new(),
             access_token_lifetime: ConfigDuration::from_secs(0),
             introspect_all_tokens: false,

@@ -23,6 +23,10 @@ pub struct IdpPages {
     /// Language when neither the switch nor `Accept-Language` names a supported one.
     #[schemars(extend("enum" = ["en", "de"]))]
     pub default_language: String,
+    /// Path segment of the TOTP enrolment page (`/2fa/v1/<totp_page>`).
+    pub totp_page: String,
+    /// Path segment of the WebAuthn registration endpoints (`/2fa/v1/<webauthn_page>/register/...`).
+    pub webauthn_page: String,
 }
 
 impl Default for IdpPages {
@@ -34,6 +38,8 @@ impl Default for IdpPages {
             background_color: "#f3f4f6".into(),
             template_dir: String::new(),
             default_language: "en".into(),
+            totp_page: "totp".into(),
+            webauthn_page: "webauthn".into(),
         }
     }
 }

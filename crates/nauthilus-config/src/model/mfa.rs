@@ -32,6 +32,12 @@ pub struct MfaConfig {
     pub app_passwords: AppPasswordConfig,
     /// Once a user has enrolled TOTP or WebAuthn, the main password stops working for `app_passwords.protocols`.
     pub require_app_password_for_mfa_users: bool,
+    /// How long "remember this device" skips the second-factor step on one browser (a revocable cookie); 0 turns the option off.
+    #[schemars(range(max = crate::schema::YEAR_SECS))]
+    pub remember_device: ConfigDuration,
+    /// The self-service pages (`/2fa/v1/*`) need a login at most this old; an older session signs in again first.
+    #[schemars(range(min = 30, max = 86400))]
+    pub fresh_login: ConfigDuration,
 }
 
 impl Default for MfaConfig {
@@ -48,6 +54,8 @@ impl Default for MfaConfig {
             webauthn: MfaWebauthnConfig::default(),
             app_passwords: AppPasswordConfig::default(),
             require_app_password_for_mfa_users: false,
+            remember_device: ConfigDuration::from_secs(0),
+            fresh_login: ConfigDuration::from_secs(300),
         }
     }
 }

@@ -203,7 +203,7 @@ impl Idp {
             ));
         }
         grant.status = if approve {
-            let subject = self.subject(session, &grant.scope);
+            let subject = self.subject(session, &grant.client_id, &grant.scope);
             self.remember_client(&session.id, &grant.client_id).await?;
             DeviceStatus::Approved { subject }
         } else {

@@ -83,6 +83,12 @@ impl Idp {
                         Some(s) => {
                             body["sub"] = s.account.clone().into();
                             body["username"] = s.account.clone().into();
+                            if !s.acr.is_empty() {
+                                body["acr"] = s.acr.clone().into();
+                            }
+                            if !s.amr.is_empty() {
+                                body["amr"] = s.amr.clone().into();
+                            }
                         }
                         None => body["sub"] = at.client_id.clone().into(),
                     }

@@ -42,6 +42,13 @@ pub async fn handler(State(svc): State<Arc<IdpService>>, headers: HeaderMap) -> 
         };
         let mut body = Map::new();
         body.insert("sub".into(), subject.account.into());
+        // How the user authenticated (OIDC Core §2), as in the ID token.
+        if !subject.acr.is_empty() {
+            body.insert("acr".into(), subject.acr.into());
+        }
+        if !subject.amr.is_empty() {
+            body.insert("amr".into(), subject.amr.into());
+        }
         for (k, v) in subject.claims {
             body.insert(k, v);
         }

@@ -1,4 +1,4 @@
-//! The stylesheet (with the brand colours) and the logo, served from memory.
+//! The stylesheet (with the brand colours), the logo and the WebAuthn script, served from memory.
 
 use std::sync::Arc;
 
@@ -31,6 +31,18 @@ pub async fn logo(State(service): State<Arc<IdpService>>) -> Response {
     let mut response = logo.bytes.clone().into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(logo.content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(ASSET_CACHE));
+    response
+}
+
+/// `GET /idp/static/webauthn.js`: the WebAuthn ceremonies' script.
+pub async fn webauthn_script() -> Response {
+    let mut response = super::pages::WEBAUTHN_SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static(ASSET_CACHE));
     response
 }

@@ -5,18 +5,19 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Form, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::csrf::{self, Purpose};
+use super::csrf::Purpose;
 use super::error::{PageError, oauth_page, page_error, shown_page};
 use super::pages::Page;
 use super::scopes::describe;
-use super::visitor::{CSRF_COOKIE, Visitor, html_response};
-use crate::{BrowserSession, Idp, IdpService};
+use super::submit::{check_form, session_or_login};
+use super::visitor::Visitor;
+use crate::IdpService;
 
 /// `GET /consent` query.
 #[derive(Debug, Deserialize)]
@@ -49,7 +50,7 @@ pub async fn show(
     if query.flow.is_empty() {
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &guid);
     }
-    let session = match session_or_login(&idp, &headers, &query.flow).await {
+    let session = match session_or_login(&idp, &visitor, &headers, ("flow", &query.flow), &guid).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -65,13 +66,8 @@ pub async fn show(
         "account": session.display_name,
     });
     let switch = visitor.switch("/consent", &[("flow", &query.flow)]);
-    match idp.pages.render(Page::Consent, visitor.lang, &switch, data) {
-        Ok(html) => html_response(StatusCode::OK, html, &visitor.set_cookies(&idp.pages)),
-        Err(err) => {
-            tracing::error!(guid, error = %err, "idp: rendering the consent page failed");
-            page_error(&idp.pages, &visitor, PageError::Internal, &guid)
-        }
-    }
+    idp.pages
+        .respond(&visitor, Page::Consent, &switch, data, StatusCode::OK, &guid)
 }
 
 /// Records the decision and continues the flow (code to the client, or `access_denied`).
@@ -84,26 +80,27 @@ pub async fn submit(
     let idp = service.current();
     let guid = super::guid(session_id).to_string();
     let visitor = Visitor::new(&idp.pages, &headers, None);
-    let cookie = idp.pages.cookies().get(&headers, CSRF_COOKIE);
     if form.flow.is_empty() {
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &guid);
     }
-    if let Err(why) = csrf::check(
+    let checked = check_form(
+        &idp,
+        &visitor,
         &headers,
-        cookie,
         form.csrf.as_deref(),
         Purpose::Consent,
         &form.flow,
-    ) {
-        tracing::warn!(guid, reason = %why, "idp: consent form refused");
-        return page_error(&idp.pages, &visitor, PageError::Csrf, &guid);
+        &guid,
+    );
+    if let Some(refused) = checked {
+        return refused;
     }
     let approve = match form.decision.as_str() {
         "approve" => true,
         "deny" => false,
         _ => return page_error(&idp.pages, &visitor, PageError::BadRequest, &guid),
     };
-    let session = match session_or_login(&idp, &headers, &form.flow).await {
+    let session = match session_or_login(&idp, &visitor, &headers, ("flow", &form.flow), &guid).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -113,23 +110,5 @@ pub async fn submit(
     {
         Ok(redirect) => redirect.into_response(),
         Err(error) => oauth_page(&idp.pages, &visitor, error, &guid),
-    }
-}
-
-/// The browser's session, or a redirect to the login form of `flow`.
-async fn session_or_login(idp: &Idp, headers: &HeaderMap, flow: &str) -> Result<BrowserSession, Response> {
-    match idp.session_from_headers(headers).await {
-        Ok(Some(session)) => Ok(session),
-        Ok(None) => {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("flow", flow)
-                .finish();
-            Err(Redirect::to(&format!("/login?{query}")).into_response())
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "idp: loading the session failed");
-            let visitor = Visitor::new(&idp.pages, headers, None);
-            Err(page_error(&idp.pages, &visitor, PageError::TempFail, ""))
-        }
     }
 }

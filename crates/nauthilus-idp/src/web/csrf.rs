@@ -29,6 +29,12 @@ pub enum Purpose {
     Consent,
     Logout,
     Device,
+    /// The second-factor step of a login (bound to the pending login).
+    SecondFactor,
+    /// A passkey-only login (bound to what the login continues).
+    Passkey,
+    /// The self-service pages (bound to the session's public id).
+    SelfService,
 }
 
 impl Purpose {
@@ -38,6 +44,9 @@ impl Purpose {
             Purpose::Consent => b"consent",
             Purpose::Logout => b"logout",
             Purpose::Device => b"device",
+            Purpose::SecondFactor => b"second-factor",
+            Purpose::Passkey => b"passkey",
+            Purpose::SelfService => b"self-service",
         }
     }
 }

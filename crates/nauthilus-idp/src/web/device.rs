@@ -6,20 +6,21 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Form, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::csrf::{self, Purpose};
+use super::csrf::Purpose;
 use super::error::{PageError, page_error, shown_page};
 use super::notify::notice;
 use super::pages::Page;
 use super::scopes::describe;
-use super::visitor::{CSRF_COOKIE, Visitor, html_response};
+use super::submit::{check_form, session_or_login};
+use super::visitor::Visitor;
 use crate::oauth::device::normalise_user_code;
-use crate::{BrowserSession, Idp, IdpService};
+use crate::{Idp, IdpService};
 
 /// Longest user code accepted from the form (ours are far shorter).
 const MAX_CODE_CHARS: usize = 64;
@@ -64,7 +65,7 @@ pub async fn show(
     let Some(code) = clean(&query.user_code) else {
         return entry_form(&idp, &visitor, "", None, StatusCode::OK, &guid);
     };
-    let session = match session_or_login(&idp, &headers, &code).await {
+    let session = match session_or_login(&idp, &visitor, &headers, ("device", &code), &guid).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -86,13 +87,14 @@ pub async fn show(
         "account": session.display_name,
     });
     let switch = visitor.switch("/device", &[("user_code", &code)]);
-    match idp.pages.render(Page::DeviceConfirm, visitor.lang, &switch, data) {
-        Ok(html) => html_response(StatusCode::OK, html, &visitor.set_cookies(&idp.pages)),
-        Err(err) => {
-            tracing::error!(guid, error = %err, "idp: rendering the device page failed");
-            page_error(&idp.pages, &visitor, PageError::Internal, &guid)
-        }
-    }
+    idp.pages.respond(
+        &visitor,
+        Page::DeviceConfirm,
+        &switch,
+        data,
+        StatusCode::OK,
+        &guid,
+    )
 }
 
 /// Records the user's decision for the device.
@@ -108,17 +110,23 @@ pub async fn submit(
     let Some(code) = clean(&form.user_code) else {
         return page_error(&idp.pages, &visitor, PageError::BadRequest, &guid);
     };
-    let cookie = idp.pages.cookies().get(&headers, CSRF_COOKIE);
-    if let Err(why) = csrf::check(&headers, cookie, form.csrf.as_deref(), Purpose::Device, &code) {
-        tracing::warn!(guid, reason = %why, "idp: device form refused");
-        return page_error(&idp.pages, &visitor, PageError::Csrf, &guid);
+    if let Some(refused) = check_form(
+        &idp,
+        &visitor,
+        &headers,
+        form.csrf.as_deref(),
+        Purpose::Device,
+        &code,
+        &guid,
+    ) {
+        return refused;
     }
     let approve = match form.decision.as_str() {
         "approve" => true,
         "deny" => false,
         _ => return page_error(&idp.pages, &visitor, PageError::BadRequest, &guid),
     };
-    let session = match session_or_login(&idp, &headers, &code).await {
+    let session = match session_or_login(&idp, &visitor, &headers, ("device", &code), &guid).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -147,34 +155,7 @@ fn entry_form(
     guid: &str,
 ) -> Response {
     let switch = visitor.switch("/device", &[]);
-    match idp.pages.render(
-        Page::Device,
-        visitor.lang,
-        &switch,
-        json!({"user_code": code, "error": error}),
-    ) {
-        Ok(html) => html_response(status, html, &visitor.set_cookies(&idp.pages)),
-        Err(err) => {
-            tracing::error!(guid, error = %err, "idp: rendering the device page failed");
-            page_error(&idp.pages, visitor, PageError::Internal, guid)
-        }
-    }
-}
-
-/// The browser's session, or a redirect to the login form that comes back here with `code`.
-async fn session_or_login(idp: &Idp, headers: &HeaderMap, code: &str) -> Result<BrowserSession, Response> {
-    match idp.session_from_headers(headers).await {
-        Ok(Some(session)) => Ok(session),
-        Ok(None) => {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("device", code)
-                .finish();
-            Err(Redirect::to(&format!("/login?{query}")).into_response())
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "idp: loading the session failed");
-            let visitor = Visitor::new(&idp.pages, headers, None);
-            Err(page_error(&idp.pages, &visitor, PageError::TempFail, ""))
-        }
-    }
+    let data = json!({"user_code": code, "error": error});
+    idp.pages
+        .respond(visitor, Page::Device, &switch, data, status, guid)
 }

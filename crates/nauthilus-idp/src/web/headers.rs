@@ -1,7 +1,8 @@
 //! Security headers on every page response (a `map_response` layer over the pages' router).
 //!
-//! The CSP allows our own stylesheet and images and nothing else: no script at all (the pages
-//! need none), no inline style, no framing. `form-action` is left out on purpose: browsers apply
+//! The CSP allows our own stylesheet, images and script file (`/idp/static/webauthn.js`, the
+//! WebAuthn ceremonies, which fetch from our own origin) and nothing else: no inline script or
+//! style, no framing. `form-action` is left out on purpose: browsers apply
 //! it to the redirects after a form POST, and the login and consent forms end in a redirect to
 //! the client's `redirect_uri` on another origin.
 
@@ -12,8 +13,7 @@ use http::header::{
 };
 
 /// The pages' Content-Security-Policy.
-pub const CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Adds the security headers; a handler's own `Cache-Control` (static assets) is kept.
 pub async fn security_headers(mut response: Response) -> Response {
@@ -33,7 +33,9 @@ pub async fn security_headers(mut response: Response) -> Response {
     );
     headers.insert(
         "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        HeaderValue::from_static(
+            "camera=(), microphone=(), geolocation=(), publickey-credentials-get=(self), publickey-credentials-create=(self)",
+        ),
     );
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

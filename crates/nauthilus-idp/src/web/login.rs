@@ -1,57 +1,37 @@
 //! `GET /login` and `POST /login/post`: the password form of an authorization flow (or of the
 //! device page), then the pipeline, a browser session and the flow's next step.
 //!
-//! The form carries the flow id (or the device user code) and the CSRF token bound to it. A
-//! failed login shows the form again (403) without saying whether the user exists; a banned
-//! network and a temporary failure get their own pages (429, 503).
+//! The form carries what the login continues (the flow id, the device user code, or the
+//! self-service pages) and the CSRF token bound to it. A failed login shows the form again
+//! (403) without saying whether the user exists; a banned network and a temporary failure get
+//! their own pages (429, 503). A right password goes on to the second-factor step
+//! (`second_factor.rs`) when the account or the client needs one.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use nauthilus_core::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::csrf::{self, Purpose};
-use super::error::{PageError, oauth_page, page_error};
+use super::csrf::Purpose;
+use super::error::{PageError, page_error};
 use super::pages::Page;
-use super::visitor::{Visitor, append_cookies, html_response};
-use crate::{Idp, IdpService, LoginResult};
-
-/// What the login form continues: an authorization flow, or the device page with a user code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Continuation {
-    Flow(String),
-    Device(String),
-}
-
-impl Continuation {
-    fn from_fields(flow: Option<&str>, device: Option<&str>) -> Option<Self> {
-        match (flow.filter(|f| !f.is_empty()), device) {
-            (Some(flow), _) => Some(Self::Flow(flow.to_owned())),
-            (None, Some(code)) => Some(Self::Device(code.to_owned())),
-            (None, None) => None,
-        }
-    }
-
-    /// What the CSRF token is bound to.
-    fn binding(&self) -> String {
-        match self {
-            Self::Flow(flow) => format!("flow:{flow}"),
-            Self::Device(code) => format!("device:{code}"),
-        }
-    }
-}
+use super::second_factor;
+use super::submit::check_form;
+use super::visitor::Visitor;
+use crate::{Continuation, Idp, IdpService, LoginResult};
 
 /// `GET /login` query.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     flow: Option<String>,
     device: Option<String>,
+    self_service: Option<String>,
     lang: Option<String>,
 }
 
@@ -60,6 +40,7 @@ pub struct LoginQuery {
 pub struct LoginForm {
     flow: Option<String>,
     device: Option<String>,
+    self_service: Option<String>,
     csrf: Option<String>,
     #[serde(default)]
     username: String,
@@ -77,7 +58,11 @@ pub async fn show(
     let idp = service.current();
     let guid = super::guid(session_id).to_string();
     let visitor = Visitor::new(&idp.pages, &headers, query.lang.as_deref());
-    let Some(next) = Continuation::from_fields(query.flow.as_deref(), query.device.as_deref()) else {
+    let Some(next) = Continuation::from_fields(
+        query.flow.as_deref(),
+        query.device.as_deref(),
+        query.self_service.is_some(),
+    ) else {
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &guid);
     };
     let (client_name, hint) = match describe(&idp, &next).await {
@@ -108,19 +93,23 @@ pub async fn submit(
     let guid = super::guid(session_id);
     let reference = guid.to_string();
     let visitor = Visitor::new(&idp.pages, &headers, None);
-    let Some(next) = Continuation::from_fields(form.flow.as_deref(), form.device.as_deref()) else {
+    let Some(next) = Continuation::from_fields(
+        form.flow.as_deref(),
+        form.device.as_deref(),
+        form.self_service.is_some(),
+    ) else {
         return page_error(&idp.pages, &visitor, PageError::FlowExpired, &reference);
     };
-    let cookie = idp.pages.cookies().get(&headers, super::visitor::CSRF_COOKIE);
-    if let Err(why) = csrf::check(
+    if let Some(refused) = check_form(
+        &idp,
+        &visitor,
         &headers,
-        cookie,
         form.csrf.as_deref(),
         Purpose::Login,
         &next.binding(),
+        &reference,
     ) {
-        tracing::warn!(guid = %reference, reason = %why, "idp: login form refused");
-        return page_error(&idp.pages, &visitor, PageError::Csrf, &reference);
+        return refused;
     }
     let (client_name, client_id) = match describe(&idp, &next).await {
         Ok((name, _)) => (name, client_id_of(&idp, &next).await.unwrap_or_default()),
@@ -152,25 +141,8 @@ pub async fn submit(
         .await
     {
         LoginResult::Ok(user) => {
-            let (session, set_cookie) = match idp.create_session(&user, vec!["pwd".into()], now).await {
-                Ok(created) => created,
-                Err(err) => {
-                    tracing::error!(guid = %reference, error = %err, "idp: storing the session failed");
-                    return page_error(&idp.pages, &visitor, PageError::TempFail, &reference);
-                }
-            };
-            let mut response = match &next {
-                Continuation::Flow(flow) => match idp.resume_authorization(flow, &session, now).await {
-                    Ok(redirect) => redirect.into_response(),
-                    Err(error) => oauth_page(&idp.pages, &visitor, error, &reference),
-                },
-                Continuation::Device(code) => device_redirect(code),
-            };
-            response
-                .headers_mut()
-                .append(http::header::SET_COOKIE, set_cookie);
-            append_cookies(&mut response, &visitor.set_cookies(&idp.pages));
-            response
+            second_factor::after_password(&idp, &visitor, &headers, &next, user, &client_id, now, &reference)
+                .await
         }
         LoginResult::Failed => {
             let message = idp.pages.message(visitor.lang, "login_failed");
@@ -191,14 +163,6 @@ pub async fn submit(
             page_error(&idp.pages, &visitor, PageError::TempFail, &reference)
         }
     }
-}
-
-/// Back to the device page with the code the user entered (a path of ours, never a URL from input).
-fn device_redirect(code: &str) -> Response {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("user_code", code)
-        .finish();
-    Redirect::to(&format!("/device?{query}")).into_response()
 }
 
 /// The client's name and the login hint for the form; an unknown flow is an error page.
@@ -226,7 +190,7 @@ async fn describe(idp: &Idp, next: &Continuation) -> Result<(String, String), Pa
                 .unwrap_or_default();
             Ok((name, pending.login_hint.clone().unwrap_or_default()))
         }
-        Continuation::Device(_) => Ok((String::new(), String::new())),
+        Continuation::Device(_) | Continuation::SelfService => Ok((String::new(), String::new())),
     }
 }
 
@@ -235,6 +199,7 @@ async fn client_id_of(idp: &Idp, next: &Continuation) -> Option<String> {
     match next {
         Continuation::Flow(flow) => idp.flow(flow).await.ok().flatten().map(|p| p.client_id),
         Continuation::Device(code) => idp.device_view(code).await.ok().map(|d| d.client_id),
+        Continuation::SelfService => None,
     }
 }
 
@@ -249,46 +214,19 @@ fn render_form(
     status: StatusCode,
     reference: &str,
 ) -> Response {
-    let (flow, device) = match next {
-        Continuation::Flow(flow) => (flow.as_str(), None),
-        Continuation::Device(code) => ("", Some(code.as_str())),
-    };
-    let params: Vec<(&str, &str)> = match next {
-        Continuation::Flow(flow) => vec![("flow", flow.as_str())],
-        Continuation::Device(code) => vec![("device", code.as_str())],
-    };
+    let (key, value) = next.query();
+    let params = [(key, value)];
+    let passkeys = idp.mfa().is_some_and(|m| m.webauthn_enabled());
     let data = json!({
-        "flow": flow,
-        "device": device,
+        "next_key": key,
+        "next_value": value,
         "csrf": visitor.csrf_token(Purpose::Login, &next.binding()),
+        "passkey_csrf": passkeys.then(|| visitor.csrf_token(Purpose::Passkey, &next.binding())),
         "username": username,
         "client_name": client_name,
         "error": error,
     });
-    match idp.pages.render(
-        Page::Login,
-        visitor.lang,
-        &visitor.switch("/login", &params),
-        data,
-    ) {
-        Ok(html) => html_response(status, html, &visitor.set_cookies(&idp.pages)),
-        Err(err) => {
-            tracing::error!(guid = reference, error = %err, "idp: rendering the login page failed");
-            page_error(&idp.pages, visitor, PageError::Internal, reference)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_csrf_binding_tells_flows_and_device_codes_apart() {
-        let flow = Continuation::from_fields(Some("abc"), None).unwrap();
-        let device = Continuation::from_fields(None, Some("abc")).unwrap();
-        assert_ne!(flow.binding(), device.binding());
-        assert_eq!(Continuation::from_fields(Some(""), None), None);
-        assert_eq!(Continuation::from_fields(None, None), None);
-    }
+    let switch = visitor.switch("/login", &params);
+    idp.pages
+        .respond(visitor, Page::Login, &switch, data, status, reference)
 }

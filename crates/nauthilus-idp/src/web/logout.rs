@@ -12,11 +12,12 @@ use nauthilus_core::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::csrf::{self, Purpose};
+use super::csrf::Purpose;
 use super::error::{PageError, page_error, shown_page};
 use super::notify::notice;
 use super::pages::Page;
-use super::visitor::{CSRF_COOKIE, Visitor, html_response};
+use super::submit::check_form;
+use super::visitor::Visitor;
 use crate::IdpService;
 
 /// `GET /logout` query (`flow` comes from `/oidc/logout`; a user-started logout has none).
@@ -81,18 +82,9 @@ pub async fn show(
     } else {
         vec![("flow", query.flow.as_str())]
     };
-    match idp.pages.render(
-        Page::Logout,
-        visitor.lang,
-        &visitor.switch("/logout", &params),
-        data,
-    ) {
-        Ok(html) => html_response(StatusCode::OK, html, &visitor.set_cookies(&idp.pages)),
-        Err(err) => {
-            tracing::error!(guid, error = %err, "idp: rendering the logout page failed");
-            page_error(&idp.pages, &visitor, PageError::Internal, &guid)
-        }
-    }
+    let switch = visitor.switch("/logout", &params);
+    idp.pages
+        .respond(&visitor, Page::Logout, &switch, data, StatusCode::OK, &guid)
 }
 
 /// Signs out (or not) and goes where `Idp::logout` says.
@@ -105,16 +97,16 @@ pub async fn submit(
     let idp = service.current();
     let guid = super::guid(session_id).to_string();
     let visitor = Visitor::new(&idp.pages, &headers, None);
-    let cookie = idp.pages.cookies().get(&headers, CSRF_COOKIE);
-    if let Err(why) = csrf::check(
+    if let Some(refused) = check_form(
+        &idp,
+        &visitor,
         &headers,
-        cookie,
         form.csrf.as_deref(),
         Purpose::Logout,
         &form.flow,
+        &guid,
     ) {
-        tracing::warn!(guid, reason = %why, "idp: logout form refused");
-        return page_error(&idp.pages, &visitor, PageError::Csrf, &guid);
+        return refused;
     }
     let cookies = visitor.set_cookies(&idp.pages);
     match form.decision.as_str() {

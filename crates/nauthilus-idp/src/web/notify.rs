@@ -11,9 +11,8 @@ use nauthilus_core::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{PageError, page_error};
 use super::pages::Page;
-use super::visitor::{Visitor, html_response};
+use super::visitor::Visitor;
 use crate::IdpService;
 
 /// Notices shown in the page language when named by key.
@@ -51,17 +50,10 @@ pub async fn show(
         query.message.chars().take(MAX_MESSAGE_CHARS).collect()
     };
     let switch = visitor.switch("/notify", &[("message", &query.message)]);
-    match idp
-        .pages
-        .render(Page::Notify, visitor.lang, &switch, json!({"message": message}))
-    {
-        Ok(html) => html_response(StatusCode::OK, html, &visitor.set_cookies(&idp.pages)),
-        Err(err) => {
-            let guid = super::guid(session_id).to_string();
-            tracing::error!(guid, error = %err, "idp: rendering the notify page failed");
-            page_error(&idp.pages, &visitor, PageError::Internal, &guid)
-        }
-    }
+    let guid = super::guid(session_id).to_string();
+    let data = json!({"message": message});
+    idp.pages
+        .respond(&visitor, Page::Notify, &switch, data, StatusCode::OK, &guid)
 }
 
 /// A notice page with a catalogue message (logout done, device connected).
@@ -73,14 +65,7 @@ pub(crate) fn notice(
     guid: &str,
 ) -> Response {
     let message = idp.pages.message(visitor.lang, key);
-    match idp
-        .pages
-        .render(Page::Notify, visitor.lang, &[], json!({"message": message}))
-    {
-        Ok(html) => html_response(StatusCode::OK, html, cookies),
-        Err(err) => {
-            tracing::error!(guid, error = %err, "idp: rendering the notice failed");
-            page_error(&idp.pages, visitor, PageError::Internal, guid)
-        }
-    }
+    let data = json!({"message": message});
+    idp.pages
+        .respond_with_cookies(visitor, Page::Notify, &[], data, StatusCode::OK, cookies, guid)
 }

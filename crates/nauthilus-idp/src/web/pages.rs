@@ -16,7 +16,7 @@ use super::cookies::CookiePolicy;
 use super::i18n::{CatalogueError, Catalogues, Lang};
 
 /// The built-in templates: name and source.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 14] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -28,7 +28,25 @@ const TEMPLATES: [(&str, &str); 8] = [
         include_str!("../../templates/device_confirm.html"),
     ),
     ("error.html", include_str!("../../templates/error.html")),
+    ("mfa.html", include_str!("../../templates/mfa.html")),
+    (
+        "mfa_enrol_required.html",
+        include_str!("../../templates/mfa_enrol_required.html"),
+    ),
+    (
+        "mfa_register.html",
+        include_str!("../../templates/mfa_register.html"),
+    ),
+    ("mfa_home.html", include_str!("../../templates/mfa_home.html")),
+    ("mfa_totp.html", include_str!("../../templates/mfa_totp.html")),
+    (
+        "mfa_shown_once.html",
+        include_str!("../../templates/mfa_shown_once.html"),
+    ),
 ];
+
+/// The script of the WebAuthn pages (the only script the pages have).
+pub const WEBAUTHN_SCRIPT: &str = include_str!("../../static/webauthn.js");
 
 /// The static stylesheet; the brand colours are prepended as custom properties.
 const STYLESHEET: &str = include_str!("../../static/style.css");
@@ -43,11 +61,23 @@ pub enum Page {
     Device,
     DeviceConfirm,
     Error,
+    /// The second-factor step of a login.
+    SecondFactor,
+    /// The client requires a second factor the account lacks.
+    EnrolRequired,
+    /// What can be enrolled (`/2fa/v1/register`).
+    MfaRegister,
+    /// The self-service home (`/2fa/v1/home`).
+    MfaHome,
+    /// The TOTP enrolment page.
+    MfaTotp,
+    /// A new app password or recovery codes, shown once.
+    ShownOnce,
 }
 
 impl Page {
     /// Every page (the render-all test walks these).
-    pub const ALL: [Page; 7] = [
+    pub const ALL: [Page; 13] = [
         Page::Login,
         Page::Consent,
         Page::Logout,
@@ -55,6 +85,12 @@ impl Page {
         Page::Device,
         Page::DeviceConfirm,
         Page::Error,
+        Page::SecondFactor,
+        Page::EnrolRequired,
+        Page::MfaRegister,
+        Page::MfaHome,
+        Page::MfaTotp,
+        Page::ShownOnce,
     ];
 
     fn template(self) -> &'static str {
@@ -66,6 +102,12 @@ impl Page {
             Page::Device => "device.html",
             Page::DeviceConfirm => "device_confirm.html",
             Page::Error => "error.html",
+            Page::SecondFactor => "mfa.html",
+            Page::EnrolRequired => "mfa_enrol_required.html",
+            Page::MfaRegister => "mfa_register.html",
+            Page::MfaHome => "mfa_home.html",
+            Page::MfaTotp => "mfa_totp.html",
+            Page::ShownOnce => "mfa_shown_once.html",
         }
     }
 }

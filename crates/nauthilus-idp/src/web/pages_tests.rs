@@ -25,7 +25,7 @@ fn fixture(page: Page) -> serde_json::Value {
     let scopes = json!([{"name": "openid", "text": "Sign you in"}, {"name": "email", "text": "See your email address"}]);
     match page {
         Page::Login => {
-            json!({"flow": "F1", "csrf": "TOKEN", "username": "", "client_name": "Demo App", "error": null})
+            json!({"next_key": "flow", "next_value": "F1", "csrf": "TOKEN", "username": "", "client_name": "Demo App", "error": null, "passkey_csrf": null})
         }
         Page::Consent => {
             json!({"flow": "F1", "csrf": "TOKEN", "client_name": "Demo App", "scopes": scopes, "account": "alice"})
@@ -37,6 +37,28 @@ fn fixture(page: Page) -> serde_json::Value {
             json!({"user_code": "ABCD-EFGH", "csrf": "TOKEN", "client_name": "TV", "scopes": scopes, "account": "alice"})
         }
         Page::Error => json!({"title": "Oops", "detail": "Bad thing", "reference": "guid1"}),
+        Page::SecondFactor => json!({
+            "pending": "P1", "csrf": "TOKEN", "account": "Alice", "remember_days": 30, "error": null,
+            "factors": {"totp": true, "webauthn": false, "recovery": true},
+        }),
+        Page::EnrolRequired => json!({"can_enrol": true, "account": "Alice"}),
+        Page::MfaRegister => json!({
+            "account": "Alice", "factors": {"totp": false, "webauthn": false, "recovery": false},
+            "webauthn_enabled": false, "app_passwords_enabled": true, "totp_page": "totp",
+        }),
+        Page::MfaHome => json!({
+            "account": "Alice", "csrf": "TOKEN", "totp": true, "totp_page": "totp",
+            "webauthn_enabled": false, "webauthn_page": "webauthn", "keys": [],
+            "recovery_left": 9, "app_passwords_enabled": true,
+            "app_passwords": [{"id": "A1", "device": "<phone>", "protocols": "imap", "created": "2026-01-01 00:00 UTC", "last_used": "never", "last_address": ""}],
+            "protocols": ["imap", "smtp"], "remember_enabled": true,
+            "devices": [{"id": "D1", "label": "Firefox", "created": "c", "expires": "e"}], "error": null,
+        }),
+        Page::MfaTotp => json!({
+            "csrf": "TOKEN", "action": "/2fa/v1/totp/post", "qr_svg": "<svg></svg>",
+            "secret": "JBSWY3DPEHPK3PXP", "error": null,
+        }),
+        Page::ShownOnce => json!({"kind": "app_password", "secrets": ["abcd-efgh"], "protocols": ["imap"]}),
     }
 }
 
@@ -57,10 +79,13 @@ fn every_page_renders_in_every_language_with_lang_title_and_stylesheet() {
             );
             assert!(html.contains("– Nauthilus</title>"), "{page:?}");
             assert!(html.contains("<main id=\"main\""), "{page:?}");
-            assert!(
-                !html.contains("<script"),
-                "{page:?}: the pages need no JavaScript"
-            );
+            // Only the WebAuthn parts load a script, and only our own file.
+            for (i, _) in html.match_indices("<script") {
+                assert!(
+                    html[i..].starts_with(r#"<script src="/idp/static/webauthn.js" defer></script>"#),
+                    "{page:?}: no inline script"
+                );
+            }
             assert!(!html.contains(" style="), "{page:?}: inline style breaks the CSP");
         }
     }
@@ -271,4 +296,61 @@ fn unsupported_logo_types_are_refused() {
         ..IdpPages::default()
     };
     assert!(matches!(Pages::new(&config, false), Err(PagesError::Logo { .. })));
+}
+
+#[test]
+fn the_second_factor_step_posts_pending_csrf_and_method_with_a_one_time_code_field() {
+    let html = pages()
+        .render(
+            Page::SecondFactor,
+            Lang::En,
+            &switch(Lang::En),
+            fixture(Page::SecondFactor),
+        )
+        .unwrap();
+    assert!(html.contains(r#"<form method="post" action="/login/mfa/post" id="totp-form">"#));
+    assert!(html.contains(r#"<input type="hidden" name="pending" value="P1">"#));
+    assert!(html.contains(r#"<input type="hidden" name="method" value="totp">"#));
+    assert!(html.contains(r#"<input type="hidden" name="method" value="recovery">"#));
+    assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
+    assert!(
+        html.contains(r#"name="remember" value="1""#),
+        "remembering is offered"
+    );
+    assert!(!html.contains("<script"), "no key enrolled: no script");
+}
+
+#[test]
+fn the_login_page_offers_passkeys_only_with_a_token_for_them() {
+    let p = pages();
+    let plain = p
+        .render(Page::Login, Lang::En, &switch(Lang::En), fixture(Page::Login))
+        .unwrap();
+    assert!(!plain.contains("passkey-login") && !plain.contains("webauthn"));
+    let mut data = fixture(Page::Login);
+    data["passkey_csrf"] = json!("PK");
+    let html = p.render(Page::Login, Lang::En, &switch(Lang::En), data).unwrap();
+    assert!(html.contains(r#"data-next-key="flow" data-next-value="F1" data-csrf="PK" hidden>"#));
+    assert!(
+        html.contains(r#"autocomplete="username webauthn""#),
+        "conditional UI"
+    );
+}
+
+#[test]
+fn the_home_page_escapes_device_names_and_binds_every_form_to_the_token() {
+    let html = pages()
+        .render(Page::MfaHome, Lang::De, &switch(Lang::De), fixture(Page::MfaHome))
+        .unwrap();
+    assert!(html.contains("&lt;phone&gt;") && !html.contains("<phone>"));
+    let forms = html
+        .matches(r#"<form method="post" action="/2fa/v1/home/post""#)
+        .count();
+    let tokens = html
+        .matches(r#"<input type="hidden" name="csrf" value="TOKEN">"#)
+        .count();
+    assert_eq!(forms, tokens);
+    assert!(forms >= 5);
+    assert!(html.contains(r#"name="protocols" value="imap""#));
+    assert!(html.contains("App-Passwörter"));
 }
