@@ -97,13 +97,15 @@ async fn query(pool: &PgPool) -> Result<(), BenchError> {
 }
 
 /// Queries per second of `tasks` concurrent queries over a pool of `pool_size` connections for
-/// `duration`, on a runtime of `threads` workers (child process).
+/// `duration`, on a runtime of `threads` workers (child process). With `ping`, the pool has
+/// sqlx's default `test_before_acquire` (a ping before every query).
 pub fn bare_loop(
     url: &str,
     pool_size: usize,
     tasks: usize,
     threads: usize,
     duration: Duration,
+    ping: bool,
 ) -> Result<f64, BenchError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
@@ -111,12 +113,12 @@ pub fn bare_loop(
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
-        // No ping before each use, like the server's pool for a connection in steady use (it
-        // pings only one idle for a second or more): the ceiling is the query alone.
+        // Without `ping`, no ping before each use, like the server's pool for a connection in
+        // steady use (it pings only one idle for a second or more): the query alone.
         let pool = PgPoolOptions::new()
             .max_connections(u32::try_from(pool_size.max(1)).unwrap_or(1))
             .min_connections(u32::try_from(pool_size.max(1)).unwrap_or(1))
-            .test_before_acquire(false)
+            .test_before_acquire(ping)
             .connect(url)
             .await
             .map_err(sql_error("connecting to PostgreSQL"))?;
@@ -151,11 +153,11 @@ pub fn bare_loop(
     })
 }
 
-/// Child mode: `sql-loop URL SECONDS POOL_SIZE TASKS THREADS` prints the rate.
+/// Child mode: `sql-loop URL SECONDS POOL_SIZE TASKS THREADS PING` prints the rate.
 pub fn child_main(args: &[String]) -> Result<(), BenchError> {
     let usage = || {
         BenchError::Failed(format!(
-            "usage: nauthilus-bench {CHILD_COMMAND} URL SECONDS POOL_SIZE TASKS THREADS"
+            "usage: nauthilus-bench {CHILD_COMMAND} URL SECONDS POOL_SIZE TASKS THREADS PING(0|1)"
         ))
     };
     let url = args.first().ok_or_else(usage)?;
@@ -165,14 +167,21 @@ pub fn child_main(args: &[String]) -> Result<(), BenchError> {
             .and_then(|s| s.parse::<usize>().ok())
             .ok_or_else(usage)
     };
-    let (pool, tasks, threads) = (count(2)?, count(3)?, count(4)?);
-    let rate = bare_loop(url, pool, tasks, threads, Duration::from_secs_f64(secs.max(0.1)))?;
+    let (pool, tasks, threads, ping) = (count(2)?, count(3)?, count(4)?, count(5)? != 0);
+    let rate = bare_loop(
+        url,
+        pool,
+        tasks,
+        threads,
+        Duration::from_secs_f64(secs.max(0.1)),
+        ping,
+    )?;
     println!("{rate}");
     Ok(())
 }
 
 /// Runs the bare loop in a child process on the server's cores.
-fn ceiling(bench: &Bench, url: &str) -> Result<f64, BenchError> {
+fn ceiling(bench: &Bench, url: &str, ping: bool) -> Result<f64, BenchError> {
     let exe = std::env::current_exe().context("finding the benchmark binary")?;
     let out = bench
         .fixture
@@ -183,6 +192,7 @@ fn ceiling(bench: &Bench, url: &str) -> Result<f64, BenchError> {
         .arg(SQL_CLIENTS.to_string())
         .arg(bench.settings.connections.to_string())
         .arg(bench.fixture.topology.server_cores.to_string())
+        .arg(if ping { "1" } else { "0" })
         .stderr(Stdio::piped())
         .output()
         .context("running the bare SQL loop")?;
@@ -231,10 +241,14 @@ pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
     };
     let n = bench.settings.connections;
     bench.warm_up(&target, n, crate::load::Pace::Closed).await?;
-    let (mut reps, mut ceilings) = (Vec::new(), Vec::new());
+    let (mut reps, mut ceilings, mut pinging) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..bench.settings.reps.max(1) {
         ceilings.push(Sample {
-            rate: ceiling(bench, &url)?,
+            rate: ceiling(bench, &url, false)?,
+            ..Sample::default()
+        });
+        pinging.push(Sample {
+            rate: ceiling(bench, &url, true)?,
             ..Sample::default()
         });
         reps.push(
@@ -249,10 +263,16 @@ pub async fn run(bench: &Bench) -> Result<Vec<PhaseReport>, BenchError> {
             "bare_sqlx_queries_per_s_reps",
             ceilings.iter().map(|c| round(c.rate, 0)).collect::<Vec<_>>(),
         )
+        .detail("bare_sqlx_default_pool_queries_per_s", round(median(&pinging).rate, 0))
         .ratio(
             "rate_vs_sqlx_ceiling",
             paired(&reps, &ceilings, |s| s.rate),
-            "requests/s of S1 / the same query per second of a bare sqlx client, same pool size and concurrency (paired)",
+            "requests/s of S1 / the same query per second of a bare sqlx client, same pool size and concurrency, no ping before a query (paired)",
+        )
+        .ratio(
+            "rate_vs_sqlx_default_pool",
+            paired(&reps, &pinging, |s| s.rate),
+            "the same against a bare sqlx client with sqlx's default pool (test_before_acquire: a ping before every query) (paired)",
         );
     Ok(vec![report])
 }
