@@ -284,24 +284,18 @@ pub async fn webauthn_begin(
     let idp = service.current();
     let guid = super::guid(session_id).to_string();
     let visitor = Visitor::new(&idp.pages, &headers, None);
-    if check_form(
+    let (pending, mfa) = match webauthn_step(
         &idp,
         &visitor,
         &headers,
         body.csrf.as_deref(),
-        Purpose::SecondFactor,
         &body.pending,
         &guid,
     )
-    .is_some()
+    .await
     {
-        return json_error(StatusCode::FORBIDDEN, "the request could not be checked", &guid);
-    }
-    let Ok(Some(pending)) = idp.pending_login(&body.pending).await else {
-        return json_error(StatusCode::BAD_REQUEST, "the sign-in expired", &guid);
-    };
-    let Some(mfa) = idp.mfa() else {
-        return json_error(StatusCode::NOT_FOUND, "no second factors here", &guid);
+        Ok(step) => step,
+        Err(refused) => return *refused,
     };
     match mfa.begin_webauthn_login(&pending.user.account).await {
         Ok(challenge) => axum::Json(challenge).into_response(),
@@ -322,24 +316,18 @@ pub async fn webauthn_finish(
     let idp = service.current();
     let guid = super::guid(session_id).to_string();
     let visitor = Visitor::new(&idp.pages, &headers, None);
-    if check_form(
+    let (pending, mfa) = match webauthn_step(
         &idp,
         &visitor,
         &headers,
         body.csrf.as_deref(),
-        Purpose::SecondFactor,
         &body.pending,
         &guid,
     )
-    .is_some()
+    .await
     {
-        return json_error(StatusCode::FORBIDDEN, "the request could not be checked", &guid);
-    }
-    let Ok(Some(pending)) = idp.pending_login(&body.pending).await else {
-        return json_error(StatusCode::BAD_REQUEST, "the sign-in expired", &guid);
-    };
-    let Some(mfa) = idp.mfa() else {
-        return json_error(StatusCode::NOT_FOUND, "no second factors here", &guid);
+        Ok(step) => step,
+        Err(refused) => return *refused,
     };
     let now = nauthilus_clock::now();
     match mfa
@@ -364,6 +352,41 @@ pub async fn webauthn_finish(
             json_error(StatusCode::FORBIDDEN, "the security key was not accepted", &guid)
         }
     }
+}
+
+/// The checks both WebAuthn calls of the step begin with (JSON answers for the page's script):
+/// the CSRF token bound to the pending login, the pending login itself, and second factors
+/// being on.
+async fn webauthn_step<'i>(
+    idp: &'i Idp,
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+    pending: &str,
+    guid: &str,
+) -> Result<(PendingLogin, &'i Arc<nauthilus_mfa::Mfa>), Box<Response>> {
+    if check_form(idp, visitor, headers, csrf, Purpose::SecondFactor, pending, guid).is_some() {
+        return Err(Box::new(json_error(
+            StatusCode::FORBIDDEN,
+            "the request could not be checked",
+            guid,
+        )));
+    }
+    let Ok(Some(pending)) = idp.pending_login(pending).await else {
+        return Err(Box::new(json_error(
+            StatusCode::BAD_REQUEST,
+            "the sign-in expired",
+            guid,
+        )));
+    };
+    let Some(mfa) = idp.mfa() else {
+        return Err(Box::new(json_error(
+            StatusCode::NOT_FOUND,
+            "no second factors here",
+            guid,
+        )));
+    };
+    Ok((pending, mfa))
 }
 
 /// The pending login `id`, or the expired-flow page.
